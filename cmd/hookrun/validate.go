@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/hookrun/hookrun/api/load"
+	"github.com/hookrun/hookrun/api/validate"
+)
+
+func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("validate", "validate -f FILE_OR_DIR [-f FILE_OR_DIR...] [FILE_OR_DIR...]", stderr)
+	var files stringList
+	fs.Var(&files, "f", "a YAML/JSON file or a directory (read recursively); repeatable")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	files = append(files, fs.Args()...)
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "hookrun validate: give at least one file or directory with -f")
+		fs.Usage()
+		return errUsage
+	}
+	paths, err := load.Paths(files)
+	if err != nil {
+		return err
+	}
+	var objs []load.Object
+	var problems []load.Problem
+	for _, p := range paths {
+		o, probs := load.File(p)
+		objs = append(objs, o...)
+		problems = append(problems, probs...)
+	}
+	problems = append(problems, validate.Objects(objs)...)
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p.String())
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "%d problem(s) in %d object(s) from %d file(s)\n", len(problems), len(objs), len(paths))
+		return errFailed
+	}
+	fmt.Fprintf(stdout, "%d object(s) in %d file(s): ok\n", len(objs), len(paths))
+	return nil
+}

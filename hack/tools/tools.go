@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools pins the control-plane binaries hookrun builds into bin/.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+)
