@@ -102,10 +102,19 @@ func (e *Env) Environment() *envtest.Environment { return e.env }
 // Namespace creates a fresh namespace for one test and deletes it at cleanup.
 func (e *Env) Namespace(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("t%d-%s", e.seq.Add(1), strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())))
+	name := fmt.Sprintf("t%d-%s", e.seq.Add(1), strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '-'
+	}, t.Name()))
 	if len(name) > 60 {
-		name = strings.TrimRight(name[:60], "-")
+		name = name[:60]
 	}
+	name = strings.TrimRight(name, "-")
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := e.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)

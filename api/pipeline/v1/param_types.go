@@ -67,15 +67,31 @@ func (v *ParamValue) UnmarshalJSON(data []byte) error {
 	switch data[0] {
 	case '[':
 		v.Type = ParamTypeArray
-		v.ArrayVal = []string{}
-		if err := json.Unmarshal(data, &v.ArrayVal); err != nil {
-			return fmt.Errorf("array param value must hold strings: %w", err)
+		var raw []json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return fmt.Errorf("array param value: %w", err)
+		}
+		v.ArrayVal = make([]string, len(raw))
+		for i, r := range raw {
+			s, err := scalarText(r)
+			if err != nil {
+				return fmt.Errorf("array param value [%d]: %w", i, err)
+			}
+			v.ArrayVal[i] = s
 		}
 	case '{':
 		v.Type = ParamTypeObject
-		v.ObjectVal = map[string]string{}
-		if err := json.Unmarshal(data, &v.ObjectVal); err != nil {
-			return fmt.Errorf("object param value must map keys to strings: %w", err)
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return fmt.Errorf("object param value: %w", err)
+		}
+		v.ObjectVal = make(map[string]string, len(raw))
+		for k, r := range raw {
+			s, err := scalarText(r)
+			if err != nil {
+				return fmt.Errorf("object param value key %q: %w", k, err)
+			}
+			v.ObjectVal[k] = s
 		}
 	case '"':
 		v.Type = ParamTypeString
@@ -87,6 +103,26 @@ func (v *ParamValue) UnmarshalJSON(data []byte) error {
 		v.StringVal = string(data)
 	}
 	return nil
+}
+
+// scalarText returns a JSON string's text, or a number's or boolean's literal text.
+func scalarText(r json.RawMessage) (string, error) {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 {
+		return "", nil
+	}
+	switch r[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(r, &s)
+		return s, err
+	case '[', '{':
+		return "", fmt.Errorf("must be a string, not %s", map[byte]string{'[': "an array", '{': "an object"}[r[0]])
+	}
+	if string(r) == "null" {
+		return "", nil
+	}
+	return string(r), nil
 }
 
 // Param is a named value passed to a Task or Pipeline.

@@ -318,10 +318,7 @@ type TaskRunStatus struct {
 	Steps []StepState `json:"steps,omitempty"`
 	// RetriesStatus holds the status of each earlier attempt (TaskRunStatus objects).
 	// +optional
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=array
-	RetriesStatus []runtime.RawExtension `json:"retriesStatus,omitempty"`
+	RetriesStatus []RawObject `json:"retriesStatus,omitempty"`
 	// +optional
 	Results []TaskRunResult `json:"results,omitempty"`
 	// TaskResults is the v1beta1 name of Results.
@@ -372,4 +369,12 @@ type TaskRunList struct {
 
 func init() {
 	SchemeBuilder.Register(&PipelineRun{}, &PipelineRunList{}, &TaskRun{}, &TaskRunList{})
+}
+
+// RawObject is a JSON object kept as written (used where the schema would recurse, e.g. retriesStatus).
+//
+// +kubebuilder:validation:Type=object
+// +kubebuilder:pruning:PreserveUnknownFields
+type RawObject struct {
+	runtime.RawExtension `json:",inline"`
 }

@@ -277,12 +277,21 @@ type EventListenerSpec struct {
 // EventListenerStatus reports where the listener is reachable.
 type EventListenerStatus struct {
 	// +optional
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=array
-	Conditions []runtime.RawExtension `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 	// +optional
 	Address *Addressable `json:"address,omitempty"`
+}
+
+// Condition is a knative-style status condition.
+type Condition struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	// +optional
+	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitempty"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // Addressable is a URL.

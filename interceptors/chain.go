@@ -1,0 +1,44 @@
+package interceptors
+
+import (
+	"context"
+	"maps"
+)
+
+// Run runs chain in order. After each interceptor that continues, its
+// Response.Extensions are merged into req.Extensions (top-level keys replace
+// earlier ones, as in Tekton), so later interceptors see earlier overlays.
+// The first response that does not continue is returned (a stop reported
+// with Code OK is turned into Skip). When every
+// interceptor continues, Run returns an OK response whose Extensions are
+// the merged extensions.
+//
+// Run never modifies the map the caller put in req.Extensions: the first
+// merge replaces req.Extensions with a copy.
+func Run(ctx context.Context, chain []Interceptor, req *Request) Response {
+	copied := false
+	for _, ic := range chain {
+		if err := ctx.Err(); err != nil {
+			return fail(Internal, "interceptor chain interrupted: %v", err)
+		}
+		resp := ic.Process(ctx, req)
+		if !resp.Continue {
+			if resp.Code == OK {
+				// A stop without a reason is a plain skip.
+				resp.Code = Skip
+			}
+			return resp
+		}
+		if len(resp.Extensions) == 0 {
+			continue
+		}
+		if !copied {
+			merged := make(map[string]any, len(req.Extensions)+len(resp.Extensions))
+			maps.Copy(merged, req.Extensions)
+			req.Extensions = merged
+			copied = true
+		}
+		maps.Copy(req.Extensions, resp.Extensions)
+	}
+	return Response{Continue: true, Code: OK, Extensions: req.Extensions}
+}
