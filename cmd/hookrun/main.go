@@ -23,6 +23,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"dev", "run the whole loop locally: control plane, listener, executor, node agent", runDev},
+		{"listener", "serve /hooks: verify webhooks, run interceptors, create resources", runListener},
+		{"executor", "run PipelineRuns and TaskRuns as Pods (controller)", runExecutor},
+		{"node", "node agent: run Pods bound to this node as local processes", runNode},
+		{"logs", "print the logs of a Pod run by the local node agent", runLogs},
+		{"send", "sign and send a webhook payload to a listener", runSend},
+		{"step", "run one TaskRun step inside its container (used in Pods the executor makes)", runStep},
 		{"validate", "check Tekton / Triggers YAML files and report every problem", runValidate},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "hookrun", version)
