@@ -1,0 +1,51 @@
+package listener
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+)
+
+// watched are the kinds the listener reads through its informer cache.
+func watched() []client.Object {
+	return []client.Object{
+		&triggersv1beta1.EventListener{}, &triggersv1beta1.Trigger{}, &triggersv1beta1.TriggerBinding{},
+		&triggersv1beta1.ClusterTriggerBinding{}, &triggersv1beta1.TriggerTemplate{},
+		&triggersv1beta1.ClusterInterceptor{}, &corev1.Secret{},
+	}
+}
+
+// NewCache returns an informer cache for the listener's configuration and Secrets, limited to namespaces
+// when any are given (cluster-scoped kinds are always watched). Objects are handed out without deep copies:
+// the listener never modifies what it reads.
+func NewCache(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string) (cache.Cache, error) {
+	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true)}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("listener cache: %w", err)
+	}
+	return c, nil
+}
+
+// Warm registers the informers the listener needs, so they sync at start rather than on the first delivery.
+func Warm(ctx context.Context, c cache.Cache) error {
+	for _, o := range watched() {
+		if _, err := c.GetInformer(ctx, o); err != nil {
+			return fmt.Errorf("informer for %T: %w", o, err)
+		}
+	}
+	return nil
+}

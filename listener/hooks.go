@@ -1,0 +1,257 @@
+package listener
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+	"github.com/hookrun/hookrun/bindings"
+	"github.com/hookrun/hookrun/interceptors"
+	"github.com/hookrun/hookrun/templates"
+)
+
+// handleHook serves POST /hooks, /hooks/{name} and /: one delivery, answered with its outcome.
+func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName string) {
+	start := time.Now()
+	d := identify(r.Header)
+	code := http.StatusInternalServerError
+	elLabel := elName
+	defer func() {
+		s.metrics.events.WithLabelValues(elLabel, d.Provider, eventLabel(d.Event), strconv.Itoa(code)).Inc()
+	}()
+	fail := func(c int, msg string) {
+		code = c
+		s.log.Info("delivery refused", "listener", elName, "provider", d.Provider, "event", d.Event,
+			"deliveryID", d.ID, "eventID", d.EventID, "code", c, "reason", msg)
+		writeError(w, c, msg)
+	}
+
+	if elName == "" {
+		fail(http.StatusNotFound, "no EventListener named in the path (/hooks/NAME) and no default set with --eventlistener")
+		return
+	}
+	// Refuse an announced oversize body before reading any of it.
+	if r.ContentLength > s.opts.MaxBody {
+		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the %d-byte limit (--max-body)", r.ContentLength, s.opts.MaxBody))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.HandlerTimeout)
+	defer cancel()
+
+	var el triggersv1beta1.EventListener
+	if err := s.reader.Get(ctx, client.ObjectKey{Namespace: s.opts.Namespace, Name: elName}, &el); err != nil {
+		if apierrors.IsNotFound(err) {
+			fail(http.StatusNotFound, fmt.Sprintf("EventListener %q not found in namespace %s", elName, s.opts.Namespace))
+			return
+		}
+		fail(http.StatusServiceUnavailable, "cannot read EventListener configuration; retry later")
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the %d-byte limit (--max-body)", s.opts.MaxBody))
+			return
+		}
+		fail(http.StatusBadRequest, "could not read the request body: "+err.Error())
+		return
+	}
+	decoded, reason := decodeBody(r.Header.Get("Content-Type"), body)
+	if reason != "" {
+		fail(http.StatusBadRequest, reason)
+		return
+	}
+
+	trigs, err := s.config.triggers(ctx, &el)
+	if err != nil {
+		if errors.Is(err, errConfig) {
+			fail(http.StatusInternalServerError, err.Error())
+		} else {
+			fail(http.StatusServiceUnavailable, "cannot read trigger configuration; retry later")
+		}
+		return
+	}
+	resp := Response{
+		EventListener: el.Name, Namespace: el.Namespace, EventListenerUID: string(el.UID),
+		EventID: d.EventID, DeliveryID: d.ID, Triggers: make([]TriggerResult, 0, len(trigs)),
+	}
+	eventURL := requestURL(r)
+	var made []*unstructured.Unstructured
+	for i := range trigs {
+		res := s.fire(ctx, &el, &trigs[i], d, body, decoded, r.Header, eventURL, &made)
+		s.metrics.outcomes.WithLabelValues(el.Name, res.Name, res.Status).Inc()
+		resp.Triggers = append(resp.Triggers, res)
+	}
+	code = statusFor(resp.Triggers)
+	if code == http.StatusServiceUnavailable {
+		if err := s.rollback(made); err != nil {
+			s.log.Error("rollback incomplete", "listener", el.Name, "eventID", d.EventID, "error", err)
+		}
+		resp.Message = "the Kubernetes API was unavailable; nothing from this delivery was kept, send it again"
+		for i := range resp.Triggers {
+			if resp.Triggers[i].Status == StatusCreated && !resp.Triggers[i].Duplicate {
+				resp.Triggers[i].Status = StatusFailed
+				resp.Triggers[i].Reason = "rolled back: another trigger of this delivery could not reach the Kubernetes API"
+				resp.Triggers[i].Resources = nil
+			}
+		}
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, code, resp)
+	s.log.Info("delivery", "listener", el.Name, "namespace", el.Namespace, "provider", d.Provider, "event", d.Event,
+		"deliveryID", d.ID, "eventID", d.EventID, "code", code, "outcome", summary(resp.Triggers),
+		"duration", time.Since(start).String())
+}
+
+// decodeBody decodes the JSON body once. It returns a reason when the body cannot be used.
+func decodeBody(contentType string, body []byte) (any, string) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, "empty body: a JSON payload is required"
+	}
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, "malformed Content-Type header: " + err.Error()
+		}
+		switch {
+		case mt == "application/x-www-form-urlencoded":
+			return nil, "form-encoded payloads are not supported: set the webhook's content type to application/json"
+		case mt == "application/json", mt == "text/plain", len(mt) > 5 && mt[len(mt)-5:] == "+json":
+		default:
+			return nil, fmt.Sprintf("Content-Type %q is not JSON: send application/json", mt)
+		}
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, "body is not valid JSON: " + err.Error()
+	}
+	return v, ""
+}
+
+func requestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// fire runs one trigger: interceptors, bindings, template, creation.
+func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, d delivery, body []byte, decoded any, header http.Header, eventURL string, made *[]*unstructured.Unstructured) TriggerResult {
+	res := TriggerResult{Name: t.Name, Namespace: t.Namespace}
+	failed := func(reason string) TriggerResult {
+		res.Status, res.Reason = StatusFailed, reason
+		return res
+	}
+	cp, err := s.config.compile(ctx, t)
+	if err != nil {
+		if !errors.Is(err, errConfig) {
+			res.unavailable = isUnavailable(err)
+		}
+		return failed(err.Error())
+	}
+	req := &interceptors.Request{
+		Body: body, Decoded: decoded, Header: header, Extensions: map[string]any{}, Namespace: t.Namespace,
+		Context: interceptors.Context{EventURL: eventURL, EventID: d.EventID, TriggerID: "namespaces/" + t.Namespace + "/triggers/" + t.Name},
+	}
+	if len(cp.chain) > 0 {
+		begin := time.Now()
+		out := interceptors.Run(ctx, cp.chain, req)
+		s.metrics.interceptorTime.WithLabelValues(firstInterceptor(t)).Observe(time.Since(begin).Seconds())
+		if !out.Continue {
+			switch out.Code {
+			case interceptors.Skip:
+				res.Status, res.Reason = StatusSkipped, out.Message
+				return res
+			case interceptors.Unauthenticated:
+				res.unauthenticated = true
+				return failed(out.Message)
+			case interceptors.InvalidArgument:
+				res.badInput = true
+				return failed(out.Message)
+			default:
+				return failed(out.Message)
+			}
+		}
+		req.Extensions = out.Extensions
+		if req.Extensions == nil {
+			req.Extensions = map[string]any{}
+		}
+	}
+	values, missing, err := cp.bindings.Resolve(&bindings.Event{
+		Body: decoded, Header: header, Extensions: req.Extensions, EventID: d.EventID, EventURL: eventURL, TriggerName: t.Name,
+	})
+	if err != nil {
+		res.badInput = true
+		return failed("bindings: " + err.Error())
+	}
+	opts := templates.Options{
+		Namespace: t.Namespace,
+		Labels: map[string]string{
+			triggersv1beta1.LabelEventListener: el.Name,
+			triggersv1beta1.LabelTrigger:       t.Name,
+			triggersv1beta1.LabelEventID:       d.EventID,
+		},
+	}
+	if d.ID != "" {
+		// A redelivery renders the same names and $(uid), so creation is idempotent at the API server.
+		seed := el.Namespace + "/" + el.Name + "/" + t.Namespace + "/" + t.Name + "/" + d.ID
+		opts.NameSeed = seed
+		opts.UID = shortHash("uid", seed)[:8]
+	}
+	objs, err := cp.template.Render(values, missing, opts)
+	if err != nil {
+		if errors.Is(err, templates.ErrMissingParam) {
+			res.badInput = true
+		}
+		return failed("template: " + err.Error())
+	}
+	resources, dup, err := s.createAll(ctx, objs, d.EventID, made)
+	res.Resources, res.Duplicate = resources, dup
+	if err != nil {
+		res.unavailable = errors.Is(err, errUnavailable)
+		return failed(err.Error())
+	}
+	res.Status = StatusCreated
+	if dup {
+		res.Reason = "already created by an earlier delivery of the same event"
+	}
+	return res
+}
+
+func firstInterceptor(t *trigger) string {
+	all := append(append([]*triggersv1beta1.TriggerInterceptor{}, t.Group...), t.Spec.Interceptors...)
+	if len(all) == 0 || all[0] == nil {
+		return "none"
+	}
+	r, err := all[0].Resolve()
+	if err != nil {
+		return "invalid"
+	}
+	if r.Builtin() {
+		return r.Name
+	}
+	return "external"
+}
+
+func summary(rs []TriggerResult) map[string]string {
+	out := make(map[string]string, len(rs))
+	for _, r := range rs {
+		out[r.Namespace+"/"+r.Name] = r.Status
+	}
+	return out
+}

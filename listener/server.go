@@ -1,0 +1,208 @@
+// Package listener serves /hooks: it verifies each webhook delivery, runs the EventListener's triggers
+// (interceptors in-process, bindings, templates) and creates their resources, then answers with what
+// happened. The answer waits for the outcome; a redelivery of the same event creates nothing new.
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hookrun/hookrun/interceptors"
+)
+
+// Options configure a Server. Zero values take the defaults below.
+type Options struct {
+	Addr           string        // listen address; default ":8080"
+	Namespace      string        // namespace of the EventListeners; default "default"
+	EventListener  string        // the EventListener POST /hooks and POST / serve
+	MaxBody        int64         // largest body accepted; default 25 MiB (GitHub's cap)
+	HandlerTimeout time.Duration // bound on one delivery; default 8s (GitHub waits 10s)
+	MaxInFlight    int           // deliveries processed at once; default 64
+	Backlog        int           // deliveries waiting for a slot; default 4×MaxInFlight; beyond → 429
+	// ShutdownTimeout bounds how long in-flight deliveries may finish after SIGTERM; default 15s.
+	ShutdownTimeout   time.Duration
+	ReadHeaderTimeout time.Duration // default 5s (slowloris)
+	MaxHeaderBytes    int           // default 64 KiB
+	CELCostLimit      uint64        // per-expression CEL cost budget; 0 = the interceptors default
+	Logger            *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Addr == "" {
+		o.Addr = ":8080"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = 25 << 20
+	}
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = 8 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 64
+	}
+	if o.Backlog <= 0 {
+		o.Backlog = 4 * o.MaxInFlight
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 15 * time.Second
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 5 * time.Second
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Syncer is what the listener waits on before it reports ready (a controller-runtime cache).
+type Syncer interface {
+	WaitForCacheSync(ctx context.Context) bool
+}
+
+// Server is the EventListener HTTP server.
+type Server struct {
+	opts    Options
+	reader  client.Reader // informer cache: configuration and secrets
+	client  client.Client // writes go straight to the API server
+	syncer  Syncer
+	config  *config
+	metrics *metrics
+	log     *slog.Logger
+	ready   atomic.Bool
+}
+
+// New returns a Server reading configuration through reader (an informer cache) and creating resources
+// with c. syncer, if not nil, gates /readyz until the cache has synced.
+func New(reader client.Reader, c client.Client, syncer Syncer, opts Options) *Server {
+	opts.defaults()
+	s := &Server{opts: opts, reader: reader, client: c, syncer: syncer, metrics: newMetrics(), log: opts.Logger}
+	s.config = newConfig(reader, interceptors.Options{CELCostLimit: opts.CELCostLimit})
+	if syncer == nil {
+		s.ready.Store(true)
+	}
+	return s
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.observe)
+	r.Get("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Get("/readyz", s.handleReady)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	r.Group(func(r chi.Router) {
+		r.Use(middleware.ThrottleWithOpts(middleware.ThrottleOpts{
+			Limit: s.opts.MaxInFlight, BacklogLimit: s.opts.Backlog, BacklogTimeout: s.opts.HandlerTimeout,
+			RetryAfterFn: func(bool) time.Duration { return time.Second },
+		}))
+		def := func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, s.opts.EventListener) }
+		r.Post("/hooks", def)
+		r.Post("/", def)
+		r.Post("/hooks/{name}", func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, chi.URLParam(r, "name")) })
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here: webhooks are POSTed", r.Method))
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: POST webhooks to /hooks or /hooks/EVENTLISTENER")
+	})
+	return r
+}
+
+// observe records hookrun_http_request_duration_seconds per route.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		if route == "" {
+			route = "other"
+		}
+		s.metrics.requestDuration.WithLabelValues(route, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+	})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "informer caches not synced yet", http.StatusServiceUnavailable)
+		return
+	}
+	var b strings.Builder
+	b.WriteString("ok\n")
+	for _, p := range s.config.problems() {
+		b.WriteString("invalid trigger " + p + "\n")
+	}
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// NeedLeaderElection says every listener replica serves (controller-runtime Runnable).
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Start serves on opts.Addr until ctx is done (controller-runtime Runnable).
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.opts.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then stops accepting and lets in-flight deliveries finish within
+// ShutdownTimeout: a delivery is either answered with its outcome or not answered at all.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.syncer != nil {
+		go func() {
+			if s.syncer.WaitForCacheSync(ctx) {
+				s.ready.Store(true)
+			}
+		}()
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.HandlerTimeout + 30*time.Second,
+		WriteTimeout:      s.opts.HandlerTimeout + 10*time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("listener serving", "addr", ln.Addr().String(), "namespace", s.opts.Namespace, "eventlistener", s.opts.EventListener)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
