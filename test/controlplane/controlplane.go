@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hookrun/hookrun/api"
 )
@@ -70,6 +72,8 @@ func Start() (*Env, error) {
 			return nil, fmt.Errorf("%w (%s)", ErrNoBinaries, filepath.Join(assets, b))
 		}
 	}
+	// controller-runtime complains loudly when no logger is set; tests have nothing to say through it.
+	ctrllog.SetLogger(logr.Discard())
 	scheme, err := api.NewScheme()
 	if err != nil {
 		return nil, err
