@@ -31,6 +31,8 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var o listener.Options
 	listenerFlags(fs, &o)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+	qps := fs.Float64("kube-api-qps", 200, "client-side rate limit of Kubernetes API requests per second")
+	burst := fs.Int("kube-api-burst", 400, "burst of Kubernetes API requests above --kube-api-qps")
 	var watch stringList
 	fs.Var(&watch, "watch-namespace", "namespace whose Triggers, bindings, templates and Secrets are read (repeatable; default: all)")
 	if err := fs.Parse(args); err != nil {
@@ -45,6 +47,7 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	scheme, err := api.NewScheme()
 	if err != nil {
 		return err

@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -141,4 +143,15 @@ func Main(m *testing.M, env **Env) {
 		fmt.Fprintln(os.Stderr, "controlplane stop:", err)
 	}
 	os.Exit(code)
+}
+
+// WriteKubeconfig writes a kubeconfig file for the control plane (for subprocesses such as a hookrun
+// binary under test, or kubectl).
+func (e *Env) WriteKubeconfig(path string) error {
+	c := clientcmdapi.NewConfig()
+	c.Clusters["envtest"] = &clientcmdapi.Cluster{Server: e.Config.Host, CertificateAuthorityData: e.Config.CAData}
+	c.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: e.Config.CertData, ClientKeyData: e.Config.KeyData, Token: e.Config.BearerToken}
+	c.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
+	c.CurrentContext = "envtest"
+	return clientcmd.WriteToFile(*c, path)
 }

@@ -1,0 +1,303 @@
+// Package bench holds the end-to-end load measurements (`make bench-listener`, `make bench-executor`):
+// real binaries against a real API server, printing figures rather than asserting timings.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
+)
+
+func benchEnabled(t *testing.T) {
+	if os.Getenv("HOOKRUN_BENCH") == "" {
+		t.Skip("load benchmark: set HOOKRUN_BENCH=1 (make bench-listener / make bench-executor) to run it")
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// buildHookrun builds the hookrun binary into dir.
+func buildHookrun(t *testing.T, root, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "hookrun")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build hookrun: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func rssKiB(pid int) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return -1
+}
+
+const loadConfig = `
+apiVersion: v1
+kind: Secret
+metadata: {name: gh}
+stringData: {secret: load-test-secret}
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: TriggerBinding
+metadata: {name: push}
+spec:
+  params:
+  - {name: revision, value: $(body.after)}
+  - {name: url, value: $(body.repository.clone_url)}
+  - {name: ref, value: $(body.ref)}
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: TriggerTemplate
+metadata: {name: run}
+spec:
+  params: [{name: revision}, {name: url}, {name: ref}]
+  resourcetemplates:
+  - apiVersion: tekton.dev/v1
+    kind: PipelineRun
+    metadata: {generateName: build-}
+    spec:
+      pipelineRef: {name: build}
+      params:
+      - {name: revision, value: $(tt.params.revision)}
+      - {name: url, value: $(tt.params.url)}
+      - {name: ref, value: $(tt.params.ref)}
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: load}
+spec:
+  triggers:
+  - name: push
+    interceptors:
+    - ref: {name: github}
+      params:
+      - {name: secretRef, value: {secretName: gh, secretKey: secret}}
+      - {name: eventTypes, value: [push]}
+    - ref: {name: cel}
+      params: [{name: filter, value: "body.ref.startsWith('refs/')"}]
+    bindings: [{ref: push}]
+    template: {ref: run}
+`
+
+type result struct {
+	n              int
+	elapsed        time.Duration
+	p50, p99       time.Duration
+	failed         int
+	ratePerSec     float64
+	createdMatches bool
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(p * float64(len(d)-1))
+	return d[i]
+}
+
+// run fires n jobs at the given concurrency (or paced at rate/s when rate > 0) and measures each.
+func run(n, concurrency int, rate float64, job func(i int) error) result {
+	var next atomic.Int64
+	lat := make([]time.Duration, n)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	if rate > 0 {
+		concurrency = n
+	}
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if rate > 0 {
+					time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+				}
+				t0 := time.Now()
+				if err := job(i); err != nil {
+					failed.Add(1)
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	return result{n: n, elapsed: el, p50: percentile(lat, .5), p99: percentile(lat, .99), failed: int(failed.Load()), ratePerSec: float64(n) / el.Seconds()}
+}
+
+// TestListenerLoad measures the listener binary end to end: signed octokit push events with unique
+// delivery ids over HTTP, each answered only after its PipelineRun exists in a real API server. The
+// reference is the raw client-go create rate of the same PipelineRun against the same API server.
+func TestListenerLoad(t *testing.T) {
+	benchEnabled(t)
+	n := envInt("HOOKRUN_BENCH_N", 400)
+	env, err := controlplane.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	ctx := context.Background()
+	tmp := t.TempDir()
+	bin := buildHookrun(t, env.Root, tmp)
+	kubeconfig := filepath.Join(tmp, "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	ns := "load"
+	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
+	if err := env.Client.Create(ctx, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(loadConfig, "\n---\n") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		u.SetNamespace(ns)
+		if err := env.Client.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
+		"--addr", addr, "--watch-namespace", ns, "--max-in-flight", "64")
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	url := "http://" + addr + "/hooks"
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("listener not ready")
+		}
+	}
+	payload, err := os.ReadFile(filepath.Join(env.Root, "..", "shared", "corpus", "github", "push", "with-new-branch.payload.json"))
+	if err != nil {
+		t.Logf("octokit payload absent (%v): using a small synthetic push", err)
+		payload = []byte(`{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"clone_url":"https://example.com/r.git"}}`)
+	}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	var seq atomic.Int64
+	send := func(int) error {
+		o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: payload,
+			ID: fmt.Sprintf("load-%d", seq.Add(1))}
+		req, err := o.Request(ctx, url)
+		if err != nil {
+			return err
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	// Warm up the connection pools and caches.
+	run(20, 4, 0, send)
+
+	// Reference: the same PipelineRun created straight through client-go.
+	refClient, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(int) error {
+		pr := &pipelinev1.PipelineRun{ObjectMeta: metav1.ObjectMeta{GenerateName: "ref-", Namespace: ns,
+			Labels: map[string]string{"triggers.tekton.dev/eventlistener": "load", "triggers.tekton.dev/trigger": "push", "triggers.tekton.dev/triggers-eventid": "x"}},
+			Spec: pipelinev1.PipelineRunSpec{PipelineRef: &pipelinev1.PipelineRef{Name: "build"}, Params: pipelinev1.Params{
+				{Name: "revision", Value: *pipelinev1.NewStringValue("6113728f27ae82c7b1a177c8d03f9e96e0adf246")},
+				{Name: "url", Value: *pipelinev1.NewStringValue("https://github.com/Codertocat/Hello-World.git")},
+				{Name: "ref", Value: *pipelinev1.NewStringValue("refs/heads/master")}}}}
+		return refClient.Create(ctx, pr)
+	}
+	count := func() int {
+		var l pipelinev1.PipelineRunList
+		if err := env.Client.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{"triggers.tekton.dev/trigger": "push"}); err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items)
+	}
+	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row; machine: %d CPUs, shared\n", n, len(payload), numCPU())
+	fmt.Printf("%-6s %12s %10s %10s %8s %14s %8s %12s\n", "conc", "events/s", "p50", "p99", "fail", "client-go/s", "ratio", "listenerRSS")
+	for _, c := range []int{1, 8, 32} {
+		before := count()
+		r := run(n, c, 0, send)
+		created := count() - before
+		ref := run(n, c, 0, create)
+		refCreated := count() - before - created
+		fmt.Printf("%-6d %12.0f %10s %10s %8d %14.0f %7.0f%% %9d KiB   created %d/%d (reference created %d)\n",
+			c, r.ratePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.failed, ref.ratePerSec,
+			100*r.ratePerSec/ref.ratePerSec, rssKiB(cmd.Process.Pid), created, n, refCreated)
+		if created != n-r.failed {
+			t.Errorf("concurrency %d: %d PipelineRuns for %d accepted events", c, created, n-r.failed)
+		}
+	}
+	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
+	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
+		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(data), "processor\t:")
+}
