@@ -20,11 +20,15 @@ $(HOOKRUN): $(shell find . -name '*.go' -not -path './hack/tools/*' -not -path '
 	$(GO) build -o $@ ./cmd/hookrun
 
 ## tools: the real control plane (kube-apiserver, etcd) and controller-gen, built from source when missing.
-tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/controller-gen
+tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/controller-gen
 
 $(BIN)/kube-apiserver: hack/tools/go.mod
 	@echo ">> building kube-apiserver (k8s.io/kubernetes v1.36.3) — about 5 minutes cold on 2 cores"
 	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(BIN)/kubectl: hack/tools/go.mod
+	@echo ">> building kubectl (k8s.io/kubernetes v1.36.3) for the deploy tests"
+	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kubectl
 
 $(BIN)/etcd: hack/tools/go.mod hack/tools/etcd/main.go
 	@echo ">> building etcd (go.etcd.io/etcd/server/v3 etcdmain)"
@@ -74,6 +78,7 @@ fuzz:
 run: tools build
 	$(HOOKRUN) dev
 
+## image: the container image (needs a Docker engine; the CI machines have none, so CI does not build it).
 image:
 	docker build -f deploy/Dockerfile -t hookrun:dev .
 
