@@ -274,3 +274,25 @@ func TestSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestExamples: the examples `make run` applies validate clean.
+func TestExamples(t *testing.T) {
+	paths, err := load.Paths([]string{"../../examples"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []load.Object
+	var problems []load.Problem
+	for _, p := range paths {
+		o, ps := load.File(p)
+		objs = append(objs, o...)
+		problems = append(problems, ps...)
+	}
+	problems = append(problems, validate.Objects(objs)...)
+	for _, p := range problems {
+		t.Error(p.String())
+	}
+	if len(objs) < 10 {
+		t.Errorf("only %d example objects", len(objs))
+	}
+}
