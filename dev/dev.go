@@ -1,0 +1,407 @@
+// Package dev runs hookrun's whole loop on one machine (`hookrun dev`, `make run`): a local control plane
+// (etcd + kube-apiserver child processes whose state survives restarts), the CRDs, the example manifests,
+// and in one process the listener, the executor and the node agent.
+package dev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/api/load"
+	"github.com/hookrun/hookrun/api/validate"
+	"github.com/hookrun/hookrun/deploy"
+	"github.com/hookrun/hookrun/executor"
+	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/node"
+)
+
+// Options configure Run.
+type Options struct {
+	StateDir      string   // .hookrun
+	Configs       []string // manifests to apply
+	Addr          string   // listener address
+	Namespace     string   // default namespace
+	EventListener string   // EventListener at POST /hooks
+	BinDir        string   // kube-apiserver, etcd
+	Logger        *slog.Logger
+	Out           io.Writer // where the human instructions go
+}
+
+// ErrLocked means another hookrun dev uses the state directory.
+var ErrLocked = errors.New("state directory in use")
+
+// OpenLog opens (appending) the log file every component of `hookrun dev` writes to.
+func OpenLog(state string) (*os.File, error) {
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(state, "hookrun.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+}
+
+// lock takes an exclusive, non-blocking lock on state/dev.lock (released when the process ends).
+func lock(state string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(state, "dev.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(f.Name())
+		f.Close()
+		return nil, fmt.Errorf("%w: another `hookrun dev` (pid %s) is running on %s; stop it first, or use --state for a second one",
+			ErrLocked, strings.TrimSpace(string(pid)), state)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprint(os.Getpid())), 0)
+	return f, nil
+}
+
+// Run starts everything and blocks until ctx is done, then stops everything (children included).
+func Run(ctx context.Context, o Options) error {
+	state, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
+	lk, err := lock(state)
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	log := o.Logger
+	if n := reapOrphans(state); n > 0 {
+		fmt.Fprintf(o.Out, "hookrun dev: stopped %d etcd/kube-apiserver process(es) left running on %s by an earlier hookrun dev that did not exit cleanly\n", n, state)
+	}
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
+
+	// Check the configuration before starting anything.
+	objs, err := loadConfigs(o.Configs)
+	if err != nil {
+		return err
+	}
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
+			return fmt.Errorf("%s not found in %s: build it with `make tools` (or pass --bin-dir)", b, o.BinDir)
+		}
+	}
+	if ln, err := net.Listen("tcp", o.Addr); err != nil {
+		return fmt.Errorf("listener address %s: %w", o.Addr, err)
+	} else {
+		ln.Close()
+	}
+	fmt.Fprintf(o.Out, "hookrun dev: starting the control plane (state in %s, logs in %s)…\n", state, filepath.Join(state, "hookrun.log"))
+
+	crds, err := deploy.CRDs()
+	if err != nil {
+		return err
+	}
+	scheme, err := api.NewScheme()
+	if err != nil {
+		return err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: o.BinDir,
+		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
+		Scheme:                scheme,
+	}
+	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(state, "etcd")}
+	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: filepath.Join(state, "pki")}
+	for _, d := range []string{env.ControlPlane.Etcd.DataDir, env.ControlPlane.APIServer.CertDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("start control plane: %w", err)
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			log.Error("stop control plane", "error", err)
+		}
+	}()
+	cfg.QPS, cfg.Burst = 200, 400
+	kubeconfig := filepath.Join(state, "kubeconfig")
+	if err := writeKubeconfig(cfg, kubeconfig); err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+
+	payload, err := prepareRepo(state)
+	if err != nil {
+		fmt.Fprintf(o.Out, "warning: no local git repository for the github-push example: %v\n", err)
+	}
+	if err := applyAll(ctx, c, objs, o.Namespace); err != nil {
+		return err
+	}
+
+	// Listener, executor and node agent in this process.
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  executor.CacheOptions(executor.Options{}),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Logger:                 logr.FromSlogHandler(log.Handler()),
+	})
+	if err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+	if err := executor.Setup(mgr, executor.Options{Logger: log.With("component", "executor")}); err != nil {
+		return err
+	}
+	lcache, err := listener.NewCache(cfg, scheme, nil)
+	if err != nil {
+		return err
+	}
+	if err := listener.Warm(ctx, lcache); err != nil {
+		return err
+	}
+	srv := listener.New(lcache, c, lcache, listener.Options{Addr: o.Addr, Namespace: o.Namespace,
+		EventListener: o.EventListener, Logger: log.With("component", "listener")})
+	if err := mgr.Add(lcache); err != nil {
+		return err
+	}
+	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	agent, err := node.New(node.Options{Config: cfg, StateDir: filepath.Join(state, "node"), Logger: log.With("component", "node")})
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return mgr.Start(gctx) })
+	g.Go(func() error { return agent.Run(gctx) })
+	g.Go(func() error {
+		tctx, cancel := context.WithTimeout(gctx, 60*time.Second)
+		defer cancel()
+		if !lcache.WaitForCacheSync(tctx) {
+			return nil
+		}
+		printWelcome(o, state, kubeconfig, payload)
+		return nil
+	})
+	err = g.Wait()
+	fmt.Fprintln(o.Out, "\nhookrun dev: stopping (listener, executor, node agent, kube-apiserver, etcd)…")
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func printWelcome(o Options, state, kubeconfig, payload string) {
+	host := o.Addr
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	rel := func(p string) string {
+		if wd, err := os.Getwd(); err == nil {
+			if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+				return r
+			}
+		}
+		return p
+	}
+	fmt.Fprintf(o.Out, `
+hookrun is running.
+  webhooks:    POST http://%[1]s/hooks  (EventListener %[2]s)   or  POST http://%[1]s/hooks/NAME
+  kubeconfig:  %[3]s
+  logs:        %[4]s
+
+Send a test event from a second terminal:
+  bin/hookrun send --provider github --event push --secret hookrun-dev-secret --url http://%[1]s/hooks %[5]s
+
+Then watch it run:
+  bin/kubectl --kubeconfig %[3]s get pipelineruns,taskruns
+  bin/hookrun logs --state %[6]s POD
+
+Ctrl-C stops everything; runs and logs are kept in %[7]s for next time.
+`, host, o.EventListener, rel(kubeconfig), rel(filepath.Join(state, "hookrun.log")), rel(payload),
+		rel(filepath.Join(state, "node")), rel(state))
+}
+
+func loadConfigs(paths []string) ([]load.Object, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	files, err := load.Paths(paths)
+	if err != nil {
+		return nil, err
+	}
+	var objs []load.Object
+	var problems []load.Problem
+	for _, f := range files {
+		o, p := load.File(f)
+		objs = append(objs, o...)
+		problems = append(problems, p...)
+	}
+	problems = append(problems, validate.Objects(objs)...)
+	if len(problems) > 0 {
+		var b strings.Builder
+		for _, p := range problems {
+			b.WriteString("\n  " + p.String())
+		}
+		return nil, fmt.Errorf("the manifests in %s have problems (nothing was started):%s", strings.Join(paths, ", "), b.String())
+	}
+	return objs, nil
+}
+
+// applyAll server-side applies every object (namespace defaulted), so a restart updates edited manifests.
+func applyAll(ctx context.Context, c client.Client, objs []load.Object, ns string) error {
+	for _, o := range objs {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(o.JSON); err != nil {
+			return fmt.Errorf("%s: %w", o.Where(), err)
+		}
+		if u.GetNamespace() == "" && namespaced(u) {
+			u.SetNamespace(ns)
+		}
+		if u.GetName() == "" {
+			if err := c.Create(ctx, u); err != nil {
+				return fmt.Errorf("%s: create: %w", o.Where(), err)
+			}
+			continue
+		}
+		if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("hookrun-dev"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("%s: apply: %w", o.Where(), err)
+		}
+	}
+	return nil
+}
+
+func namespaced(u *unstructured.Unstructured) bool {
+	switch u.GetKind() {
+	case "Namespace", "ClusterTriggerBinding", "ClusterInterceptor", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition":
+		return false
+	}
+	return true
+}
+
+func writeKubeconfig(cfg *rest.Config, path string) error {
+	c := clientcmdapi.NewConfig()
+	c.Clusters["hookrun-dev"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	c.AuthInfos["hookrun-dev"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	c.Contexts["hookrun-dev"] = &clientcmdapi.Context{Cluster: "hookrun-dev", AuthInfo: "hookrun-dev", Namespace: "default"}
+	c.CurrentContext = "hookrun-dev"
+	return clientcmd.WriteToFile(*c, path)
+}
+
+// prepareRepo makes state/repo, a git repository with a passing test script, on first use, and writes
+// state/push.json: a GitHub push event for its HEAD whose clone_url points at it, so the github-push
+// example runs without network. It returns the payload path.
+func prepareRepo(state string) (string, error) {
+	repo := filepath.Join(state, "repo")
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", errors.New("git is not installed")
+	}
+	if _, err := os.Stat(filepath.Join(repo, ".git")); err != nil {
+		if err := os.MkdirAll(repo, 0o755); err != nil {
+			return "", err
+		}
+		files := map[string]string{
+			"README.md":  "# demo\n\nA repository `hookrun dev` made so the github-push example has something to clone.\n",
+			"test.sh":    "#!/bin/sh\nset -e\necho \"running tests in $(pwd)\"\ntest -f README.md\necho \"all tests passed\"\n",
+			"Dockerfile": "FROM alpine:3.20\nCOPY README.md /\n",
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(repo, name), []byte(body), 0o755); err != nil {
+				return "", err
+			}
+		}
+		for _, args := range [][]string{
+			{"init", "--quiet", "--initial-branch=main"},
+			{"add", "."},
+			{"-c", "user.name=hookrun", "-c", "user.email=dev@hookrun.invalid", "commit", "--quiet", "-m", "first commit"},
+		} {
+			cmd := exec.Command("git", args...)
+			cmd.Dir = repo
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return "", fmt.Errorf("git %s: %v: %s", args[0], err, out)
+			}
+		}
+	}
+	cmd := exec.Command("git", "rev-parse", "HEAD")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git rev-parse: %w", err)
+	}
+	sha := strings.TrimSpace(string(out))
+	payload := fmt.Sprintf(`{
+  "ref": "refs/heads/main",
+  "before": "0000000000000000000000000000000000000000",
+  "after": %q,
+  "head_commit": {"id": %q, "message": "first commit"},
+  "repository": {"name": "repo", "full_name": "local/repo", "clone_url": %q},
+  "pusher": {"name": "hookrun"}
+}
+`, sha, sha, "file://"+repo)
+	path := filepath.Join(state, "push.json")
+	return path, os.WriteFile(path, []byte(payload), 0o644)
+}
+
+// reapOrphans kills etcd and kube-apiserver processes still using state (left by a `hookrun dev` that was
+// killed): they hold etcd's database lock, and a new etcd would wait on it forever. Only processes whose
+// command line names this state directory are touched; we hold the state lock, so none is a live peer's.
+func reapOrphans(state string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		base := filepath.Base(args[0])
+		if base != "etcd" && base != "kube-apiserver" {
+			continue
+		}
+		for _, a := range args[1:] {
+			if a == "--data-dir="+filepath.Join(state, "etcd") || a == "--cert-dir="+filepath.Join(state, "pki") {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					n++
+				}
+				break
+			}
+		}
+	}
+	if n > 0 {
+		time.Sleep(500 * time.Millisecond)
+	}
+	return n
+}
