@@ -129,12 +129,11 @@ func Run(ctx context.Context, o Options) error {
 		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
 		Scheme:                scheme,
 	}
+	// etcd's data persists under the state dir (yesterday's runs are still there); the API server's
+	// certificates are made afresh each start and the kubeconfig rewritten with them.
 	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(state, "etcd")}
-	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: filepath.Join(state, "pki")}
-	for _, d := range []string{env.ControlPlane.Etcd.DataDir, env.ControlPlane.APIServer.CertDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(env.ControlPlane.Etcd.DataDir, 0o700); err != nil {
+		return err
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -368,15 +367,16 @@ func prepareRepo(state string) (string, error) {
 	return path, os.WriteFile(path, []byte(payload), 0o644)
 }
 
-// reapOrphans kills etcd and kube-apiserver processes still using state (left by a `hookrun dev` that was
-// killed): they hold etcd's database lock, and a new etcd would wait on it forever. Only processes whose
-// command line names this state directory are touched; we hold the state lock, so none is a live peer's.
+// reapOrphans kills etcd processes still using state's data dir (left by a `hookrun dev` that was
+// killed: they hold etcd's database lock, and a new etcd would wait on it forever) and the kube-apiservers
+// talking to them. Only processes tied to this state directory are touched; we hold the state lock, so
+// none belongs to a live `hookrun dev`.
 func reapOrphans(state string) int {
+	procs := map[int][]string{}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
 	}
-	n := 0
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -386,18 +386,50 @@ func reapOrphans(state string) int {
 		if err != nil {
 			continue
 		}
-		args := strings.Split(string(cmdline), "\x00")
-		base := filepath.Base(args[0])
-		if base != "etcd" && base != "kube-apiserver" {
+		procs[pid] = strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	}
+	var victims []int
+	var clientURLs []string
+	for pid, args := range procs {
+		if filepath.Base(args[0]) != "etcd" {
+			continue
+		}
+		mine := false
+		for _, a := range args[1:] {
+			if a == "--data-dir="+filepath.Join(state, "etcd") {
+				mine = true
+			}
+		}
+		if !mine {
+			continue
+		}
+		victims = append(victims, pid)
+		for _, a := range args[1:] {
+			if v, ok := strings.CutPrefix(a, "--listen-client-urls="); ok {
+				clientURLs = append(clientURLs, strings.Split(v, ",")...)
+			}
+		}
+	}
+	for pid, args := range procs {
+		if filepath.Base(args[0]) != "kube-apiserver" {
 			continue
 		}
 		for _, a := range args[1:] {
-			if a == "--data-dir="+filepath.Join(state, "etcd") || a == "--cert-dir="+filepath.Join(state, "pki") {
-				if syscall.Kill(pid, syscall.SIGKILL) == nil {
-					n++
-				}
-				break
+			v, ok := strings.CutPrefix(a, "--etcd-servers=")
+			if !ok {
+				continue
 			}
+			for _, u := range clientURLs {
+				if v == u {
+					victims = append(victims, pid)
+				}
+			}
+		}
+	}
+	n := 0
+	for _, pid := range victims {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
 		}
 	}
 	if n > 0 {
