@@ -735,3 +735,36 @@ spec:
 		t.Error("429 without Retry-After")
 	}
 }
+
+// TestInvalidTriggerOnReadyz: a CEL filter that does not type-check shows on /readyz without any delivery.
+func TestInvalidTriggerOnReadyz(t *testing.T) {
+	ns := env.Namespace(t)
+	apply(t, ns, fixture(ns)+`
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: broken}
+spec:
+  triggers:
+  - name: bad-cel
+    interceptors:
+    - cel: {filter: "body.ref + 1 == 'x'"}
+    bindings: [{name: url, value: "x"}, {name: event, value: "ev"}]
+    template: {ref: run}
+`)
+	h := start(t, ns, nil)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(h.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "invalid trigger "+ns+"/bad-cel") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz does not report the invalid trigger:\n%s", body)
+		}
+	}
+}

@@ -187,6 +187,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	go s.checkLoop(ctx, 5*time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("listener serving", "addr", ln.Addr().String(), "namespace", s.opts.Namespace, "eventlistener", s.opts.EventListener)
