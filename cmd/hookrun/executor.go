@@ -2,11 +2,116 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/go-logr/logr"
+
+	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/executor"
 )
 
-// runExecutor is being written; this placeholder is replaced by the real command.
-func runExecutor(_ context.Context, _ []string, _, _ io.Writer) error {
-	return errors.New("not implemented yet")
+// runExecutor runs the PipelineRun and TaskRun controllers until ctx ends.
+func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlags("executor", "executor [flags]", stderr)
+	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file (default $KUBECONFIG, then in-cluster)")
+	namespace := fs.String("namespace", "", "only run PipelineRuns and TaskRuns in this namespace (default all)")
+	leaderElect := fs.Bool("leader-elect", true, "elect a leader so only one executor replica acts")
+	leNamespace := fs.String("leader-election-namespace", "", "namespace of the leader-election Lease (default: the Pod's namespace in-cluster, else default)")
+	maxRuns := fs.Int("max-concurrent-runs", 0, "PipelineRuns running at once (0 = unlimited); the rest wait with reason Queued, oldest first")
+	kaniko := fs.String("kaniko-image", executor.DefaultKanikoImage, "image for steps that name gcr.io/kaniko-project/executor (a Task's BUILDER_IMAGE param given by the run wins)")
+	gitImage := fs.String("git-image", executor.DefaultGitImage, "image that clones v1beta1 git PipelineResources")
+	hookrunImage := fs.String("hookrun-image", executor.DefaultHookrunImage, "hookrun's own image (prepare and results containers)")
+	metricsAddr := fs.String("metrics-addr", ":9090", "Prometheus metrics address (0 = off)")
+	healthAddr := fs.String("health-addr", ":8081", "health probe address (/healthz, /readyz; empty = off)")
+	workers := fs.Int("workers", 4, "concurrent reconciles per controller")
+	qps := fs.Float64("kube-api-qps", 200, "API server requests per second the executor may make")
+	burst := fs.Int("kube-api-burst", 400, "API server request burst")
+	if err := fs.Parse(args); err != nil {
+		return stepFlagErr(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hookrun executor: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	log.SetLogger(logr.FromSlogHandler(logger.Handler()))
+	klog.SetLogger(logr.FromSlogHandler(logger.Handler())) // leader election logs through klog
+
+	cfg, err := executorRestConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	scheme, err := api.NewScheme()
+	if err != nil {
+		return err
+	}
+	opts := executor.Options{
+		Namespace: *namespace, MaxConcurrentRuns: *maxRuns,
+		HookrunImage: *hookrunImage, KanikoImage: *kaniko, GitImage: *gitImage,
+		Workers: *workers, Logger: logger,
+	}
+	leNS := *leNamespace
+	if *leaderElect && leNS == "" {
+		if _, err := rest.InClusterConfig(); err != nil {
+			leNS = "default" // out of cluster: controller-runtime cannot guess it
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   executor.CacheOptions(opts),
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *healthAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "hookrun-executor",
+		LeaderElectionNamespace: leNS,
+	})
+	if err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+	if *healthAddr != "" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return err
+		}
+	}
+	if err := executor.Setup(mgr, opts); err != nil {
+		return err
+	}
+	logger.Info("executor starting", "namespace", *namespace, "leaderElect", *leaderElect, "maxConcurrentRuns", *maxRuns,
+		"kanikoImage", *kaniko, "gitImage", *gitImage, "hookrunImage", *hookrunImage)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	return nil
+}
+
+// executorRestConfig loads --kubeconfig, else the in-cluster config.
+func executorRestConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no --kubeconfig, $KUBECONFIG or in-cluster config: %w", err)
+	}
+	return cfg, nil
 }

@@ -3,10 +3,130 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"github.com/hookrun/hookrun/executor/entrypoint"
 )
 
-// runStep is being written; this placeholder is replaced by the real command.
-func runStep(_ context.Context, _ []string, _, _ io.Writer) error {
-	return errors.New("not implemented yet")
+// runStep implements `hookrun step init|run|results`, the commands the executor puts in TaskRun Pods.
+func runStep(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "Usage: hookrun step init|run|results [flags]")
+		return errUsage
+	}
+	switch args[0] {
+	case "init":
+		return runStepInit(args[1:], stderr)
+	case "run":
+		return runStepRun(ctx, args[1:], stdout, stderr)
+	case "results":
+		return runStepResults(args[1:], stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, "Usage: hookrun step init|run|results [flags]")
+		return nil
+	}
+	fmt.Fprintf(stderr, "hookrun step: unknown subcommand %q (want init, run or results)\n", args[0])
+	return errUsage
+}
+
+func runStepInit(args []string, stderr io.Writer) error {
+	fs := newFlags("step init", "step init [--copy-self PATH] [--dir DIR]... [--cred KIND:SECRET=URL]...", stderr)
+	copySelf := fs.String("copy-self", "", "copy this executable to `PATH`")
+	var dirs, creds stringList
+	fs.Var(&dirs, "dir", "create `DIR` (repeatable; default: the /tekton run directories)")
+	fs.Var(&creds, "cred", "turn Secret mounted at --secrets-dir/SECRET into credentials: docker:SECRET=REGISTRY or git:SECRET=URL (repeatable)")
+	home := fs.String("home", entrypoint.HomeDir, "home directory that receives credentials")
+	secretsDir := fs.String("secrets-dir", entrypoint.CredsDir, "directory holding one mounted Secret per --cred")
+	if err := fs.Parse(args); err != nil {
+		return stepFlagErr(err)
+	}
+	opts := entrypoint.InitOptions{CopySelf: *copySelf, Dirs: dirs, Home: *home, SecretsDir: *secretsDir}
+	if len(opts.Dirs) == 0 {
+		opts.Dirs = []string{entrypoint.ResultsDir, entrypoint.StepsDir, entrypoint.ScriptsDir, entrypoint.HomeDir}
+	}
+	for _, c := range creds {
+		cred, err := entrypoint.ParseCredential(c)
+		if err != nil {
+			fmt.Fprintln(stderr, "hookrun step init:", err)
+			return errUsage
+		}
+		opts.Credentials = append(opts.Credentials, cred)
+	}
+	if err := entrypoint.Init(opts); err != nil {
+		fmt.Fprintln(stderr, "hookrun step init:", err)
+		return errFailed
+	}
+	return nil
+}
+
+func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("step run", "step run --name NAME [--timeout D] [--on-error continue|stopAndFail] [--results a,b] -- COMMAND [ARG...]", stderr)
+	name := fs.String("name", "", "step name")
+	timeout := fs.Duration("timeout", 0, "kill the step after this long (0 = no limit)")
+	onError := fs.String("on-error", "stopAndFail", "continue: record a failure but exit 0; stopAndFail: exit with the step's code")
+	results := fs.String("results", "", "comma-separated result names the step may write")
+	resultsDir := fs.String("results-dir", entrypoint.ResultsDir, "results directory")
+	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
+	scriptsDir := fs.String("scripts-dir", entrypoint.ScriptsDir, "where scripts are written")
+	term := fs.String("termination-path", entrypoint.TerminationPath, "termination message file")
+	if err := fs.Parse(args); err != nil {
+		return stepFlagErr(err)
+	}
+	if *onError != "continue" && *onError != "stopAndFail" {
+		fmt.Fprintf(stderr, "hookrun step run: --on-error %q: want continue or stopAndFail\n", *onError)
+		return errUsage
+	}
+	opts := entrypoint.RunOptions{
+		Name: *name, Timeout: *timeout, Continue: *onError == "continue",
+		Command: fs.Args(), Script: os.Getenv(entrypoint.ScriptEnv),
+		ResultsDir: *resultsDir, StepsDir: *stepsDir, ScriptsDir: *scriptsDir, TerminationPath: *term,
+		Stdout: stdout, Stderr: stderr,
+	}
+	if *results != "" {
+		opts.Results = strings.Split(*results, ",")
+	}
+	if opts.Script == "" && len(opts.Command) == 0 {
+		fmt.Fprintln(stderr, "hookrun step run: no command after -- and no", entrypoint.ScriptEnv)
+		return errUsage
+	}
+	sigs, stop := entrypoint.ForwardSignals()
+	defer stop()
+	opts.Signals = sigs
+	// The step runs to its own end (or timeout); SIGTERM from the kubelet is forwarded to it rather than
+	// abandoning it, so the background context is deliberate.
+	code, err := entrypoint.Run(context.Background(), opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun step run:", err)
+	}
+	if code != 0 {
+		os.Exit(code)
+	}
+	return nil
+}
+
+func runStepResults(args []string, stderr io.Writer) error {
+	fs := newFlags("step results", "step results [--dir DIR]", stderr)
+	dir := fs.String("dir", entrypoint.ResultsDir, "results directory")
+	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
+	term := fs.String("termination-path", entrypoint.TerminationPath, "termination message file")
+	if err := fs.Parse(args); err != nil {
+		return stepFlagErr(err)
+	}
+	if err := entrypoint.Results(entrypoint.ResultsOptions{Dir: *dir, StepsDir: *stepsDir, TerminationPath: *term}); err != nil {
+		fmt.Fprintln(stderr, "hookrun step results:", err)
+		return errFailed
+	}
+	return nil
+}
+
+// stepFlagErr maps flag parse errors to errUsage, keeping --help a success.
+func stepFlagErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
 }

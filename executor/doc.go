@@ -1,0 +1,77 @@
+// Package executor is hookrun's built-in Tekton executor: a PipelineRun reconciler that walks the
+// Pipeline's graph creating TaskRuns, and a TaskRun reconciler that runs each TaskRun as one Pod and reports
+// the Pod's progress in Tekton's status shape (so tkn and the Dashboard read it). Setup registers both on a
+// controller-runtime manager; `hookrun executor` and `hookrun dev` call it.
+//
+// # The Pod of a TaskRun
+//
+// Steps run in order as init containers of one Pod. The kubelet (or hookrun's node agent) starts init
+// containers one at a time and stops at the first that fails, so ordering and "a failing step stops the
+// rest" come from Kubernetes itself, with no coordination files and no polling:
+//
+//  1. prepare — hookrun's image (Options.HookrunImage) running `hookrun step init --copy-self
+//     /tekton/bin/hookrun [--cred KIND:SECRET=URL]…`: it copies its own (static) binary into the shared
+//     emptyDir /tekton/bin, creates /tekton/results, /tekton/steps, /tekton/scripts, /tekton/home, and turns
+//     the ServiceAccount's credential Secrets (mounted under /tekton/creds-secrets/SECRET, only in this
+//     container) into /tekton/home/.docker/config.json, /tekton/home/.git-credentials + .gitconfig and
+//     /tekton/home/.ssh. Secrets count when annotated tekton.dev/docker-N (basic-auth, dockerconfigjson) or
+//     tekton.dev/git-N (basic-auth, ssh-auth); unannotated dockerconfigjson Secrets count as docker
+//     credentials too. Node agents recognise the hookrun image and run their own executable for "hookrun".
+//  2. sidecar-NAME — each Task sidecar as a native sidecar (an init container with restartPolicy Always), so
+//     it starts before the steps and is stopped when the Pod ends.
+//  3. step-git-source-NAME — one per v1beta1 git input PipelineResource: the --git-image clones url at
+//     revision into /workspace/NAME (or the input's targetPath).
+//  4. step-NAME (step-unnamed-I for unnamed steps) — one per step. A step with a command or a script is
+//     wrapped: its command becomes `/tekton/bin/hookrun step run --name NAME [--timeout D] --on-error
+//     continue|stopAndFail [--results a,b] -- COMMAND…` with the step's args unchanged, and a script
+//     travels in the HOOKRUN_SCRIPT environment variable (no shebang: run by /bin/sh with "set -e" first;
+//     shebang: written to /tekton/scripts/NAME and executed). The wrapper runs the step in its own process
+//     group, kills the group when the step's timeout passes, exits 0 for onError: continue while recording
+//     the real exit code, and writes a JSON termination message (/tekton/termination: exit code, reason,
+//     and the results the step wrote to /tekton/results/NAME, each at most 4096 bytes). A step with neither
+//     command nor script — an image entrypoint, such as Kaniko in the catalog Task, which gives only args —
+//     is not wrapped: it runs with just its args, so the image's own entrypoint runs and nothing has to look
+//     the image up in a registry. Per-step timeout and onError cannot apply to such a step; the Pod's
+//     activeDeadlineSeconds (the TaskRun timeout) still bounds it.
+//  5. hookrun-results — the one regular container (`/tekton/bin/hookrun step results --dir
+//     /tekton/results`): it reports, in its termination message, the results no wrapped step reported
+//     (those written by image-entrypoint steps, e.g. Kaniko's --digest-file), then exits 0.
+//
+// Every step container mounts /tekton/bin (read-only), /tekton/results, /tekton/steps, /tekton/scripts,
+// /tekton/home (HOME=/tekton/home unless the step sets HOME), /workspace (an emptyDir), each bound
+// workspace at /workspace/NAME or its mountPath, the Task's volumes and the step's volumeMounts. When the
+// ServiceAccount has docker credentials, steps get DOCKER_CONFIG=/tekton/home/.docker unless they set it.
+// Steps of Tasks that declare v1beta1 resources start in /workspace when they name no workingDir.
+// The Pod has restartPolicy Never and activeDeadlineSeconds equal to the TaskRun's remaining timeout.
+//
+// Steps whose image is the upstream gcr.io/kaniko-project/executor (any tag or digest) — written in the
+// Task or coming from a param default such as the catalog's BUILDER_IMAGE — get Options.KanikoImage
+// instead; a BUILDER_IMAGE the run passes explicitly is used as given.
+//
+// # Variables
+//
+// $(params.x), $(params['x']), $(params["x"]), $(params.x[*]), $(params.x[i]), $(params.x.key),
+// $(inputs.params.x), $(results.x.path), $(workspaces.x.path|bound|claim|volume),
+// $(resources.inputs.x.path|url|revision|…), $(resources.outputs.x.url|path),
+// $(context.taskRun.name|namespace|uid|retry-count), $(context.task.name), $(context.pipelineRun.name),
+// $(steps.NAME.exitCode.path) and $(credentials.path) are replaced in images, commands, args (an element
+// that is exactly an array param expands to its elements), scripts, env values and valueFrom names, envFrom
+// names, workingDir, volume mounts, sidecars and the Task's volumes (names, Secret, ConfigMap and PVC
+// names). Pipelines add $(tasks.T.results.R), $(tasks.T.status), $(tasks.status),
+// $(context.pipelineRun.name|namespace|uid), $(context.pipeline.name) and $(workspaces.x.bound).
+// Replacement is single-pass: a value that itself contains "$(…)" — webhook payloads reach PipelineRun
+// params verbatim — is inserted as is and never expanded again. Unknown expressions, such as shell command
+// substitutions, are left untouched. A Task author's param default may use non-param variables (the seeds
+// default a path to $(resources.inputs.repo.path)); those are expanded inside the default once.
+//
+// # Runs
+//
+// TaskRuns of a PipelineRun are named PIPELINERUN-TASK (hashed when longer than 63 characters), so a
+// restarted executor finds, rather than repeats, what it made: AlreadyExists means adopt. Pods are named
+// TASKRUN-pod, then TASKRUN-pod-retryN for each retry. On timeout or cancel the Pod is stopped but kept
+// (its activeDeadlineSeconds is lowered to the time it has run, so the kubelet kills it and its logs stay
+// readable) and the run is marked failed at once. Reads come from the manager's informer cache (Pods are
+// cached only when labelled app.kubernetes.io/managed-by=hookrun: see CacheOptions); nothing polls —
+// reconciles are triggered by watches on owned TaskRuns and Pods and requeued only for timeouts.
+// Secrets are read uncached, only when a Pod is built.
+package executor

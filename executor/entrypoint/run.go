@@ -1,0 +1,223 @@
+package entrypoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ScriptEnv is the environment variable that carries a step's script into the wrapper.
+const ScriptEnv = "HOOKRUN_SCRIPT"
+
+// RunOptions configure Run.
+type RunOptions struct {
+	// Name is the step name (used for the script file and the exit-code file).
+	Name string
+	// Timeout bounds the step; 0 means none.
+	Timeout time.Duration
+	// Continue is onError: continue — the step's failure is recorded but the container exits 0.
+	Continue bool
+	// Results are the result names the step may write, read back from ResultsDir after it ends.
+	Results []string
+	// Command is the command and arguments to run; with Script they are the script's arguments.
+	Command []string
+	// Script, if set, is run instead of Command[0]: with a shebang as written, otherwise under /bin/sh
+	// with "set -e" first.
+	Script string
+
+	ResultsDir      string
+	StepsDir        string
+	ScriptsDir      string
+	TerminationPath string
+
+	Stdout, Stderr io.Writer
+	// Signals, if set, receives signals to forward to the step's process group (SIGTERM from the kubelet).
+	Signals <-chan os.Signal
+}
+
+func (o *RunOptions) defaults() {
+	if o.ResultsDir == "" {
+		o.ResultsDir = ResultsDir
+	}
+	if o.StepsDir == "" {
+		o.StepsDir = StepsDir
+	}
+	if o.ScriptsDir == "" {
+		o.ScriptsDir = ScriptsDir
+	}
+	if o.TerminationPath == "" {
+		o.TerminationPath = TerminationPath
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+}
+
+// scriptPath writes the script to a file and returns it. A script without a shebang gets "#!/bin/sh" and
+// "set -e" (Tekton's behaviour).
+func writeScript(dir, name, script string) (string, error) {
+	if !strings.HasPrefix(script, "#!") {
+		script = "#!/bin/sh\nset -e\n" + script
+	}
+	if name == "" {
+		name = "step"
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(script), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp, p)
+}
+
+// Run runs one step and returns the exit code the container should exit with. The termination message
+// always records the step's own exit code. An error is returned only when the wrapper itself failed before
+// the step could be judged (the exit code is then non-zero too).
+func Run(ctx context.Context, opts RunOptions) (int, error) {
+	opts.defaults()
+	msg, err := runStep(ctx, &opts)
+	if err != nil && msg.ExitCode == 0 {
+		msg.ExitCode = 1
+	}
+	if len(opts.Results) > 0 {
+		res, rerr := collectResults(opts.ResultsDir, opts.StepsDir, opts.Results)
+		switch {
+		case rerr != nil:
+			fmt.Fprintln(opts.Stderr, "hookrun step:", rerr)
+			if msg.ExitCode == 0 {
+				msg = Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: rerr.Error()}
+			}
+		case len(res) > 0:
+			msg.Results = res
+		}
+	}
+	reported := map[string]string{}
+	for k, v := range msg.Results {
+		reported[k] = v
+	}
+	dropped, werr := writeMessage(opts.TerminationPath, msg)
+	if werr != nil {
+		fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)
+	}
+	for _, d := range dropped {
+		delete(reported, d)
+	}
+	if werr == nil {
+		if merr := markReported(opts.StepsDir, reported); merr != nil {
+			fmt.Fprintln(opts.Stderr, "hookrun step: record results:", merr)
+		}
+	}
+	writeExitCode(opts.StepsDir, opts.Name, msg.ExitCode)
+	code := msg.ExitCode
+	if code != 0 && opts.Continue {
+		fmt.Fprintf(opts.Stderr, "hookrun step: %s exited with %d; onError: continue\n", opts.Name, code)
+		code = 0
+	}
+	return code, err
+}
+
+// writeExitCode records the exit code at /tekton/steps/<name>/exitCode ($(steps.<name>.exitCode.path)).
+func writeExitCode(stepsDir, name string, code int) {
+	if name == "" {
+		return
+	}
+	dir := filepath.Join(stepsDir, name)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, "exitCode"), []byte(strconv.Itoa(code)), 0o666)
+}
+
+func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
+	argv := opts.Command
+	if opts.Script != "" {
+		p, err := writeScript(opts.ScriptsDir, opts.Name, opts.Script)
+		if err != nil {
+			return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, fmt.Errorf("write script: %w", err)
+		}
+		argv = append([]string{p}, opts.Command...)
+	}
+	if len(argv) == 0 {
+		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: "no command"}, errors.New("no command to run")
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = opts.Stdout, opts.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(opts.Stderr, "hookrun step: start %s: %v\n", argv[0], err)
+		code := 1
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			code = 127
+		}
+		return Message{ExitCode: code, Reason: ReasonStartFailed, Message: err.Error()}, nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var timeout <-chan time.Time
+	if opts.Timeout > 0 {
+		t := time.NewTimer(opts.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	kill := func(sig syscall.Signal) { _ = syscall.Kill(-cmd.Process.Pid, sig) }
+	for {
+		select {
+		case err := <-done:
+			return Message{ExitCode: exitCode(cmd, err)}, nil
+		case <-timeout:
+			kill(syscall.SIGKILL)
+			<-done
+			m := fmt.Sprintf("step %q timed out after %s", opts.Name, opts.Timeout)
+			fmt.Fprintln(opts.Stderr, "hookrun step:", m)
+			return Message{ExitCode: 1, Reason: ReasonTimeout, Message: m}, nil
+		case sig := <-opts.Signals:
+			if s, ok := sig.(syscall.Signal); ok {
+				kill(s)
+			}
+		case <-ctx.Done():
+			kill(syscall.SIGKILL)
+			<-done
+			return Message{ExitCode: 1, Reason: "Cancelled", Message: ctx.Err().Error()}, nil
+		}
+	}
+}
+
+func exitCode(cmd *exec.Cmd, err error) int {
+	st := cmd.ProcessState
+	if st == nil {
+		if err != nil {
+			return 1
+		}
+		return 0
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return st.ExitCode()
+}
+
+// ForwardSignals returns a channel of SIGTERM/SIGINT for RunOptions.Signals and a stop function.
+func ForwardSignals() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	return ch, func() { signal.Stop(ch) }
+}

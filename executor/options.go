@@ -1,0 +1,125 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+)
+
+// Default images.
+const (
+	// DefaultHookrunImage runs the prepare and hookrun-results containers (hookrun's own image).
+	DefaultHookrunImage = "ghcr.io/hookrun/hookrun:latest"
+	// DefaultKanikoImage replaces the archived upstream gcr.io/kaniko-project/executor image.
+	DefaultKanikoImage = "ghcr.io/hookrun/kaniko:latest"
+	// DefaultGitImage runs the clone step of v1beta1 git PipelineResources.
+	DefaultGitImage = "alpine/git:latest"
+	// UpstreamKanikoImage is the image name --kaniko-image replaces (any tag or digest).
+	UpstreamKanikoImage = "gcr.io/kaniko-project/executor"
+)
+
+// Default timeouts (Tekton's).
+const (
+	DefaultTimeout = time.Hour
+)
+
+// Options configure the executor.
+type Options struct {
+	// Namespace limits the executor to one namespace ("" = all).
+	Namespace string
+	// MaxConcurrentRuns caps PipelineRuns running at once (0 = unlimited); the rest wait with reason Queued
+	// and start oldest first.
+	MaxConcurrentRuns int
+	// HookrunImage, KanikoImage and GitImage: see the Default… constants.
+	HookrunImage string
+	KanikoImage  string
+	GitImage     string
+	// Workers is the number of concurrent reconciles per controller (default 4).
+	Workers int
+	// Logger is used for reconcile logs (default slog.Default()).
+	Logger *slog.Logger
+	// Now returns the time (tests); default time.Now.
+	Now func() time.Time
+	// SkipNameValidation lets several managers in one process register the executor's controllers (tests
+	// that restart the executor); controller-runtime otherwise refuses a second controller of a name.
+	SkipNameValidation bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.HookrunImage == "" {
+		o.HookrunImage = DefaultHookrunImage
+	}
+	if o.KanikoImage == "" {
+		o.KanikoImage = DefaultKanikoImage
+	}
+	if o.GitImage == "" {
+		o.GitImage = DefaultGitImage
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// CacheOptions returns the manager cache settings the executor wants: Pods are cached only when the
+// executor made them (label app.kubernetes.io/managed-by=hookrun), and everything is limited to
+// opts.Namespace when set. Pass it as manager.Options.Cache; Setup works without it but then caches every
+// Pod in the cluster.
+func CacheOptions(opts Options) cache.Options {
+	co := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue})},
+		},
+	}
+	if opts.Namespace != "" {
+		co.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
+	}
+	return co
+}
+
+// Setup registers the PipelineRun and TaskRun reconcilers on mgr. The manager's scheme must include
+// api.NewScheme()'s kinds. It is what `hookrun executor` and `hookrun dev` call.
+func Setup(mgr manager.Manager, opts Options) error {
+	if mgr == nil {
+		return errors.New("executor: nil manager")
+	}
+	opts = opts.withDefaults()
+	tr := &TaskRunReconciler{
+		client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
+		opts:      opts,
+		log:       opts.Logger.With("controller", "taskrun"),
+	}
+	copts := controller.Options{MaxConcurrentReconciles: opts.Workers}
+	if opts.SkipNameValidation {
+		copts.SkipNameValidation = &opts.SkipNameValidation
+	}
+	if err := tr.setup(mgr, copts); err != nil {
+		return fmt.Errorf("executor: taskrun controller: %w", err)
+	}
+	pr := &PipelineRunReconciler{
+		client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
+		opts:      opts,
+		log:       opts.Logger.With("controller", "pipelinerun"),
+		queue:     newRunQueue(opts.MaxConcurrentRuns),
+	}
+	if err := pr.setup(mgr, copts); err != nil {
+		return fmt.Errorf("executor: pipelinerun controller: %w", err)
+	}
+	return nil
+}

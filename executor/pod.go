@@ -1,0 +1,504 @@
+package executor
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/executor/entrypoint"
+	"github.com/hookrun/hookrun/executor/subst"
+)
+
+// Internal volume names.
+const (
+	volBin       = "tekton-internal-bin"
+	volResults   = "tekton-internal-results"
+	volSteps     = "tekton-internal-steps"
+	volScripts   = "tekton-internal-scripts"
+	volHome      = "tekton-internal-home"
+	volWorkspace = "tekton-internal-workspace"
+)
+
+// podRequest is everything needed to build the Pod of one TaskRun attempt.
+type podRequest struct {
+	TaskRun   *pipelinev1.TaskRun
+	Spec      *pipelinev1.TaskSpec // resolved and normalised, variables not yet replaced
+	TaskName  string               // the referenced Task's name ("" for an embedded spec)
+	Resources taskResources
+	Creds     []entrypoint.Credential
+	PodName   string
+	// Deadline bounds the Pod (activeDeadlineSeconds); 0 = none.
+	Deadline time.Duration
+	Opts     Options
+}
+
+// buildPod turns a TaskRun into its Pod. See the package documentation for the layout.
+func buildPod(req podRequest) (*corev1.Pod, error) {
+	tr := req.TaskRun
+	ws, err := bindWorkspaces(req.Spec, tr.Spec.Workspaces)
+	if err != nil {
+		return nil, err
+	}
+	vars, err := taskVars(tr, req.Spec, req.TaskName, ws, req.Resources, req.Opts.KanikoImage)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Spec.Steps) == 0 {
+		return nil, invalid("TaskRunValidationFailed", "the Task has no steps (spec.steps)")
+	}
+	seen := map[string]int{}
+	for i, st := range req.Spec.Steps {
+		if st.Name == "" {
+			continue
+		}
+		if j, dup := seen[st.Name]; dup {
+			return nil, invalid("TaskRunValidationFailed", "steps[%d] and steps[%d] are both named %q (spec.steps[%d].name)", j, i, st.Name, i)
+		}
+		seen[st.Name] = i
+	}
+
+	var resultNames []string
+	for _, r := range req.Spec.Results {
+		resultNames = append(resultNames, r.Name)
+	}
+	hasDockerCreds := false
+	for _, c := range req.Creds {
+		if c.Kind == entrypoint.CredDocker {
+			hasDockerCreds = true
+		}
+	}
+	legacyResources := req.Spec.Resources != nil && (len(req.Spec.Resources.Inputs) > 0 || len(req.Spec.Resources.Outputs) > 0)
+
+	// Workspaces a step or sidecar names explicitly are mounted only there (Tekton's isolated workspaces).
+	isolated := map[string]bool{}
+	for _, st := range req.Spec.Steps {
+		for _, u := range st.Workspaces {
+			isolated[u.Name] = true
+		}
+	}
+	for _, sc := range req.Spec.Sidecars {
+		for _, u := range sc.Workspaces {
+			isolated[u.Name] = true
+		}
+	}
+	wsMounts := func(usage []pipelinev1.WorkspaceUsage) []corev1.VolumeMount {
+		var out []corev1.VolumeMount
+		named := map[string]string{}
+		for _, u := range usage {
+			named[u.Name] = u.MountPath
+		}
+		for _, w := range ws {
+			if w.Binding == nil {
+				continue
+			}
+			mp, uses := named[w.Decl.Name]
+			if isolated[w.Decl.Name] && !uses {
+				continue
+			}
+			if mp == "" {
+				mp = w.MountPath
+			}
+			ro := w.Decl.ReadOnly || w.Binding.ConfigMap != nil || w.Binding.Secret != nil || w.Binding.Projected != nil
+			out = append(out, corev1.VolumeMount{Name: w.Volume, MountPath: mp, SubPath: w.Binding.SubPath, ReadOnly: ro})
+		}
+		return out
+	}
+	internalMounts := []corev1.VolumeMount{
+		{Name: volBin, MountPath: entrypoint.BinDir, ReadOnly: true},
+		{Name: volResults, MountPath: entrypoint.ResultsDir},
+		{Name: volSteps, MountPath: entrypoint.StepsDir},
+		{Name: volScripts, MountPath: entrypoint.ScriptsDir},
+		{Name: volHome, MountPath: entrypoint.HomeDir},
+		{Name: volWorkspace, MountPath: entrypoint.WorkspaceDir},
+	}
+	stepMounts := func(own []corev1.VolumeMount, usage []pipelinev1.WorkspaceUsage) []corev1.VolumeMount {
+		taken := map[string]bool{}
+		for _, m := range own {
+			taken[m.MountPath] = true
+		}
+		var out []corev1.VolumeMount
+		for _, m := range append(append([]corev1.VolumeMount{}, internalMounts...), wsMounts(usage)...) {
+			if !taken[m.MountPath] {
+				out = append(out, m)
+				taken[m.MountPath] = true
+			}
+		}
+		return append(out, own...)
+	}
+	var podEnv []corev1.EnvVar
+	if pt := tr.Spec.PodTemplate; pt != nil {
+		podEnv = pt.Env
+	}
+	implicitEnv := func(own []corev1.EnvVar) []corev1.EnvVar {
+		env := []corev1.EnvVar{{Name: "HOME", Value: entrypoint.HomeDir}}
+		if hasDockerCreds {
+			env = append(env, corev1.EnvVar{Name: "DOCKER_CONFIG", Value: path.Join(entrypoint.HomeDir, ".docker")})
+		}
+		return mergeEnv(mergeEnv(env, podEnv), own)
+	}
+
+	var initContainers []corev1.Container
+
+	// 1. prepare
+	prepare := corev1.Container{
+		Name:    PrepareContainer,
+		Image:   req.Opts.HookrunImage,
+		Command: []string{"hookrun", "step", "init", "--copy-self", entrypoint.BinPath},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volBin, MountPath: entrypoint.BinDir},
+			{Name: volResults, MountPath: entrypoint.ResultsDir},
+			{Name: volSteps, MountPath: entrypoint.StepsDir},
+			{Name: volScripts, MountPath: entrypoint.ScriptsDir},
+			{Name: volHome, MountPath: entrypoint.HomeDir},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	credSecrets := map[string]bool{}
+	for _, c := range req.Creds {
+		prepare.Command = append(prepare.Command, "--cred", c.String())
+		credSecrets[c.Name] = true
+	}
+	var credVolumes []corev1.Volume
+	for _, name := range sortedKeys(credSecrets) {
+		vn := volumeName("tekton-creds-", name)
+		credVolumes = append(credVolumes, corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}})
+		prepare.VolumeMounts = append(prepare.VolumeMounts, corev1.VolumeMount{Name: vn, MountPath: path.Join(entrypoint.CredsDir, name), ReadOnly: true})
+	}
+	initContainers = append(initContainers, prepare)
+
+	// 2. sidecars (native: init containers that keep running)
+	var sidecarNames []string
+	for i, sc := range req.Spec.Sidecars {
+		sc = substituteSidecar(sc, vars)
+		name := sc.Name
+		if name == "" {
+			name = fmt.Sprintf("unnamed-%d", i)
+		}
+		c := corev1.Container{
+			Name:            SidecarPrefix + name,
+			Image:           sc.Image,
+			Command:         sc.Command,
+			Args:            sc.Args,
+			WorkingDir:      sc.WorkingDir,
+			Ports:           sc.Ports,
+			EnvFrom:         sc.EnvFrom,
+			Env:             implicitEnv(sc.Env),
+			Resources:       sc.ComputeResources,
+			VolumeMounts:    stepMounts(sc.VolumeMounts, sc.Workspaces),
+			VolumeDevices:   sc.VolumeDevices,
+			LivenessProbe:   sc.LivenessProbe,
+			ReadinessProbe:  sc.ReadinessProbe,
+			StartupProbe:    sc.StartupProbe,
+			ImagePullPolicy: sc.ImagePullPolicy,
+			SecurityContext: sc.SecurityContext,
+			RestartPolicy:   ptr.To(corev1.ContainerRestartPolicyAlways),
+		}
+		if sc.Script != "" {
+			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", SidecarPrefix + name, "--on-error", "stopAndFail", "--"}
+			c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: sc.Script})
+		}
+		sidecarNames = append(sidecarNames, c.Name)
+		initContainers = append(initContainers, c)
+	}
+
+	wrap := func(name string, timeout *metav1.Duration, onError pipelinev1.OnErrorType, results []string) []string {
+		cmd := []string{entrypoint.BinPath, "step", "run", "--name", name}
+		if timeout != nil && timeout.Duration > 0 {
+			cmd = append(cmd, "--timeout", timeout.Duration.String())
+		}
+		oe := string(pipelinev1.OnErrorStopAndFail)
+		if onError == pipelinev1.OnErrorContinue {
+			oe = string(pipelinev1.OnErrorContinue)
+		}
+		cmd = append(cmd, "--on-error", oe)
+		if len(results) > 0 {
+			cmd = append(cmd, "--results", strings.Join(results, ","))
+		}
+		return append(cmd, "--")
+	}
+
+	// 3. v1beta1 git inputs are cloned before the steps.
+	for _, r := range req.Resources.Inputs {
+		if r.Type != "git" {
+			continue
+		}
+		name := "git-source-" + r.Name
+		env := implicitEnv([]corev1.EnvVar{
+			{Name: "HOOKRUN_GIT_URL", Value: r.Params["url"]},
+			{Name: "HOOKRUN_GIT_REVISION", Value: r.Params["revision"]},
+			{Name: "HOOKRUN_GIT_REFSPEC", Value: r.Params["refspec"]},
+			{Name: "HOOKRUN_GIT_SSL_VERIFY", Value: defaultString(r.Params["sslverify"], "true")},
+			{Name: "HOOKRUN_GIT_SUBMODULES", Value: defaultString(r.Params["submodules"], "true")},
+			{Name: "HOOKRUN_GIT_DEPTH", Value: defaultString(r.Params["depth"], "1")},
+			{Name: "HOOKRUN_GIT_DEST", Value: r.path(false)},
+		})
+		env = append(env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: gitCloneScript})
+		initContainers = append(initContainers, corev1.Container{
+			Name:                     StepPrefix + name,
+			Image:                    req.Opts.GitImage,
+			Command:                  wrap(name, nil, "", nil),
+			Env:                      env,
+			VolumeMounts:             stepMounts(nil, nil),
+			TerminationMessagePath:   entrypoint.TerminationPath,
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		})
+	}
+
+	// 4. steps
+	for i, raw := range req.Spec.Steps {
+		st := substituteStep(applyStepTemplate(raw, req.Spec.StepTemplate), vars)
+		cname := stepContainerName(raw.Name, i)
+		if isUpstreamKaniko(st.Image) && !imageFromGivenParam(raw, req.Spec.StepTemplate, tr) {
+			st.Image = req.Opts.KanikoImage
+		}
+		if st.Image == "" {
+			return nil, invalid("TaskRunValidationFailed", "step %q has no image (spec.steps[%d].image)", cname, i)
+		}
+		if st.Script != "" && len(st.Command) > 0 {
+			return nil, invalid("TaskRunValidationFailed", "step %q sets both script and command (spec.steps[%d])", cname, i)
+		}
+		workingDir := st.WorkingDir
+		if workingDir == "" && legacyResources {
+			workingDir = entrypoint.WorkspaceDir
+		}
+		c := corev1.Container{
+			Name:            cname,
+			Image:           st.Image,
+			Args:            st.Args,
+			WorkingDir:      workingDir,
+			Ports:           st.Ports,
+			EnvFrom:         st.EnvFrom,
+			Env:             implicitEnv(st.Env),
+			Resources:       st.ComputeResources,
+			VolumeMounts:    stepMounts(st.VolumeMounts, st.Workspaces),
+			VolumeDevices:   st.VolumeDevices,
+			ImagePullPolicy: st.ImagePullPolicy,
+			SecurityContext: st.SecurityContext,
+			Stdin:           st.Stdin,
+			TTY:             st.TTY,
+		}
+		if tr.Spec.ComputeResources != nil && isEmptyResources(c.Resources) {
+			c.Resources = *tr.Spec.ComputeResources
+		}
+		stepName := strings.TrimPrefix(cname, StepPrefix)
+		if st.Script != "" || len(st.Command) > 0 {
+			// Wrapped: hookrun runs the command, enforces timeout/onError and reports results.
+			c.Command = append(wrap(stepName, st.Timeout, st.OnError, resultNames), st.Command...)
+			if st.Script != "" {
+				c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: st.Script})
+			}
+			c.TerminationMessagePath = entrypoint.TerminationPath
+			c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
+		} else {
+			// Image entrypoint: run the image as is, with only its args (no registry lookup needed).
+			c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
+		}
+		initContainers = append(initContainers, c)
+	}
+
+	// 5. results collector
+	results := corev1.Container{
+		Name:    ResultsContainer,
+		Image:   req.Opts.HookrunImage,
+		Command: []string{entrypoint.BinPath, "step", "results", "--dir", entrypoint.ResultsDir},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volBin, MountPath: entrypoint.BinDir, ReadOnly: true},
+			{Name: volResults, MountPath: entrypoint.ResultsDir},
+			{Name: volSteps, MountPath: entrypoint.StepsDir},
+		},
+		TerminationMessagePath:   entrypoint.TerminationPath,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+
+	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	volumes := []corev1.Volume{
+		{Name: volBin, VolumeSource: emptyDir},
+		{Name: volResults, VolumeSource: emptyDir},
+		{Name: volSteps, VolumeSource: emptyDir},
+		{Name: volScripts, VolumeSource: emptyDir},
+		{Name: volHome, VolumeSource: emptyDir},
+		{Name: volWorkspace, VolumeSource: emptyDir},
+	}
+	volumes = append(volumes, credVolumes...)
+	for _, w := range ws {
+		if w.Binding == nil {
+			continue
+		}
+		volumes = append(volumes, corev1.Volume{Name: w.Volume, VolumeSource: workspaceSource(w.Binding)})
+	}
+	volumes = append(volumes, substituteVolumes(req.Spec.Volumes, vars)...)
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        req.PodName,
+			Namespace:   tr.Namespace,
+			Labels:      podLabels(tr, req.TaskName),
+			Annotations: propagatedAnnotations(tr.Annotations),
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         pipelinev1.GroupVersion.String(),
+				Kind:               "TaskRun",
+				Name:               tr.Name,
+				UID:                tr.UID,
+				Controller:         ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:      corev1.RestartPolicyNever,
+			ServiceAccountName: tr.Spec.ServiceAccountName,
+			InitContainers:     initContainers,
+			Containers:         []corev1.Container{results},
+			Volumes:            volumes,
+		},
+	}
+	if req.Deadline > 0 {
+		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
+	}
+	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
+	return pod, nil
+}
+
+// imageFromGivenParam reports whether a step's image comes from a param the run set explicitly — then
+// the user chose the image (the catalog's BUILDER_IMAGE) and --kaniko-image does not replace it.
+func imageFromGivenParam(st pipelinev1.Step, t *pipelinev1.StepTemplate, tr *pipelinev1.TaskRun) bool {
+	img := st.Image
+	if img == "" && t != nil {
+		img = t.Image
+	}
+	for _, ref := range subst.Refs(img, "params", "inputs") {
+		segs, ok := subst.Segments(ref)
+		if !ok {
+			continue
+		}
+		if segs[0] == "inputs" && len(segs) > 2 {
+			segs = segs[1:]
+		}
+		for _, p := range tr.Spec.Params {
+			if len(segs) >= 2 && p.Name == segs[1] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func defaultString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func workspaceSource(b *pipelinev1.WorkspaceBinding) corev1.VolumeSource {
+	switch {
+	case b.PersistentVolumeClaim != nil:
+		return corev1.VolumeSource{PersistentVolumeClaim: b.PersistentVolumeClaim.DeepCopy()}
+	case b.ConfigMap != nil:
+		return corev1.VolumeSource{ConfigMap: b.ConfigMap.DeepCopy()}
+	case b.Secret != nil:
+		return corev1.VolumeSource{Secret: b.Secret.DeepCopy()}
+	case b.Projected != nil:
+		return corev1.VolumeSource{Projected: b.Projected.DeepCopy()}
+	case b.CSI != nil:
+		return corev1.VolumeSource{CSI: b.CSI.DeepCopy()}
+	case b.EmptyDir != nil:
+		return corev1.VolumeSource{EmptyDir: b.EmptyDir.DeepCopy()}
+	}
+	return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+}
+
+// podLabels are the TaskRun's labels plus Tekton's.
+func podLabels(tr *pipelinev1.TaskRun, taskName string) map[string]string {
+	l := map[string]string{}
+	for k, v := range tr.Labels {
+		l[k] = v
+	}
+	l[LabelTaskRun] = tr.Name
+	if taskName != "" {
+		l[LabelTask] = taskName
+	}
+	l[LabelManagedBy] = ManagedByValue
+	return l
+}
+
+// propagatedAnnotations copies annotations to children, minus kubectl's bookkeeping.
+func propagatedAnnotations(a map[string]string) map[string]string {
+	if len(a) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range a {
+		if k == corev1.LastAppliedConfigAnnotation {
+			continue
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func applyPodTemplate(s *corev1.PodSpec, pt *pipelinev1.PodTemplate) {
+	if pt == nil {
+		return
+	}
+	s.NodeSelector = pt.NodeSelector
+	s.Tolerations = pt.Tolerations
+	s.Affinity = pt.Affinity
+	s.SecurityContext = pt.SecurityContext
+	s.Volumes = append(s.Volumes, pt.Volumes...)
+	s.RuntimeClassName = pt.RuntimeClassName
+	s.AutomountServiceAccountToken = pt.AutomountServiceAccountToken
+	s.DNSPolicy = pt.DNSPolicy
+	s.EnableServiceLinks = pt.EnableServiceLinks
+	if pt.PriorityClassName != nil {
+		s.PriorityClassName = *pt.PriorityClassName
+	}
+	s.SchedulerName = pt.SchedulerName
+	s.ImagePullSecrets = pt.ImagePullSecrets
+	s.HostNetwork = pt.HostNetwork
+}
+
+// gitCloneScript clones a v1beta1 git PipelineResource (run by the wrapper under /bin/sh with set -e).
+// Everything comes in through HOOKRUN_GIT_* environment variables, never through the script text.
+const gitCloneScript = `dest="${HOOKRUN_GIT_DEST}"
+mkdir -p "$dest"
+cd "$dest"
+git config --global --add safe.directory "$dest"
+if [ "${HOOKRUN_GIT_SSL_VERIFY}" = "false" ]; then git config --global http.sslVerify false; fi
+if [ ! -d .git ]; then git init -q; fi
+git remote remove origin 2>/dev/null || true
+git remote add origin "${HOOKRUN_GIT_URL}"
+rev="${HOOKRUN_GIT_REVISION:-HEAD}"
+depth=""
+if [ "${HOOKRUN_GIT_DEPTH}" != "0" ]; then depth="--depth=${HOOKRUN_GIT_DEPTH}"; fi
+if [ -n "${HOOKRUN_GIT_REFSPEC}" ]; then
+  git fetch -q $depth origin ${HOOKRUN_GIT_REFSPEC}
+fi
+if ! git fetch -q $depth origin "$rev"; then
+  git fetch -q origin
+fi
+git checkout -q -f FETCH_HEAD 2>/dev/null || git checkout -q -f "$rev"
+if [ "${HOOKRUN_GIT_SUBMODULES}" = "true" ] && [ -f .gitmodules ]; then
+  git submodule update -q --init --recursive $depth
+fi
+echo "cloned ${HOOKRUN_GIT_URL} @ $(git rev-parse HEAD) (${rev}) into $dest"
+`

@@ -1,0 +1,236 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/executor/entrypoint"
+)
+
+// TaskRun condition reasons (Tekton's).
+const (
+	ReasonPending          = "Pending"
+	ReasonRunning          = "Running"
+	ReasonSucceeded        = "Succeeded"
+	ReasonFailed           = "Failed"
+	ReasonTaskRunTimeout   = "TaskRunTimeout"
+	ReasonTaskRunCancelled = "TaskRunCancelled"
+	ReasonValidationFailed = "TaskRunValidationFailed"
+	ReasonCouldntGetTask   = "CouldntGetTask"
+	ReasonResolutionFailed = "TaskRunResolutionFailed"
+	ReasonPodCreateFailed  = "PodCreationFailed"
+	ReasonImagePullFailed  = "TaskRunImagePullFailed"
+	// Step termination reasons.
+	StepReasonCompleted = "Completed"
+	StepReasonError     = "Error"
+	StepReasonSkipped   = "Skipped"
+)
+
+// podOutcome is what a Pod says about its TaskRun.
+type podOutcome struct {
+	Steps    []pipelinev1.StepState
+	Sidecars []pipelinev1.SidecarState
+	Results  []pipelinev1.TaskRunResult
+	// Done and Failed describe the attempt; Reason/Message feed the Succeeded condition.
+	Done, Failed bool
+	Reason       string
+	Message      string
+	Running      bool
+}
+
+// readPod interprets a Pod's status. spec is the resolved Task (for result types).
+func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
+	var out podOutcome
+	statuses := map[string]corev1.ContainerStatus{}
+	for _, s := range pod.Status.InitContainerStatuses {
+		statuses[s.Name] = s
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		statuses[s.Name] = s
+	}
+	results := map[string]string{}
+	var firstFailure string
+	stopped := false // a step failed: later steps never run
+	for _, c := range pod.Spec.InitContainers {
+		s, have := statuses[c.Name]
+		switch {
+		case strings.HasPrefix(c.Name, SidecarPrefix):
+			out.Sidecars = append(out.Sidecars, pipelinev1.SidecarState{
+				ContainerState: s.State, Name: strings.TrimPrefix(c.Name, SidecarPrefix), Container: c.Name, ImageID: s.ImageID,
+			})
+			continue
+		case !strings.HasPrefix(c.Name, StepPrefix):
+			if have && s.State.Terminated != nil && s.State.Terminated.ExitCode != 0 && firstFailure == "" {
+				firstFailure = fmt.Sprintf("%q exited with code %d: %s", c.Name, s.State.Terminated.ExitCode, strings.TrimSpace(s.State.Terminated.Message))
+				stopped = true
+			}
+			continue
+		}
+		st := pipelinev1.StepState{Name: strings.TrimPrefix(c.Name, StepPrefix), Container: c.Name, ImageID: s.ImageID}
+		if have {
+			st.ContainerState = *s.State.DeepCopy()
+		}
+		if t := st.Terminated; t != nil {
+			msg, ours := entrypoint.ParseMessage(t.Message)
+			if ours {
+				for k, v := range msg.Results {
+					results[k] = v
+				}
+				st.Results = nil
+				t.Message = msg.Message
+				switch {
+				case msg.ExitCode != 0 && t.ExitCode == 0:
+					t.ExitCode = int32(msg.ExitCode)
+					st.TerminationReason = entrypoint.ReasonContinued
+				case msg.Reason == entrypoint.ReasonTimeout:
+					st.TerminationReason = entrypoint.ReasonTimeout
+				case msg.Reason != "":
+					st.TerminationReason = msg.Reason
+				}
+			}
+			if st.TerminationReason == "" {
+				if t.ExitCode == 0 {
+					st.TerminationReason = StepReasonCompleted
+				} else {
+					st.TerminationReason = StepReasonError
+				}
+			}
+			if t.ExitCode != 0 && st.TerminationReason != entrypoint.ReasonContinued && firstFailure == "" {
+				firstFailure = fmt.Sprintf("%q exited with code %d", c.Name, t.ExitCode)
+				if msg.Message != "" {
+					firstFailure += ": " + msg.Message
+				}
+				stopped = true
+				out.Steps = append(out.Steps, st)
+				continue
+			}
+		} else if stopped || pod.Status.Phase == corev1.PodFailed {
+			// Never ran: an earlier step failed (or the Pod was stopped) and the kubelet stops there.
+			st.ContainerState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 1, Reason: StepReasonSkipped, Message: "not run: an earlier step failed or the Pod was stopped",
+			}}
+			st.TerminationReason = StepReasonSkipped
+		} else if w := st.Waiting; w != nil {
+			switch w.Reason {
+			case "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError":
+				out.Done, out.Failed = true, true
+				out.Reason = ReasonFailed
+				if strings.Contains(w.Reason, "Image") {
+					out.Reason = ReasonImagePullFailed
+				}
+				out.Message = fmt.Sprintf("%q: %s: %s", c.Name, w.Reason, w.Message)
+			}
+		}
+		out.Steps = append(out.Steps, st)
+	}
+	for _, c := range pod.Spec.Containers {
+		s, ok := statuses[c.Name]
+		if !ok || s.State.Terminated == nil {
+			continue
+		}
+		msg, ours := entrypoint.ParseMessage(s.State.Terminated.Message)
+		if ours {
+			for k, v := range msg.Results {
+				results[k] = v
+			}
+		}
+		if s.State.Terminated.ExitCode != 0 && firstFailure == "" {
+			firstFailure = fmt.Sprintf("%q exited with code %d", c.Name, s.State.Terminated.ExitCode)
+			if ours && msg.Message != "" {
+				firstFailure += ": " + msg.Message
+			}
+		}
+	}
+	out.Results = typedResults(results, spec)
+
+	switch pod.Status.Phase {
+	case corev1.PodSucceeded:
+		out.Done = true
+		out.Reason = ReasonSucceeded
+		out.Message = "All Steps have completed executing"
+	case corev1.PodFailed:
+		out.Done, out.Failed = true, true
+		out.Reason = ReasonFailed
+		switch {
+		case pod.Status.Reason == "DeadlineExceeded":
+			out.Reason = ReasonTaskRunTimeout
+			out.Message = "the Pod exceeded its activeDeadlineSeconds"
+		case firstFailure != "":
+			out.Message = firstFailure
+		case pod.Status.Message != "":
+			out.Message = pod.Status.Message
+		default:
+			out.Message = "the Pod failed"
+		}
+	case corev1.PodRunning:
+		if !out.Done {
+			out.Running = true
+			out.Reason = ReasonRunning
+			out.Message = "Not all Steps in the Task have finished executing"
+		}
+	default:
+		if !out.Done {
+			out.Reason = ReasonPending
+			out.Message = "Pending"
+			if pod.Status.Message != "" {
+				out.Message = pod.Status.Message
+			}
+			for _, st := range out.Steps {
+				if st.Running != nil || st.Terminated != nil {
+					out.Running = true
+					out.Reason = ReasonRunning
+					out.Message = "Not all Steps in the Task have finished executing"
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// typedResults turns result strings into the Task's declared result types, in declaration order; results
+// the Task does not declare are dropped.
+func typedResults(raw map[string]string, spec *pipelinev1.TaskSpec) []pipelinev1.TaskRunResult {
+	if spec == nil || len(raw) == 0 {
+		return nil
+	}
+	var out []pipelinev1.TaskRunResult
+	for _, d := range spec.Results {
+		v, ok := raw[d.Name]
+		if !ok {
+			continue
+		}
+		r := pipelinev1.TaskRunResult{Name: d.Name, Type: d.Type}
+		if r.Type == "" {
+			r.Type = "string"
+		}
+		switch d.Type {
+		case "array", "object":
+			if err := json.Unmarshal([]byte(v), &r.Value); err != nil || string(r.Value.Type) != string(d.Type) {
+				r.Value = *pipelinev1.NewStringValue(v)
+			}
+		default:
+			r.Value = *pipelinev1.NewStringValue(v)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// taskRunDone reports whether a TaskRun has finished.
+func taskRunDone(tr *pipelinev1.TaskRun) bool {
+	c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
+	return c != nil && c.Status != corev1.ConditionUnknown
+}
+
+// setSucceeded sets the Succeeded condition.
+func setSucceeded(s *pipelinev1.Status, status corev1.ConditionStatus, reason, message string, now metav1.Time) {
+	s.SetCondition(pipelinev1.Condition{
+		Type: pipelinev1.ConditionSucceeded, Status: status, Reason: reason, Message: message, LastTransitionTime: now,
+	})
+}

@@ -1,0 +1,459 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	resourcev1alpha1 "github.com/hookrun/hookrun/api/resource/v1alpha1"
+	"github.com/hookrun/hookrun/executor/entrypoint"
+)
+
+// TaskRunReconciler runs each TaskRun as one Pod and reports the Pod's progress in the TaskRun's status.
+type TaskRunReconciler struct {
+	client    client.Client // cached reads, writes
+	apiReader client.Reader // uncached reads: Secrets (never cached) and cache-miss double checks
+	opts      Options
+	log       *slog.Logger
+}
+
+func (r *TaskRunReconciler) setup(mgr manager.Manager, copts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("taskrun").
+		For(&pipelinev1.TaskRun{}).
+		Owns(&corev1.Pod{}).
+		WithOptions(copts).
+		Complete(r)
+}
+
+// Reconcile moves one TaskRun forward.
+func (r *TaskRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var tr pipelinev1.TaskRun
+	if err := r.client.Get(ctx, req.NamespacedName, &tr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.opts.Namespace != "" && tr.Namespace != r.opts.Namespace {
+		return ctrl.Result{}, nil
+	}
+	tr.Normalize()
+	if taskRunDone(&tr) {
+		return ctrl.Result{}, nil
+	}
+	before := tr.Status.DeepCopy()
+	res, err := r.reconcile(ctx, &tr)
+	if !equality.Semantic.DeepEqual(before, &tr.Status) {
+		if uerr := r.client.Status().Update(ctx, &tr); uerr != nil {
+			if apierrors.IsConflict(uerr) || apierrors.IsNotFound(uerr) {
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("update taskrun status: %w", uerr)
+		}
+		if c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded); c != nil && c.Status != corev1.ConditionUnknown {
+			r.log.Info("taskrun finished", "namespace", tr.Namespace, "taskrun", tr.Name, "reason", c.Reason, "message", c.Message)
+		}
+	}
+	return res, err
+}
+
+func (r *TaskRunReconciler) now() metav1.Time { return metav1.NewTime(r.opts.Now()) }
+
+// fail ends the TaskRun.
+func (r *TaskRunReconciler) fail(tr *pipelinev1.TaskRun, reason, msg string) {
+	now := r.now()
+	setSucceeded(&tr.Status.Status, corev1.ConditionFalse, reason, msg, now)
+	if tr.Status.StartTime == nil {
+		tr.Status.StartTime = &now
+	}
+	tr.Status.CompletionTime = &now
+}
+
+// taskRunTimeout is the TaskRun's timeout (0 = none).
+func taskRunTimeout(tr *pipelinev1.TaskRun) time.Duration {
+	if tr.Spec.Timeout == nil {
+		return DefaultTimeout
+	}
+	return tr.Spec.Timeout.Duration
+}
+
+func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRun) (ctrl.Result, error) {
+	now := r.now()
+	if tr.Status.StartTime == nil {
+		tr.Status.StartTime = &now
+	}
+	if tr.Status.GetCondition(pipelinev1.ConditionSucceeded) == nil {
+		setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, ReasonPending, "Pending", now)
+	}
+	attempt := len(tr.Status.RetriesStatus)
+	name := podName(tr.Name, attempt)
+
+	var pod *corev1.Pod
+	var p corev1.Pod
+	switch err := r.client.Get(ctx, types.NamespacedName{Namespace: tr.Namespace, Name: name}, &p); {
+	case err == nil:
+		pod = &p
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, fmt.Errorf("get pod: %w", err)
+	}
+
+	if tr.Spec.Status == pipelinev1.TaskRunSpecStatusCancelled {
+		if pod != nil {
+			r.observe(tr, pod)
+			if err := r.stopPod(ctx, pod); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		msg := fmt.Sprintf("TaskRun %q was cancelled. %s", tr.Name, tr.Spec.StatusMessage)
+		r.fail(tr, ReasonTaskRunCancelled, strings.TrimSpace(msg))
+		return ctrl.Result{}, nil
+	}
+
+	if tr.Status.TaskSpec == nil {
+		spec, err := r.resolveTask(ctx, tr)
+		if err != nil {
+			var ve *validationError
+			if errors.As(err, &ve) {
+				r.fail(tr, ve.reason, ve.msg)
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		tr.Status.TaskSpec = spec
+	}
+
+	timeout := taskRunTimeout(tr)
+	if timeout > 0 {
+		if elapsed := now.Sub(tr.Status.StartTime.Time); elapsed >= timeout {
+			if pod != nil {
+				r.observe(tr, pod)
+				if err := r.stopPod(ctx, pod); err != nil {
+					return ctrl.Result{}, err
+				}
+			}
+			msg := fmt.Sprintf("TaskRun %q failed to finish within %q", tr.Name, timeout.String())
+			if r.retry(tr, ReasonTaskRunTimeout, msg) {
+				return r.createPod(ctx, tr)
+			}
+			r.fail(tr, ReasonTaskRunTimeout, msg)
+			return ctrl.Result{}, nil
+		}
+	}
+
+	if pod == nil {
+		return r.createPod(ctx, tr)
+	}
+	out := r.observe(tr, pod)
+	if !out.Done {
+		return r.requeueForTimeout(tr), nil
+	}
+	if out.Failed {
+		if r.retry(tr, out.Reason, out.Message) {
+			return r.createPod(ctx, tr)
+		}
+		r.fail(tr, out.Reason, out.Message)
+		return ctrl.Result{}, nil
+	}
+	setSucceeded(&tr.Status.Status, corev1.ConditionTrue, ReasonSucceeded, out.Message, now)
+	tr.Status.CompletionTime = &now
+	return ctrl.Result{}, nil
+}
+
+// observe copies a Pod's progress into the TaskRun status.
+func (r *TaskRunReconciler) observe(tr *pipelinev1.TaskRun, pod *corev1.Pod) podOutcome {
+	out := readPod(pod, tr.Status.TaskSpec)
+	tr.Status.PodName = pod.Name
+	tr.Status.Steps = out.Steps
+	tr.Status.Sidecars = out.Sidecars
+	tr.Status.Results = out.Results
+	if !out.Done {
+		setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, out.Reason, out.Message, r.now())
+	}
+	return out
+}
+
+func (r *TaskRunReconciler) requeueForTimeout(tr *pipelinev1.TaskRun) ctrl.Result {
+	timeout := taskRunTimeout(tr)
+	if timeout <= 0 || tr.Status.StartTime == nil {
+		return ctrl.Result{}
+	}
+	left := tr.Status.StartTime.Add(timeout).Sub(r.opts.Now())
+	if left < 0 {
+		left = 0
+	}
+	return ctrl.Result{RequeueAfter: left + 50*time.Millisecond}
+}
+
+// retry starts the next attempt if retries are left: the current status is archived in retriesStatus.
+func (r *TaskRunReconciler) retry(tr *pipelinev1.TaskRun, reason, msg string) bool {
+	if len(tr.Status.RetriesStatus) >= tr.Spec.Retries {
+		return false
+	}
+	now := r.now()
+	prev := tr.Status.DeepCopy()
+	prev.RetriesStatus = nil
+	prev.TaskSpec = nil
+	prev.Conditions = nil
+	setSucceeded(&prev.Status, corev1.ConditionFalse, reason, msg, now)
+	prev.CompletionTime = &now
+	raw, err := json.Marshal(prev)
+	if err != nil {
+		return false
+	}
+	tr.Status.RetriesStatus = append(tr.Status.RetriesStatus, pipelinev1.RawObject{RawExtension: runtime.RawExtension{Raw: raw}})
+	tr.Status.StartTime = &now
+	tr.Status.CompletionTime = nil
+	tr.Status.Steps, tr.Status.Sidecars, tr.Status.Results = nil, nil, nil
+	tr.Status.PodName = ""
+	setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, ReasonRunning,
+		fmt.Sprintf("attempt %d failed (%s: %s); retrying", len(tr.Status.RetriesStatus), reason, msg), now)
+	return true
+}
+
+// stopPod makes the kubelet kill a Pod while keeping it (and its logs): its activeDeadlineSeconds is
+// lowered to the time it has already run.
+func (r *TaskRunReconciler) stopPod(ctx context.Context, pod *corev1.Pod) error {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return nil
+	}
+	started := pod.CreationTimestamp.Time
+	if pod.Status.StartTime != nil {
+		started = pod.Status.StartTime.Time
+	}
+	deadline := int64(r.opts.Now().Sub(started).Seconds())
+	if deadline < 1 {
+		deadline = 1
+	}
+	if cur := pod.Spec.ActiveDeadlineSeconds; cur != nil && *cur <= deadline {
+		return nil
+	}
+	patch := client.MergeFrom(pod.DeepCopy())
+	pod.Spec.ActiveDeadlineSeconds = ptr.To(deadline)
+	if err := r.client.Patch(ctx, pod, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("stop pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// resolveTask returns the TaskRun's Task spec (inline or by reference), normalised.
+func (r *TaskRunReconciler) resolveTask(ctx context.Context, tr *pipelinev1.TaskRun) (*pipelinev1.TaskSpec, error) {
+	if tr.Spec.TaskSpec != nil {
+		s := tr.Spec.TaskSpec.DeepCopy()
+		s.Normalize()
+		return s, nil
+	}
+	ref := tr.Spec.TaskRef
+	if ref == nil || ref.Name == "" && ref.Resolver == "" && ref.Bundle == "" {
+		return nil, invalid(ReasonValidationFailed, "TaskRun needs spec.taskRef.name or spec.taskSpec")
+	}
+	if err := refusedTaskRef(ref, "spec.taskRef"); err != nil {
+		return nil, err
+	}
+	var task pipelinev1.Task
+	key := types.NamespacedName{Namespace: tr.Namespace, Name: ref.Name}
+	err := r.client.Get(ctx, key, &task)
+	if apierrors.IsNotFound(err) {
+		// The cache may lag a Task created just before the run: ask the API server once.
+		err = r.apiReader.Get(ctx, key, &task)
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, invalid(ReasonCouldntGetTask, "Task %q not found in namespace %q (spec.taskRef.name)", ref.Name, tr.Namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get task %s: %w", ref.Name, err)
+	}
+	task.Normalize()
+	return &task.Spec, nil
+}
+
+// refusedTaskRef rejects the kinds of task reference hookrun does not run.
+func refusedTaskRef(ref *pipelinev1.TaskRef, field string) error {
+	switch {
+	case ref.Kind == "ClusterTask":
+		return invalid(ReasonResolutionFailed, "%s.kind: ClusterTask %q is not supported by hookrun (ClusterTasks are deprecated in Tekton): copy it into a namespaced Task", field, ref.Name)
+	case ref.Kind != "" && ref.Kind != "Task":
+		return invalid(ReasonResolutionFailed, "%s.kind: %q is not supported by hookrun (only Task)", field, ref.Kind)
+	case ref.Bundle != "":
+		return invalid(ReasonResolutionFailed, "%s.bundle: OCI bundles are not supported by hookrun: apply the Task to the namespace", field)
+	case ref.Resolver != "":
+		return invalid(ReasonResolutionFailed, "%s.resolver: remote resolution (%s) is not supported by hookrun: apply the Task to the namespace", field, ref.Resolver)
+	}
+	return nil
+}
+
+// createPod builds and creates the Pod of the current attempt.
+func (r *TaskRunReconciler) createPod(ctx context.Context, tr *pipelinev1.TaskRun) (ctrl.Result, error) {
+	spec := tr.Status.TaskSpec
+	name := podName(tr.Name, len(tr.Status.RetriesStatus))
+	res, err := resolveResources(spec, tr.Spec.Resources, func(n string) (*resourcev1alpha1.PipelineResource, error) {
+		var pr resourcev1alpha1.PipelineResource
+		key := types.NamespacedName{Namespace: tr.Namespace, Name: n}
+		err := r.client.Get(ctx, key, &pr)
+		if apierrors.IsNotFound(err) {
+			err = r.apiReader.Get(ctx, key, &pr)
+		}
+		if apierrors.IsNotFound(err) {
+			return nil, invalid(ReasonValidationFailed, "PipelineResource %q not found in namespace %q (spec.resources)", n, tr.Namespace)
+		}
+		return &pr, err
+	})
+	if err == nil {
+		err = r.ensureClaims(ctx, tr)
+	}
+	var creds []entrypoint.Credential
+	if err == nil {
+		creds, err = r.credentials(ctx, tr)
+	}
+	var pod *corev1.Pod
+	if err == nil {
+		taskName := ""
+		if tr.Spec.TaskRef != nil {
+			taskName = tr.Spec.TaskRef.Name
+		}
+		var deadline time.Duration
+		if t := taskRunTimeout(tr); t > 0 {
+			deadline = t - r.opts.Now().Sub(tr.Status.StartTime.Time)
+			if deadline < time.Second {
+				deadline = time.Second
+			}
+		}
+		pod, err = buildPod(podRequest{
+			TaskRun: tr, Spec: spec, TaskName: taskName, Resources: res, Creds: creds,
+			PodName: name, Deadline: deadline, Opts: r.opts,
+		})
+	}
+	if err != nil {
+		var ve *validationError
+		if errors.As(err, &ve) {
+			r.fail(tr, ve.reason, ve.msg)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	switch err := r.client.Create(ctx, pod); {
+	case err == nil, apierrors.IsAlreadyExists(err):
+	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err):
+		r.fail(tr, ReasonPodCreateFailed, fmt.Sprintf("failed to create Pod %s: %v", name, err))
+		return ctrl.Result{}, nil
+	default:
+		return ctrl.Result{}, fmt.Errorf("create pod %s: %w", name, err)
+	}
+	// Record the Pod as made (steps not started yet), so its first watch event changes nothing.
+	r.observe(tr, pod)
+	return r.requeueForTimeout(tr), nil
+}
+
+// ensureClaims creates the PVCs of volumeClaimTemplate workspaces bound directly on a TaskRun (owned by
+// it) and rewrites the bindings to use them. The TaskRun's spec is changed only in memory.
+func (r *TaskRunReconciler) ensureClaims(ctx context.Context, tr *pipelinev1.TaskRun) error {
+	for i := range tr.Spec.Workspaces {
+		b := &tr.Spec.Workspaces[i]
+		if b.VolumeClaimTemplate == nil {
+			continue
+		}
+		claim := childName(tr.Name, b.Name)
+		owner := metav1.OwnerReference{
+			APIVersion: pipelinev1.GroupVersion.String(), Kind: "TaskRun", Name: tr.Name, UID: tr.UID,
+			Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+		}
+		if err := createClaim(ctx, r.client, b.VolumeClaimTemplate, tr.Namespace, claim, owner); err != nil {
+			return err
+		}
+		b.VolumeClaimTemplate = nil
+		b.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}
+	}
+	return nil
+}
+
+// createClaim creates a PVC from a workspace's volumeClaimTemplate (AlreadyExists is success).
+func createClaim(ctx context.Context, c client.Client, tmpl *corev1.PersistentVolumeClaim, ns, name string, owner metav1.OwnerReference) error {
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ns,
+			Labels:          map[string]string{LabelManagedBy: ManagedByValue},
+			OwnerReferences: []metav1.OwnerReference{owner},
+		},
+		Spec: *tmpl.Spec.DeepCopy(),
+	}
+	for k, v := range tmpl.Labels {
+		pvc.Labels[k] = v
+	}
+	pvc.Annotations = tmpl.Annotations
+	if len(pvc.Spec.AccessModes) == 0 {
+		pvc.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+	}
+	if err := c.Create(ctx, pvc); err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+			return invalid(ReasonValidationFailed, "volumeClaimTemplate: creating PVC %s: %v", name, err)
+		}
+		return fmt.Errorf("create pvc %s: %w", name, err)
+	}
+	return nil
+}
+
+// Annotation prefixes that mark a ServiceAccount Secret as a credential (Tekton's).
+const (
+	annotationDocker = "tekton.dev/docker-"
+	annotationGit    = "tekton.dev/git-"
+)
+
+// credentials lists the credentials of the TaskRun's ServiceAccount: Secrets annotated
+// tekton.dev/docker-N or tekton.dev/git-N, and dockerconfigjson Secrets. Secrets are read uncached.
+func (r *TaskRunReconciler) credentials(ctx context.Context, tr *pipelinev1.TaskRun) ([]entrypoint.Credential, error) {
+	saName := tr.Spec.ServiceAccountName
+	if saName == "" {
+		saName = "default"
+	}
+	var sa corev1.ServiceAccount
+	if err := r.client.Get(ctx, types.NamespacedName{Namespace: tr.Namespace, Name: saName}, &sa); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get serviceaccount %s: %w", saName, err)
+	}
+	var out []entrypoint.Credential
+	for _, ref := range sa.Secrets {
+		var s corev1.Secret
+		if err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: tr.Namespace, Name: ref.Name}, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("get secret %s: %w", ref.Name, err)
+		}
+		annotated := false
+		for k, v := range s.Annotations {
+			switch {
+			case strings.HasPrefix(k, annotationDocker) && v != "":
+				if s.Type == corev1.SecretTypeBasicAuth || s.Type == corev1.SecretTypeDockerConfigJson || s.Type == corev1.SecretTypeDockercfg {
+					out = append(out, entrypoint.Credential{Kind: entrypoint.CredDocker, Name: s.Name, URL: v})
+					annotated = true
+				}
+			case strings.HasPrefix(k, annotationGit) && v != "":
+				if s.Type == corev1.SecretTypeBasicAuth || s.Type == corev1.SecretTypeSSHAuth {
+					out = append(out, entrypoint.Credential{Kind: entrypoint.CredGit, Name: s.Name, URL: v})
+					annotated = true
+				}
+			}
+		}
+		if !annotated && (s.Type == corev1.SecretTypeDockerConfigJson || s.Type == corev1.SecretTypeDockercfg) {
+			out = append(out, entrypoint.Credential{Kind: entrypoint.CredDocker, Name: s.Name, URL: "config"})
+		}
+	}
+	entrypoint.SortCredentials(out)
+	return out, nil
+}

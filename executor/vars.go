@@ -1,0 +1,559 @@
+package executor
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	resourcev1alpha1 "github.com/hookrun/hookrun/api/resource/v1alpha1"
+	"github.com/hookrun/hookrun/executor/entrypoint"
+	"github.com/hookrun/hookrun/executor/subst"
+)
+
+// validationError is a problem with a run's spec: the run fails with a validation reason, it is not retried.
+type validationError struct {
+	reason string
+	msg    string
+}
+
+func (e *validationError) Error() string { return e.msg }
+
+func invalid(reason, format string, args ...any) error {
+	return &validationError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// boundResource is a v1beta1 PipelineResource given to one Task input or output.
+type boundResource struct {
+	Name   string // the Task's name for it
+	Type   string
+	Params map[string]string
+	// TargetPath is where an input lands (default /workspace/<name>).
+	TargetPath string
+}
+
+// resourcePath returns where an input resource is placed, or where an output is read from.
+func (b boundResource) path(output bool) string {
+	if output {
+		return path.Join(entrypoint.WorkspaceDir, "output", b.Name)
+	}
+	if b.TargetPath == "" {
+		return path.Join(entrypoint.WorkspaceDir, b.Name)
+	}
+	if path.IsAbs(b.TargetPath) {
+		return b.TargetPath
+	}
+	return path.Join(entrypoint.WorkspaceDir, b.TargetPath)
+}
+
+// taskResources are the resolved v1beta1 inputs and outputs of a TaskRun.
+type taskResources struct {
+	Inputs  []boundResource
+	Outputs []boundResource
+}
+
+// resourceSpecParams turns a PipelineResource spec into its params map.
+func resourceSpecParams(spec *pipelinev1.PipelineResourceSpec) map[string]string {
+	out := map[string]string{}
+	for _, p := range spec.Params {
+		out[strings.ToLower(p.Name)] = p.Value
+	}
+	return out
+}
+
+// boundWorkspace is a workspace binding resolved against the Task's declaration.
+type boundWorkspace struct {
+	Decl      pipelinev1.WorkspaceDeclaration
+	Binding   *pipelinev1.WorkspaceBinding // nil when an optional workspace is not bound
+	Volume    string                       // Pod volume name
+	MountPath string
+}
+
+func workspaceMountPath(d pipelinev1.WorkspaceDeclaration) string {
+	if d.MountPath != "" {
+		return d.MountPath
+	}
+	return path.Join(entrypoint.WorkspaceDir, d.Name)
+}
+
+// bindWorkspaces matches a TaskRun's workspace bindings to the Task's declarations.
+func bindWorkspaces(spec *pipelinev1.TaskSpec, bindings []pipelinev1.WorkspaceBinding) ([]boundWorkspace, error) {
+	byName := map[string]*pipelinev1.WorkspaceBinding{}
+	for i := range bindings {
+		byName[bindings[i].Name] = &bindings[i]
+	}
+	var out []boundWorkspace
+	for _, d := range spec.Workspaces {
+		b := byName[d.Name]
+		if b == nil && !d.Optional {
+			return nil, invalid("TaskRunValidationFailed", "workspace %q is declared by the Task but not bound by the TaskRun (spec.workspaces)", d.Name)
+		}
+		bw := boundWorkspace{Decl: d, Binding: b, MountPath: workspaceMountPath(d)}
+		if b != nil {
+			if b.VolumeClaimTemplate != nil {
+				return nil, invalid("TaskRunValidationFailed", "workspace %q: volumeClaimTemplate must be resolved to a claim before the Pod is built", d.Name)
+			}
+			bw.Volume = volumeName("ws-", d.Name)
+		}
+		out = append(out, bw)
+	}
+	return out, nil
+}
+
+// taskVars builds the variables a Task's steps may use. Params are resolved last so that a param default
+// written by the Task author may itself use $(resources…), $(workspaces…) or $(context…) (seeds do), while
+// values supplied by the run are inserted verbatim.
+func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string, ws []boundWorkspace, res taskResources, kanikoImage string) (subst.Vars, error) {
+	base := subst.Vars{}
+	base.SetString("context.taskRun.name", tr.Name)
+	base.SetString("context.taskRun.namespace", tr.Namespace)
+	base.SetString("context.taskRun.uid", string(tr.UID))
+	base.SetString("context.taskRun.retry-count", fmt.Sprint(len(tr.Status.RetriesStatus)))
+	base.SetString("context.task.retry-count", fmt.Sprint(len(tr.Status.RetriesStatus)))
+	if taskName == "" {
+		taskName = tr.Name
+	}
+	base.SetString("context.task.name", taskName)
+	if pr := tr.Labels[LabelPipelineRun]; pr != "" {
+		base.SetString("context.pipelineRun.name", pr)
+		base.SetString("context.pipelineRun.namespace", tr.Namespace)
+	}
+	base.SetString("credentials.path", entrypoint.HomeDir)
+	for _, r := range spec.Results {
+		base.SetString("results."+r.Name+".path", path.Join(entrypoint.ResultsDir, r.Name))
+	}
+	for i, st := range spec.Steps {
+		n := st.Name
+		if n == "" {
+			n = fmt.Sprintf("unnamed-%d", i)
+		}
+		p := path.Join(entrypoint.StepsDir, n, "exitCode")
+		base.SetString("steps."+n+".exitCode.path", p)
+		base.SetString("steps.step-"+n+".exitCode.path", p)
+	}
+	for _, w := range ws {
+		pre := "workspaces." + w.Decl.Name + "."
+		if w.Binding == nil {
+			base.SetString(pre+"bound", "false")
+			base.SetString(pre+"path", "")
+			base.SetString(pre+"claim", "")
+			base.SetString(pre+"volume", "")
+			continue
+		}
+		base.SetString(pre+"bound", "true")
+		base.SetString(pre+"path", w.MountPath)
+		base.SetString(pre+"volume", w.Volume)
+		claim := ""
+		if w.Binding.PersistentVolumeClaim != nil {
+			claim = w.Binding.PersistentVolumeClaim.ClaimName
+		}
+		base.SetString(pre+"claim", claim)
+	}
+	for _, set := range []struct {
+		dir  string
+		list []boundResource
+	}{{"inputs", res.Inputs}, {"outputs", res.Outputs}} {
+		for _, r := range set.list {
+			vals := map[string]string{"name": r.Name, "type": r.Type, "path": r.path(set.dir == "outputs")}
+			for k, v := range r.Params {
+				vals[k] = v
+			}
+			for k, v := range vals {
+				base.SetString("resources."+set.dir+"."+r.Name+"."+k, v)
+				base.SetString(set.dir+".resources."+r.Name+"."+k, v)
+			}
+		}
+	}
+
+	// Params whose value feeds a step or sidecar image: their default may name the upstream Kaniko image.
+	imageParams := map[string]bool{}
+	for _, img := range stepImages(spec) {
+		for _, ref := range subst.Refs(img, "params", "inputs") {
+			if segs, ok := subst.Segments(ref); ok {
+				if segs[0] == "inputs" && len(segs) > 2 {
+					segs = segs[1:]
+				}
+				if len(segs) >= 2 {
+					imageParams[segs[1]] = true
+				}
+			}
+		}
+	}
+
+	given := map[string]pipelinev1.ParamValue{}
+	for _, p := range tr.Spec.Params {
+		given[p.Name] = p.Value
+	}
+	vars := subst.Vars{}
+	vars.Merge(base)
+	var missing []string
+	declared := map[string]bool{}
+	for _, ps := range spec.Params {
+		declared[ps.Name] = true
+		v, ok := given[ps.Name]
+		fromDefault := false
+		if !ok {
+			if ps.Default == nil {
+				missing = append(missing, ps.Name)
+				continue
+			}
+			v = *ps.Default.DeepCopy()
+			fromDefault = true
+		}
+		want := ps.Type
+		if want == "" {
+			want = pipelinev1.ParamTypeString
+			if ps.Default != nil && ps.Default.Type != "" {
+				want = ps.Default.Type
+			}
+		}
+		if v.Type == "" {
+			v.Type = pipelinev1.ParamTypeString
+		}
+		if v.Type != want {
+			return nil, invalid("TaskRunValidationFailed", "param %q: the Task declares type %s but the value is %s (spec.params)", ps.Name, want, v.Type)
+		}
+		if want == pipelinev1.ParamTypeObject && ps.Default != nil && !fromDefault {
+			merged := map[string]string{}
+			for k, x := range ps.Default.ObjectVal {
+				merged[k] = x
+			}
+			for k, x := range v.ObjectVal {
+				merged[k] = x
+			}
+			v.ObjectVal = merged
+		}
+		if fromDefault {
+			// The Task author's default may use non-param variables; expand those once.
+			v.StringVal = subst.String(v.StringVal, base)
+			v.ArrayVal = subst.Strings(v.ArrayVal, base)
+			if imageParams[ps.Name] && v.Type == pipelinev1.ParamTypeString && isUpstreamKaniko(v.StringVal) {
+				v.StringVal = kanikoImage
+			}
+		}
+		setParam(vars, ps.Name, v)
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, invalid("TaskRunValidationFailed", "invalid input params for task %s: missing parameters: %s (spec.params)", taskName, strings.Join(missing, ", "))
+	}
+	// Params the run passes but the Task does not declare (propagated params of embedded specs) are usable
+	// too.
+	for name, v := range given {
+		if !declared[name] {
+			setParam(vars, name, v)
+		}
+	}
+	return vars, nil
+}
+
+func setParam(vars subst.Vars, name string, v pipelinev1.ParamValue) {
+	key := "params." + name
+	switch v.Type {
+	case pipelinev1.ParamTypeArray:
+		vars.Set(key, subst.Arr(v.ArrayVal))
+	case pipelinev1.ParamTypeObject:
+		vars.Set(key, subst.Obj(v.ObjectVal))
+	default:
+		vars.SetString(key, v.StringVal)
+	}
+}
+
+// stepImages lists the (unsubstituted) images of steps, step template and sidecars.
+func stepImages(spec *pipelinev1.TaskSpec) []string {
+	var out []string
+	for _, s := range spec.Steps {
+		out = append(out, s.Image)
+	}
+	if spec.StepTemplate != nil {
+		out = append(out, spec.StepTemplate.Image)
+	}
+	for _, s := range spec.Sidecars {
+		out = append(out, s.Image)
+	}
+	return out
+}
+
+// isUpstreamKaniko reports whether image names gcr.io/kaniko-project/executor, with any tag or digest.
+func isUpstreamKaniko(image string) bool {
+	repo := image
+	if i := strings.IndexByte(repo, '@'); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndexByte(repo, ':'); i >= 0 && !strings.Contains(repo[i:], "/") {
+		repo = repo[:i]
+	}
+	return repo == UpstreamKanikoImage
+}
+
+// applyStepTemplate merges the step template into a step: step fields win, env and volume mounts merge by
+// name and mount path.
+func applyStepTemplate(st pipelinev1.Step, t *pipelinev1.StepTemplate) pipelinev1.Step {
+	if t == nil {
+		return st
+	}
+	if st.Image == "" {
+		st.Image = t.Image
+	}
+	if st.Command == nil && st.Script == "" {
+		st.Command = t.Command
+		if st.Args == nil {
+			st.Args = t.Args
+		}
+	}
+	if st.WorkingDir == "" {
+		st.WorkingDir = t.WorkingDir
+	}
+	st.Env = mergeEnv(t.Env, st.Env)
+	if len(t.EnvFrom) > 0 {
+		st.EnvFrom = append(append([]corev1.EnvFromSource{}, t.EnvFrom...), st.EnvFrom...)
+	}
+	if isEmptyResources(st.ComputeResources) {
+		st.ComputeResources = t.ComputeResources
+	}
+	st.VolumeMounts = mergeMounts(t.VolumeMounts, st.VolumeMounts)
+	if len(st.VolumeDevices) == 0 {
+		st.VolumeDevices = t.VolumeDevices
+	}
+	if st.ImagePullPolicy == "" {
+		st.ImagePullPolicy = t.ImagePullPolicy
+	}
+	if st.SecurityContext == nil {
+		st.SecurityContext = t.SecurityContext
+	}
+	return st
+}
+
+func isEmptyResources(r corev1.ResourceRequirements) bool {
+	return len(r.Limits) == 0 && len(r.Requests) == 0 && len(r.Claims) == 0
+}
+
+// mergeEnv returns base with override applied by name: overridden entries keep base's position.
+func mergeEnv(base, override []corev1.EnvVar) []corev1.EnvVar {
+	if len(base) == 0 {
+		return override
+	}
+	out := make([]corev1.EnvVar, 0, len(base)+len(override))
+	idx := map[string]int{}
+	for _, e := range base {
+		idx[e.Name] = len(out)
+		out = append(out, e)
+	}
+	for _, e := range override {
+		if i, ok := idx[e.Name]; ok {
+			out[i] = e
+			continue
+		}
+		idx[e.Name] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+func mergeMounts(base, override []corev1.VolumeMount) []corev1.VolumeMount {
+	if len(base) == 0 {
+		return override
+	}
+	out := append([]corev1.VolumeMount{}, override...)
+	have := map[string]bool{}
+	for _, m := range override {
+		have[m.MountPath] = true
+	}
+	for _, m := range base {
+		if !have[m.MountPath] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// substituteEnv replaces variables in env values and the names of referenced ConfigMaps and Secrets.
+func substituteEnv(env []corev1.EnvVar, v subst.Resolver) []corev1.EnvVar {
+	if env == nil {
+		return nil
+	}
+	out := make([]corev1.EnvVar, len(env))
+	for i, e := range env {
+		e = *e.DeepCopy()
+		e.Value = subst.String(e.Value, v)
+		if f := e.ValueFrom; f != nil {
+			if f.SecretKeyRef != nil {
+				f.SecretKeyRef.Name = subst.String(f.SecretKeyRef.Name, v)
+				f.SecretKeyRef.Key = subst.String(f.SecretKeyRef.Key, v)
+			}
+			if f.ConfigMapKeyRef != nil {
+				f.ConfigMapKeyRef.Name = subst.String(f.ConfigMapKeyRef.Name, v)
+				f.ConfigMapKeyRef.Key = subst.String(f.ConfigMapKeyRef.Key, v)
+			}
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func substituteEnvFrom(list []corev1.EnvFromSource, v subst.Resolver) []corev1.EnvFromSource {
+	if list == nil {
+		return nil
+	}
+	out := make([]corev1.EnvFromSource, len(list))
+	for i, e := range list {
+		e = *e.DeepCopy()
+		e.Prefix = subst.String(e.Prefix, v)
+		if e.ConfigMapRef != nil {
+			e.ConfigMapRef.Name = subst.String(e.ConfigMapRef.Name, v)
+		}
+		if e.SecretRef != nil {
+			e.SecretRef.Name = subst.String(e.SecretRef.Name, v)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func substituteMounts(list []corev1.VolumeMount, v subst.Resolver) []corev1.VolumeMount {
+	if list == nil {
+		return nil
+	}
+	out := make([]corev1.VolumeMount, len(list))
+	for i, m := range list {
+		m.Name = subst.String(m.Name, v)
+		m.MountPath = subst.String(m.MountPath, v)
+		m.SubPath = subst.String(m.SubPath, v)
+		out[i] = m
+	}
+	return out
+}
+
+func substituteVolumes(list []corev1.Volume, v subst.Resolver) []corev1.Volume {
+	if list == nil {
+		return nil
+	}
+	out := make([]corev1.Volume, len(list))
+	for i, vol := range list {
+		vol = *vol.DeepCopy()
+		vol.Name = subst.String(vol.Name, v)
+		if s := vol.Secret; s != nil {
+			s.SecretName = subst.String(s.SecretName, v)
+		}
+		if c := vol.ConfigMap; c != nil {
+			c.Name = subst.String(c.Name, v)
+		}
+		if p := vol.PersistentVolumeClaim; p != nil {
+			p.ClaimName = subst.String(p.ClaimName, v)
+		}
+		if p := vol.Projected; p != nil {
+			for j := range p.Sources {
+				if s := p.Sources[j].Secret; s != nil {
+					s.Name = subst.String(s.Name, v)
+				}
+				if c := p.Sources[j].ConfigMap; c != nil {
+					c.Name = subst.String(c.Name, v)
+				}
+			}
+		}
+		if c := vol.CSI; c != nil {
+			for k, x := range c.VolumeAttributes {
+				c.VolumeAttributes[k] = subst.String(x, v)
+			}
+		}
+		out[i] = vol
+	}
+	return out
+}
+
+// substituteStep replaces variables in every field of a step Tekton substitutes.
+func substituteStep(st pipelinev1.Step, v subst.Resolver) pipelinev1.Step {
+	st.Image = subst.String(st.Image, v)
+	st.Command = subst.Strings(st.Command, v)
+	st.Args = subst.Strings(st.Args, v)
+	st.Script = subst.String(st.Script, v)
+	st.WorkingDir = subst.String(st.WorkingDir, v)
+	st.Env = substituteEnv(st.Env, v)
+	st.EnvFrom = substituteEnvFrom(st.EnvFrom, v)
+	st.VolumeMounts = substituteMounts(st.VolumeMounts, v)
+	return st
+}
+
+func substituteSidecar(sc pipelinev1.Sidecar, v subst.Resolver) pipelinev1.Sidecar {
+	sc.Image = subst.String(sc.Image, v)
+	sc.Command = subst.Strings(sc.Command, v)
+	sc.Args = subst.Strings(sc.Args, v)
+	sc.Script = subst.String(sc.Script, v)
+	sc.WorkingDir = subst.String(sc.WorkingDir, v)
+	sc.Env = substituteEnv(sc.Env, v)
+	sc.EnvFrom = substituteEnvFrom(sc.EnvFrom, v)
+	sc.VolumeMounts = substituteMounts(sc.VolumeMounts, v)
+	return sc
+}
+
+// resolveResources binds a TaskRun's v1beta1 resources to the Task's declarations. get fetches a
+// PipelineResource by name.
+func resolveResources(spec *pipelinev1.TaskSpec, bindings *pipelinev1.TaskRunResources, get func(name string) (*resourcev1alpha1.PipelineResource, error)) (taskResources, error) {
+	var out taskResources
+	if spec.Resources == nil {
+		return out, nil
+	}
+	var inB, outB []pipelinev1.TaskResourceBinding
+	if bindings != nil {
+		inB, outB = bindings.Inputs, bindings.Outputs
+	}
+	bind := func(dir string, decls []pipelinev1.TaskResource, bs []pipelinev1.TaskResourceBinding) ([]boundResource, error) {
+		var list []boundResource
+		for _, d := range decls {
+			var b *pipelinev1.TaskResourceBinding
+			for i := range bs {
+				if bs[i].Name == d.Name {
+					b = &bs[i]
+				}
+			}
+			if b == nil {
+				if d.Optional {
+					continue
+				}
+				return nil, invalid("TaskRunValidationFailed", "resource %q (spec.resources.%s) is declared by the Task but not bound", d.Name, dir)
+			}
+			var rs *pipelinev1.PipelineResourceSpec
+			switch {
+			case b.ResourceSpec != nil:
+				rs = b.ResourceSpec
+			case b.ResourceRef != nil && b.ResourceRef.Name != "":
+				pr, err := get(b.ResourceRef.Name)
+				if err != nil {
+					return nil, err
+				}
+				rs = &pr.Spec
+			default:
+				return nil, invalid("TaskRunValidationFailed", "resource %q (spec.resources.%s) needs resourceRef or resourceSpec", d.Name, dir)
+			}
+			typ := rs.Type
+			if d.Type != "" && typ != d.Type {
+				return nil, invalid("TaskRunValidationFailed", "resource %q (spec.resources.%s) is type %s but the Task wants %s", d.Name, dir, typ, d.Type)
+			}
+			switch typ {
+			case resourcev1alpha1.ResourceTypeGit, resourcev1alpha1.ResourceTypeImage:
+			default:
+				return nil, invalid("TaskRunValidationFailed", "resource %q (spec.resources.%s): PipelineResource type %q is not supported (hookrun runs git and image resources)", d.Name, dir, typ)
+			}
+			if dir == "outputs" && typ == resourcev1alpha1.ResourceTypeGit {
+				return nil, invalid("TaskRunValidationFailed", "resource %q (spec.resources.outputs): git outputs are not supported", d.Name)
+			}
+			params := resourceSpecParams(rs)
+			if typ == resourcev1alpha1.ResourceTypeGit && params["url"] == "" {
+				return nil, invalid("TaskRunValidationFailed", "resource %q (spec.resources.%s): git resource needs a url param", d.Name, dir)
+			}
+			list = append(list, boundResource{Name: d.Name, Type: typ, Params: params, TargetPath: d.TargetPath})
+		}
+		return list, nil
+	}
+	var err error
+	if out.Inputs, err = bind("inputs", spec.Resources.Inputs, inB); err != nil {
+		return out, err
+	}
+	if out.Outputs, err = bind("outputs", spec.Resources.Outputs, outB); err != nil {
+		return out, err
+	}
+	return out, nil
+}
