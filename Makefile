@@ -30,6 +30,19 @@ $(BIN)/kubectl: hack/tools/go.mod
 	@echo ">> building kubectl (k8s.io/kubernetes v1.36.3) for the deploy tests"
 	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kubectl
 
+## kubelet, kube-scheduler, kube-controller-manager: the real node of `make e2e-node` (same k8s.io/kubernetes).
+$(BIN)/kubelet: hack/tools/go.mod
+	@echo ">> building kubelet (k8s.io/kubernetes v1.36.3) for make e2e-node"
+	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kubelet
+
+$(BIN)/kube-scheduler: hack/tools/go.mod
+	@echo ">> building kube-scheduler (k8s.io/kubernetes v1.36.3) for make e2e-node"
+	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-scheduler
+
+$(BIN)/kube-controller-manager: hack/tools/go.mod
+	@echo ">> building kube-controller-manager (k8s.io/kubernetes v1.36.3) for make e2e-node"
+	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+
 $(BIN)/etcd: hack/tools/go.mod hack/tools/etcd/main.go
 	@echo ">> building etcd (go.etcd.io/etcd/server/v3 etcdmain)"
 	cd hack/tools && $(GO) build -o $@ ./etcd
@@ -67,6 +80,10 @@ bench-listener: tools
 bench-executor: tools
 	HOOKRUN_BENCH=1 $(GO) test -count=1 -run TestExecutorLoad -v -timeout 20m ./test/bench/
 
+## soak: 10 minutes at 50 signed events/s against the listener and executor binaries (not part of make test).
+soak: tools
+	HOOKRUN_SOAK=1 $(GO) test -count=1 -run TestSoak -v -timeout 30m ./test/bench/
+
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
@@ -77,6 +94,16 @@ fuzz:
 ## run: the whole loop on this machine (local control plane + listener + executor + node agent).
 run: tools build
 	$(HOOKRUN) dev
+
+## e2e-node: the executor's Pods in real containers: kubelet + containerd + runc on this machine (root; see
+## test/e2enode). Installs Debian's containerd, runc, CNI plugins, umoci, busybox-static, debootstrap when missing.
+E2E_NODE_TOOLS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubelet $(BIN)/kube-scheduler $(BIN)/kube-controller-manager
+E2E_NODE_TIMEOUT ?= 30m
+e2e-node:
+	@hack/e2e-node/install.sh
+	@start=$$(date +%s.%N); $(MAKE) --no-print-directory $(E2E_NODE_TOOLS); \
+	  awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN { printf ">> e2e-node phase tools-build: %.1fs\n", e - s }'
+	HOOKRUN_E2E_NODE=1 $(GO) test -count=1 -timeout $(E2E_NODE_TIMEOUT) -v ./test/e2enode/
 
 ## image: the container image (needs a Docker engine; the CI machines have none, so CI does not build it).
 image:

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -300,4 +301,28 @@ func TestListenerLoad(t *testing.T) {
 func numCPU() int {
 	data, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(data), "processor\t:")
+}
+
+func metav1ObjectMeta(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
+
+// metaItems returns the items of a list as client.Objects.
+func metaItems(l client.ObjectList) ([]client.Object, error) {
+	var out []client.Object
+	switch v := l.(type) {
+	case *pipelinev1.PipelineRunList:
+		for i := range v.Items {
+			out = append(out, &v.Items[i])
+		}
+	case *pipelinev1.TaskRunList:
+		for i := range v.Items {
+			out = append(out, &v.Items[i])
+		}
+	case *corev1.PodList:
+		for i := range v.Items {
+			out = append(out, &v.Items[i])
+		}
+	default:
+		return nil, fmt.Errorf("list type %T", l)
+	}
+	return out, nil
 }
