@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -49,7 +48,7 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	log.SetLogger(logr.FromSlogHandler(logger.Handler()))
 	klog.SetLogger(logr.FromSlogHandler(logger.Handler())) // leader election logs through klog
 
-	cfg, err := executorRestConfig(*kubeconfig)
+	cfg, err := loadKubeConfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -77,6 +76,8 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "hookrun-executor",
 		LeaderElectionNamespace: leNS,
+		// A replica stopped with SIGTERM hands over at once instead of making the next wait out the lease.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
@@ -98,20 +99,4 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		return fmt.Errorf("executor: %w", err)
 	}
 	return nil
-}
-
-// executorRestConfig loads --kubeconfig, else the in-cluster config.
-func executorRestConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("no --kubeconfig, $KUBECONFIG or in-cluster config: %w", err)
-	}
-	return cfg, nil
 }

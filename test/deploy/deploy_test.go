@@ -23,11 +23,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+	"github.com/hookrun/hookrun/executor"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/test/controlplane"
 )
@@ -263,5 +266,54 @@ spec:
 	}
 	if len(prs.Items) != 1 || prs.Items[0].Spec.Params[0].Value.StringVal != "abc123" {
 		t.Fatalf("PipelineRuns: %+v", prs.Items)
+	}
+}
+
+// TestExecutorAsServiceAccount runs the executor with its ServiceAccount's token (leader election in the
+// hookrun namespace included): a PipelineRun in another namespace gets its TaskRun and Pod.
+func TestExecutorAsServiceAccount(t *testing.T) {
+	ensureNamespace(t, "hookrun")
+	ensureNamespace(t, "team-a")
+	kubectl(t, "apply", "--server-side", "--field-manager=hookrun-test", "--force-conflicts", "-k", "deploy")
+	cfg := token(t, "hookrun", "hookrun-executor")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: env.Scheme, Cache: executor.CacheOptions(executor.Options{}),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		LeaderElection: true, LeaderElectionID: "hookrun-executor", LeaderElectionNamespace: "hookrun",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := executor.Setup(mgr, executor.Options{SkipNameValidation: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	pr := &pipelinev1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "as-sa", Namespace: "team-a"},
+		Spec: pipelinev1.PipelineRunSpec{PipelineSpec: &pipelinev1.PipelineSpec{Tasks: []pipelinev1.PipelineTask{{
+			Name: "hello", TaskSpec: &pipelinev1.EmbeddedTask{TaskSpec: pipelinev1.TaskSpec{
+				Steps: []pipelinev1.Step{{Name: "say", Image: "alpine", Script: "echo hi"}}}}}}}}}
+	if err := env.Client.Create(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var pods corev1.PodList
+		if err := env.Client.List(ctx, &pods, client.InNamespace("team-a")); err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) == 1 && pods.Items[0].Labels["tekton.dev/pipelineRun"] == "as-sa" {
+			break
+		}
+		if time.Now().After(deadline) {
+			var got pipelinev1.PipelineRun
+			_ = env.Client.Get(ctx, client.ObjectKeyFromObject(pr), &got)
+			t.Fatalf("executor running as its ServiceAccount made no Pod; run status: %+v", got.Status)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("manager: %v", err)
 	}
 }
