@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -484,6 +488,15 @@ func TestRejected(t *testing.T) {
 	wrongSecret := signed(listener.Outgoing{Provider: "github", Event: "push", Secret: "not-the-secret", Body: []byte(pushBody)})
 	glWrong := signed(listener.Outgoing{Provider: "gitlab", Event: "push", Secret: "wrong-token", Body: []byte(`{"checkout_sha":"x","project":{"git_http_url":"u"}}`)})
 	glMissing := signed(listener.Outgoing{Provider: "gitlab", Event: "push", Body: []byte(`{"checkout_sha":"x","project":{"git_http_url":"u"}}`)})
+	// GitLab's Standard Webhooks signing, correctly signed but ten minutes old.
+	staleBody := `{"checkout_sha":"x","project":{"git_http_url":"u"}}`
+	staleTS := strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(glToken))
+	mac.Write([]byte("msg_1." + staleTS + "." + staleBody))
+	stale := raw(http.MethodPost, "/hooks", "application/json", staleBody, map[string]string{
+		"X-Gitlab-Event": "Push Hook", "webhook-id": "msg_1", "webhook-timestamp": staleTS,
+		"webhook-signature": "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)),
+	})
 	big := raw(http.MethodPost, "/hooks", "application/json", `{"a":"`+strings.Repeat("x", 70<<10)+`"}`, nil)
 	deep := raw(http.MethodPost, "/hooks", "application/json", strings.Repeat("[", 10001)+strings.Repeat("]", 10001), map[string]string{"X-GitHub-Event": "push"})
 
@@ -499,6 +512,7 @@ func TestRejected(t *testing.T) {
 		{"wrong secret", wrongSecret, 401, "X-Hub-Signature-256 does not match"},
 		{"gitlab wrong token", glWrong, 401, "X-Gitlab-Token does not match"},
 		{"gitlab missing token", glMissing, 401, "X-Gitlab-Token"},
+		{"standard webhooks stale timestamp", stale, 401, "tolerance"},
 		{"unknown eventlistener", raw(http.MethodPost, "/hooks/nope", "application/json", "{}", nil), 404, `not found in namespace`},
 		{"wrong method", raw(http.MethodGet, "/hooks", "", "", nil), 405, "GET is not allowed"},
 		{"body too large", big, 413, "limit"},

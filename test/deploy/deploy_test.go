@@ -83,6 +83,16 @@ func TestKustomizeDryRun(t *testing.T) {
 			}
 		})
 	}
+	crds := kubectl(t, "get", "crd", "-o", "name")
+	n := 0
+	for _, l := range strings.Split(crds, "\n") {
+		if strings.HasSuffix(l, ".tekton.dev") {
+			n++
+		}
+	}
+	if n < 10 {
+		t.Errorf("kubectl get crd lists %d hookrun kinds, want 10+:\n%s", n, crds)
+	}
 	rendered := kubectl(t, "kustomize", "deploy/overlays/namespace")
 	if strings.Contains(rendered, "namespace: hookrun") {
 		t.Errorf("namespace overlay still mentions namespace hookrun")
