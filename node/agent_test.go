@@ -272,6 +272,12 @@ func TestNodeRegisteredAndLeaseRenewed(t *testing.T) {
 		}
 		return &l, l.Spec.RenewTime.Time
 	}
+	// The Node and its Lease are written one after the other: wait for the Lease too.
+	waitFor(t, 10*time.Second, "lease created", func() (bool, error) {
+		var l coordinationv1.Lease
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: node.LeaseNamespace, Name: a.name}, &l)
+		return err == nil, nil
+	})
 	l, firstRenew := renew()
 	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != a.name || l.Spec.LeaseDurationSeconds == nil {
 		t.Errorf("lease spec: %+v", l.Spec)
