@@ -108,11 +108,14 @@ func TestSoak(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	// Pruner: delete runs, TaskRuns and Pods older than a minute.
+	// Pruner: delete runs, TaskRuns and Pods older than a minute, 16 deletes at a time so it keeps up with
+	// the arrival rate; population reports how many of each exist (a steady population is the point).
+	var population atomic.Value
+	population.Store("")
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(10 * time.Second)
+		tick := time.NewTicker(5 * time.Second)
 		defer tick.Stop()
 		for {
 			select {
@@ -121,17 +124,33 @@ func TestSoak(t *testing.T) {
 			case <-tick.C:
 			}
 			cutoff := time.Now().Add(-time.Minute)
+			var counts []string
 			for _, l := range []client.ObjectList{&pipelinev1.PipelineRunList{}, &pipelinev1.TaskRunList{}, &corev1.PodList{}} {
 				if err := env.Client.List(ctx, l, client.InNamespace(ns)); err != nil {
 					continue
 				}
 				items, _ := metaItems(l)
+				counts = append(counts, fmt.Sprint(len(items)))
+				work := make(chan client.Object)
+				var dw sync.WaitGroup
+				for range 16 {
+					dw.Add(1)
+					go func() {
+						defer dw.Done()
+						for o := range work {
+							_ = env.Client.Delete(ctx, o)
+						}
+					}()
+				}
 				for _, o := range items {
 					if o.GetCreationTimestamp().Time.Before(cutoff) {
-						_ = env.Client.Delete(ctx, o)
+						work <- o
 					}
 				}
+				close(work)
+				dw.Wait()
 			}
+			population.Store(strings.Join(counts, "/"))
 		}
 	}()
 
@@ -155,7 +174,8 @@ func TestSoak(t *testing.T) {
 		case <-sampler.C:
 			s := sample{time.Since(start).Round(time.Second), rssKiB(lis.Process.Pid), rssKiB(exe.Process.Pid)}
 			samples = append(samples, s)
-			fmt.Printf("  t=%-6s listener %7d KiB  executor %7d KiB  sent %d accepted %d 5xx %d\n", s.at, s.listener, s.executor, sent.Load(), accepted.Load(), fivexx.Load())
+			fmt.Printf("  t=%-6s listener %7d KiB  executor %7d KiB  sent %d accepted %d 5xx %d  runs/taskruns/pods %s\n",
+				s.at, s.listener, s.executor, sent.Load(), accepted.Load(), fivexx.Load(), population.Load())
 		default:
 		}
 		time.Sleep(time.Until(next))
