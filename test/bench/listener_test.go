@@ -24,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/listener"
@@ -196,16 +195,7 @@ func TestListenerLoad(t *testing.T) {
 	if err := env.Client.Create(ctx, nsObj); err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range strings.Split(loadConfig, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		u.SetNamespace(ns)
-		if err := env.Client.Create(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.Apply(t, ns, loadConfig)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
@@ -217,18 +207,7 @@ func TestListenerLoad(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	url := "http://" + addr + "/hooks"
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("listener not ready")
-		}
-	}
+	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
 	payload, err := os.ReadFile(filepath.Join(env.Root, "..", "shared", "corpus", "github", "push", "with-new-branch.payload.json"))
 	if err != nil {
 		t.Logf("octokit payload absent (%v): using a small synthetic push", err)

@@ -17,9 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/listener"
@@ -68,16 +66,7 @@ func TestSoak(t *testing.T) {
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1ObjectMeta(ns)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range append(strings.Split(loadConfig, "\n---\n"), soakPipeline) {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		u.SetNamespace(ns)
-		if err := env.Client.Create(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.Apply(t, ns, loadConfig+"\n---\n"+soakPipeline)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
@@ -90,17 +79,7 @@ func TestSoak(t *testing.T) {
 		}
 		defer func(c *exec.Cmd) { _ = c.Process.Kill(); _ = c.Wait() }(c)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("listener not ready")
-		}
-	}
+	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
 	payload, err := os.ReadFile(filepath.Join(env.Root, "..", "shared", "corpus", "github", "push", "with-new-branch.payload.json"))
 	if err != nil {
 		payload = []byte(`{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"clone_url":"https://example.com/r.git"}}`)

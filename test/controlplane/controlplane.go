@@ -3,12 +3,17 @@
 package controlplane
 
 import (
+	"net/http"
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"os"
 	"path/filepath"
+	"sigs.k8s.io/yaml"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,4 +159,41 @@ func (e *Env) WriteKubeconfig(path string) error {
 	c.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
 	c.CurrentContext = "envtest"
 	return clientcmd.WriteToFile(*c, path)
+}
+
+// Apply creates every object of a multi-document YAML text ("---" separated) in namespace ns
+// (cluster-scoped kinds ignore it).
+func (e *Env) Apply(t testing.TB, ns, docs string) {
+	t.Helper()
+	for _, doc := range strings.Split(docs, "\n---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		if ns != "" {
+			u.SetNamespace(ns)
+		}
+		if err := e.Client.Create(context.Background(), u); err != nil {
+			t.Fatalf("apply %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// WaitHTTP polls url until it answers 200, or fails the test after timeout.
+func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer 200 within %s", url, timeout)
+		}
+	}
 }

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 )
@@ -49,19 +47,7 @@ func (p *proc) kill() {
 	}
 }
 
-func applyYAML(t *testing.T, ns, docs string) {
-	t.Helper()
-	for _, doc := range strings.Split(docs, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		u.SetNamespace(ns)
-		if err := env.Client.Create(context.Background(), u); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func applyYAML(t *testing.T, ns, docs string) { t.Helper(); env.Apply(t, ns, docs) }
 
 func waitDone(t *testing.T, ns, name string, limit time.Duration) *pipelinev1.PipelineRun {
 	t.Helper()

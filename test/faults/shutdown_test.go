@@ -10,19 +10,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // slowInterceptor answers after delay: deliveries stay in flight long enough to be caught by a signal.
@@ -71,16 +69,7 @@ spec:
     bindings: [{name: num, value: $(body.n)}]
     template: {ref: run}
 `, interceptorURL)
-	for _, doc := range strings.Split(cfg, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		u.SetNamespace(ns)
-		if err := env.Client.Create(context.Background(), u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.Apply(t, ns, cfg)
 }
 
 type listenerProc struct {
@@ -100,17 +89,7 @@ func startListenerProc(t *testing.T, bin, kubeconfig, ns string) *listenerProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("listener not ready")
-		}
-	}
+	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
 	return &listenerProc{cmd: cmd, addr: addr}
 }
 
