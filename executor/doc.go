@@ -59,10 +59,14 @@
 // names, workingDir, volume mounts, sidecars and the Task's volumes (names, Secret, ConfigMap and PVC
 // names). Pipelines add $(tasks.T.results.R), $(tasks.T.status), $(tasks.status),
 // $(context.pipelineRun.name|namespace|uid), $(context.pipeline.name) and $(workspaces.x.bound).
-// Replacement is single-pass: a value that itself contains "$(…)" — webhook payloads reach PipelineRun
-// params verbatim — is inserted as is and never expanded again. Unknown expressions, such as shell command
-// substitutions, are left untouched. A Task author's param default may use non-param variables (the seeds
-// default a path to $(resources.inputs.repo.path)); those are expanded inside the default once.
+// Replacement is single-pass for params: a param value that itself contains "$(params…)" — webhook payloads
+// reach PipelineRun params verbatim — is inserted as is and never expanded again. Unknown expressions, such
+// as shell command substitutions, are left untouched. Like Tekton (which substitutes params first, then
+// context, workspaces and results), a param value — a Task author's default or a value the run gives — may
+// use the TaskRun's non-param variables: the seeds default a path to $(resources.inputs.repo.path), Pipelines
+// pass "$(workspaces.source.path)/Dockerfile" or "$(context.task.retry-count)"; those are expanded inside the
+// value once. Pipelines also have $(context.pipelineTask.retries), and Pipeline results may use
+// $(finally.T.results.R).
 //
 // # Runs
 //

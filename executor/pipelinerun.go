@@ -1,7 +1,9 @@
 package executor
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -332,13 +334,7 @@ func pipelineParams(pr *pipelinev1.PipelineRun, spec *pipelinev1.PipelineSpec) (
 	var missing []string
 	for _, ps := range spec.Params {
 		v, ok := given[ps.Name]
-		want := ps.Type
-		if want == "" {
-			want = pipelinev1.ParamTypeString
-			if ps.Default != nil && ps.Default.Type != "" {
-				want = ps.Default.Type
-			}
-		}
+		want := ps.EffectiveType()
 		if !ok {
 			if ps.Default == nil {
 				missing = append(missing, ps.Name)
@@ -557,22 +553,32 @@ func (r *PipelineRunReconciler) vars(pr *pipelinev1.PipelineRun, st *runState) s
 		if c := s.cond(); c != nil {
 			v.SetString(pre+"reason", c.Reason)
 		}
-		if s.tr != nil {
-			for _, res := range s.tr.Status.Results {
-				key := pre + "results." + res.Name
-				switch res.Value.Type {
-				case pipelinev1.ParamTypeArray:
-					v.Set(key, subst.Arr(res.Value.ArrayVal))
-				case pipelinev1.ParamTypeObject:
-					v.Set(key, subst.Obj(res.Value.ObjectVal))
-				default:
-					v.SetString(key, res.Value.StringVal)
-				}
-			}
-		}
+		setResults(v, pre, s.tr)
 	}
 	v.SetString("tasks.status", agg)
+	// Finally tasks' results are only for the Pipeline's own results ($(finally.T.results.R)).
+	for _, s := range st.final {
+		setResults(v, "finally."+s.pt.Name+".", s.tr)
+	}
 	return v
+}
+
+// setResults records a TaskRun's results as PREFIXresults.NAME (nothing when tr is nil).
+func setResults(v subst.Vars, prefix string, tr *pipelinev1.TaskRun) {
+	if tr == nil {
+		return
+	}
+	for _, res := range tr.Status.Results {
+		key := prefix + "results." + res.Name
+		switch res.Value.Type {
+		case pipelinev1.ParamTypeArray:
+			v.Set(key, subst.Arr(res.Value.ArrayVal))
+		case pipelinev1.ParamTypeObject:
+			v.Set(key, subst.Obj(res.Value.ObjectVal))
+		default:
+			v.SetString(key, res.Value.StringVal)
+		}
+	}
 }
 
 // missingResults returns the result references of pt that cannot be resolved yet.
@@ -931,7 +937,7 @@ func (r *PipelineRunReconciler) writeResults(pr *pipelinev1.PipelineRun, st *run
 	for _, res := range st.spec.Results {
 		missing := false
 		for _, t := range paramTexts(res.Value) {
-			for _, ref := range subst.Refs(t, "tasks") {
+			for _, ref := range subst.Refs(t, "tasks", "finally") {
 				if _, ok := v.Lookup(ref); !ok {
 					missing = true
 				}
@@ -983,6 +989,11 @@ func (r *PipelineRunReconciler) createTaskRun(ctx context.Context, pr *pipelinev
 	labels[LabelManagedBy] = ManagedByValue
 	annotations := propagatedAnnotations(pr.Annotations)
 	spec := pipelinev1.TaskRunSpec{Retries: pt.Retries}
+	// $(context.pipelineTask.retries) is this pipeline task's own.
+	ptVars := subst.Vars{}
+	ptVars.Merge(vars)
+	ptVars.SetString("context.pipelineTask.retries", fmt.Sprint(pt.Retries))
+	vars = ptVars
 	for _, p := range pt.Params {
 		spec.Params = append(spec.Params, pipelinev1.Param{Name: p.Name, Value: substituteParamValue(p.Value, vars)})
 	}
@@ -1045,7 +1056,11 @@ func (r *PipelineRunReconciler) createTaskRun(ctx context.Context, pr *pipelinev
 	for _, b := range pr.Spec.Workspaces {
 		byName[b.Name] = b
 	}
-	for _, wb := range pt.Workspaces {
+	ptWorkspaces := pt.Workspaces
+	if pt.TaskSpec != nil {
+		ptWorkspaces = propagatedWorkspaces(pt, pr.Spec.Workspaces)
+	}
+	for _, wb := range ptWorkspaces {
 		pw := wb.Workspace
 		if pw == "" {
 			pw = wb.Name
@@ -1113,6 +1128,31 @@ func (r *PipelineRunReconciler) createTaskRun(ctx context.Context, pr *pipelinev
 	}
 	s.known = true
 	return nil
+}
+
+// propagatedWorkspaces are an embedded-spec pipeline task's workspace bindings plus, under their own
+// names, the PipelineRun's workspaces its spec uses ($(workspaces.NAME.…)) without binding or declaring them
+// (Tekton's propagated workspaces).
+func propagatedWorkspaces(pt *pipelinev1.PipelineTask, run []pipelinev1.WorkspaceBinding) []pipelinev1.WorkspacePipelineTaskBinding {
+	out := append([]pipelinev1.WorkspacePipelineTaskBinding(nil), pt.Workspaces...)
+	have := map[string]bool{}
+	for _, wb := range pt.Workspaces {
+		have[wb.Name] = true
+	}
+	for _, d := range pt.TaskSpec.Workspaces {
+		have[d.Name] = true
+	}
+	raw, err := json.Marshal(pt.TaskSpec.TaskSpec)
+	if err != nil {
+		return out
+	}
+	for _, b := range run {
+		if !have[b.Name] && bytes.Contains(raw, []byte("$(workspaces."+b.Name+".")) {
+			have[b.Name] = true
+			out = append(out, pipelinev1.WorkspacePipelineTaskBinding{Name: b.Name, Workspace: b.Name})
+		}
+	}
+	return out
 }
 
 // taskRunTimeout is the timeout a new TaskRun gets: its own timeout, bounded by what is left of the

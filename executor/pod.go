@@ -201,6 +201,13 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 			SecurityContext: sc.SecurityContext,
 			RestartPolicy:   ptr.To(corev1.ContainerRestartPolicyAlways),
 		}
+		// Tekton starts the steps once the sidecars are Ready. A native sidecar's readiness does not hold
+		// back the next init container, its startup probe does: a sidecar with only a readinessProbe gets it
+		// as its startupProbe too.
+		if c.StartupProbe == nil && c.ReadinessProbe != nil {
+			c.StartupProbe = c.ReadinessProbe.DeepCopy()
+			c.StartupProbe.SuccessThreshold = 1
+		}
 		if sc.Script != "" {
 			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", SidecarPrefix + name, "--on-error", "stopAndFail", "--"}
 			c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: sc.Script})

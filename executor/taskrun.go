@@ -255,6 +255,7 @@ func (r *TaskRunReconciler) resolveTask(ctx context.Context, tr *pipelinev1.Task
 	if tr.Spec.TaskSpec != nil {
 		s := tr.Spec.TaskSpec.DeepCopy()
 		s.Normalize()
+		propagateWorkspaces(s, tr.Spec.Workspaces)
 		return s, nil
 	}
 	ref := tr.Spec.TaskRef
@@ -279,6 +280,21 @@ func (r *TaskRunReconciler) resolveTask(ctx context.Context, tr *pipelinev1.Task
 	}
 	task.Normalize()
 	return &task.Spec, nil
+}
+
+// propagateWorkspaces declares, in an embedded Task spec, the workspaces the run binds that the spec uses
+// without declaring them (Tekton's propagated workspaces).
+func propagateWorkspaces(s *pipelinev1.TaskSpec, bindings []pipelinev1.WorkspaceBinding) {
+	declared := map[string]bool{}
+	for _, d := range s.Workspaces {
+		declared[d.Name] = true
+	}
+	for _, b := range bindings {
+		if !declared[b.Name] {
+			declared[b.Name] = true
+			s.Workspaces = append(s.Workspaces, pipelinev1.WorkspaceDeclaration{Name: b.Name})
+		}
+	}
 }
 
 // refusedTaskRef rejects the kinds of task reference hookrun does not run.

@@ -103,9 +103,9 @@ func bindWorkspaces(spec *pipelinev1.TaskSpec, bindings []pipelinev1.WorkspaceBi
 	return out, nil
 }
 
-// taskVars builds the variables a Task's steps may use. Params are resolved last so that a param default
-// written by the Task author may itself use $(resources…), $(workspaces…) or $(context…) (seeds do), while
-// values supplied by the run are inserted verbatim.
+// taskVars builds the variables a Task's steps may use. Params are resolved last so that a param value —
+// the Task author's default or the value the run gives — may itself use $(resources…), $(workspaces…),
+// $(results…) or $(context…) (seeds and Tekton's own examples do); $(params…) in a value is never expanded.
 func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string, ws []boundWorkspace, res taskResources, kanikoImage string) (subst.Vars, error) {
 	base := subst.Vars{}
 	base.SetString("context.taskRun.name", tr.Name)
@@ -203,13 +203,7 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 			v = *ps.Default.DeepCopy()
 			fromDefault = true
 		}
-		want := ps.Type
-		if want == "" {
-			want = pipelinev1.ParamTypeString
-			if ps.Default != nil && ps.Default.Type != "" {
-				want = ps.Default.Type
-			}
-		}
+		want := ps.EffectiveType()
 		if v.Type == "" {
 			v.Type = pipelinev1.ParamTypeString
 		}
@@ -226,13 +220,12 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 			}
 			v.ObjectVal = merged
 		}
-		if fromDefault {
-			// The Task author's default may use non-param variables; expand those once.
-			v.StringVal = subst.String(v.StringVal, base)
-			v.ArrayVal = subst.Strings(v.ArrayVal, base)
-			if imageParams[ps.Name] && v.Type == pipelinev1.ParamTypeString && isUpstreamKaniko(v.StringVal) {
-				v.StringVal = kanikoImage
-			}
+		// A value may use the run's non-param variables — a Task author's default, or a Pipeline author's
+		// "$(workspaces.source.path)/Dockerfile" or "$(context.task.retry-count)" (Tekton substitutes those
+		// after params); expand those once. $(params…) inside a value is never expanded.
+		v = expandBase(v, base)
+		if fromDefault && imageParams[ps.Name] && v.Type == pipelinev1.ParamTypeString && isUpstreamKaniko(v.StringVal) {
+			v.StringVal = kanikoImage
 		}
 		setParam(vars, ps.Name, v)
 	}
@@ -244,10 +237,24 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 	// too.
 	for name, v := range given {
 		if !declared[name] {
-			setParam(vars, name, v)
+			setParam(vars, name, expandBase(v, base))
 		}
 	}
 	return vars, nil
+}
+
+// expandBase replaces the non-param variables of base in a param value, once.
+func expandBase(v pipelinev1.ParamValue, base subst.Vars) pipelinev1.ParamValue {
+	v.StringVal = subst.String(v.StringVal, base)
+	v.ArrayVal = subst.Strings(v.ArrayVal, base)
+	if v.ObjectVal != nil {
+		o := make(map[string]string, len(v.ObjectVal))
+		for k, x := range v.ObjectVal {
+			o[k] = subst.String(x, base)
+		}
+		v.ObjectVal = o
+	}
+	return v
 }
 
 func setParam(vars subst.Vars, name string, v pipelinev1.ParamValue) {

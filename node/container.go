@@ -239,12 +239,19 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	case self:
 		argv = []string{r.a.opts.SelfPath}
 	default:
-		return fail(terminatedNow(127, ReasonContainerRuntimeRequired, fmt.Sprintf(
-			"container %q has no command: what it runs is its image's entrypoint (%s), which only a container "+
-				"runtime knows. The hookrun node agent runs commands as local processes without images; run this "+
-				"Pod on a real node (kubelet + container runtime)", c.Name, c.Image)))
+		// Official shell images have no entrypoint: their args are the command.
+		cmd, ok := argsCommand(c.Image, c.Args)
+		if !ok {
+			return fail(terminatedNow(127, ReasonContainerRuntimeRequired, fmt.Sprintf(
+				"container %q has no command: what it runs is its image's entrypoint (%s), which only a container "+
+					"runtime knows. The hookrun node agent runs commands as local processes without images; run this "+
+					"Pod on a real node (kubelet + container runtime)", c.Name, c.Image)))
+		}
+		argv = cmd
 	}
-	argv = append(argv, c.Args...)
+	if len(c.Command) > 0 || self {
+		argv = append(argv, c.Args...)
+	}
 	for i := range argv {
 		argv[i] = expand(argv[i], env.get)
 	}
@@ -260,44 +267,12 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	_ = os.Remove(exitPath(r.dir, c.Name))
 
 	p := &process{log: logFile, termFile: termFile, waitErr: make(chan error, 1)}
-	var cmd *exec.Cmd
-	if r.a.mounts == MountNamespace {
-		p.errFile = filepath.Join(r.dir, "run", c.Name+".err")
-		_ = os.Remove(p.errFile)
-		specFile := filepath.Join(r.dir, "run", c.Name+".json")
-		spec := &execSpec{Root: r.a.rootfsDir(), Mounts: mounts, Argv: argv, Env: env.environ(), Dir: c.WorkingDir, ErrFile: p.errFile}
-		if err := writeSpec(specFile, spec); err != nil {
-			logFile.Close()
-			return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
-		}
-		cmd = exec.Command(r.a.opts.SelfPath, "node", ExecInMountsCommand, specFile)
-		cmd.Env = []string{}
-	} else {
-		rw := newPathRewriter(mounts)
-		for i := range argv {
-			argv[i] = rw.rewrite(argv[i])
-		}
-		environ := env.environ()
-		for i, kv := range environ {
-			k, v, _ := strings.Cut(kv, "=")
-			environ[i] = k + "=" + rw.rewrite(v)
-		}
-		environ = append(environ, "HOOKRUN_MOUNTS="+rw.environ())
-		dir := rw.hostPath(c.WorkingDir)
-		if dir == "" {
-			dir = "/"
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			logFile.Close()
-			return fail(terminatedNow(startErrorExitCode, "StartError", fmt.Sprintf("working directory: %v", err)))
-		}
-		bin, err := lookPath(argv[0], envValue(environ, "PATH"))
-		if err != nil {
-			logFile.Close()
-			return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
-		}
-		cmd = &exec.Cmd{Path: bin, Args: argv, Env: environ, Dir: dir}
+	cmd, errFile, err := r.command(c.Name, c.WorkingDir, argv, env, mounts)
+	if err != nil {
+		logFile.Close()
+		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
 	}
+	p.errFile = errFile
 	cmd.Stdin = nil
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -332,35 +307,52 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	return p, nil
 }
 
+// command builds the process of a container (or of a probe run in it, runName naming its files): in the
+// container's mount namespace when the agent has one, else with paths rewritten to the host. errFile, if
+// set, is where the exec-in-mounts helper writes why it could not start the command.
+func (r *podRunner) command(runName, workingDir string, argv []string, env *envList, mounts []bindMount) (*exec.Cmd, string, error) {
+	if r.a.mounts == MountNamespace {
+		errFile := filepath.Join(r.dir, "run", runName+".err")
+		_ = os.Remove(errFile)
+		specFile := filepath.Join(r.dir, "run", runName+".json")
+		spec := &execSpec{Root: r.a.rootfsDir(), Mounts: mounts, Argv: argv, Env: env.environ(), Dir: workingDir, ErrFile: errFile}
+		if err := writeSpec(specFile, spec); err != nil {
+			return nil, "", err
+		}
+		cmd := exec.Command(r.a.opts.SelfPath, "node", ExecInMountsCommand, specFile)
+		cmd.Env = []string{}
+		return cmd, errFile, nil
+	}
+	argv = slices.Clone(argv)
+	rw := newPathRewriter(mounts)
+	for i := range argv {
+		argv[i] = rw.rewrite(argv[i])
+	}
+	environ := env.environ()
+	for i, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		environ[i] = k + "=" + rw.rewrite(v)
+	}
+	environ = append(environ, "HOOKRUN_MOUNTS="+rw.environ())
+	dir := rw.hostPath(workingDir)
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("working directory: %w", err)
+	}
+	bin, err := lookPath(argv[0], envValue(environ, "PATH"))
+	if err != nil {
+		return nil, "", err
+	}
+	return &exec.Cmd{Path: bin, Args: argv, Env: environ, Dir: dir}, "", nil
+}
+
 // containerMounts lists the container's bind mounts (volumes, then its termination-message file).
 func (r *podRunner) containerMounts(c *corev1.Container, env *envList) ([]bindMount, string, error) {
-	var mounts []bindMount
-	for _, vm := range c.VolumeMounts {
-		vol, ok := r.vols[vm.Name]
-		if !ok {
-			return nil, "", fmt.Errorf("volumeMount %q: no such volume", vm.Name)
-		}
-		src := vol.path
-		sub := vm.SubPath
-		if vm.SubPathExpr != "" {
-			sub = expand(vm.SubPathExpr, env.get)
-		}
-		if sub != "" {
-			clean := filepath.Clean(sub)
-			if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-				return nil, "", fmt.Errorf("volumeMount %q: subPath %q escapes the volume", vm.Name, sub)
-			}
-			src = filepath.Join(src, clean)
-			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
-				if err := os.MkdirAll(src, 0o777); err != nil {
-					return nil, "", fmt.Errorf("volumeMount %q: %w", vm.Name, err)
-				}
-			}
-		}
-		if !filepath.IsAbs(vm.MountPath) {
-			return nil, "", fmt.Errorf("volumeMount %q: mountPath %q is not absolute", vm.Name, vm.MountPath)
-		}
-		mounts = append(mounts, bindMount{Source: src, Target: filepath.Clean(vm.MountPath), ReadOnly: vm.ReadOnly || vol.readOnly})
+	mounts, err := r.volumeMounts(c, env)
+	if err != nil {
+		return nil, "", err
 	}
 	termFile := filepath.Join(r.dir, "termination", c.Name)
 	if err := os.WriteFile(termFile, nil, 0o666); err != nil {
@@ -370,9 +362,42 @@ func (r *podRunner) containerMounts(c *corev1.Container, env *envList) ([]bindMo
 	if termPath == "" {
 		termPath = corev1.TerminationMessagePathDefault
 	}
-	sortMounts(mounts)
 	mounts = append(mounts, bindMount{Source: termFile, Target: filepath.Clean(termPath)})
 	return mounts, termFile, nil
+}
+
+// volumeMounts lists the container's volume bind mounts, sorted.
+func (r *podRunner) volumeMounts(c *corev1.Container, env *envList) ([]bindMount, error) {
+	var mounts []bindMount
+	for _, vm := range c.VolumeMounts {
+		vol, ok := r.vols[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volumeMount %q: no such volume", vm.Name)
+		}
+		src := vol.path
+		sub := vm.SubPath
+		if vm.SubPathExpr != "" {
+			sub = expand(vm.SubPathExpr, env.get)
+		}
+		if sub != "" {
+			clean := filepath.Clean(sub)
+			if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+				return nil, fmt.Errorf("volumeMount %q: subPath %q escapes the volume", vm.Name, sub)
+			}
+			src = filepath.Join(src, clean)
+			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+				if err := os.MkdirAll(src, 0o777); err != nil {
+					return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
+				}
+			}
+		}
+		if !filepath.IsAbs(vm.MountPath) {
+			return nil, fmt.Errorf("volumeMount %q: mountPath %q is not absolute", vm.Name, vm.MountPath)
+		}
+		mounts = append(mounts, bindMount{Source: src, Target: filepath.Clean(vm.MountPath), ReadOnly: vm.ReadOnly || vol.readOnly})
+	}
+	sortMounts(mounts)
+	return mounts, nil
 }
 
 // wait waits for the process (killing its group when stopCh closes) and records the terminated state.

@@ -34,9 +34,15 @@
 // container exits 0. Images are ignored: command and args are run (with Kubernetes $(VAR) expansion), env and
 // envFrom are resolved from Secrets, ConfigMaps and the downward API, workingDir is created when missing.
 // A container whose command[0] is "hookrun" (or ends in "/hookrun") and whose image is one of hookrun's own
-// images (Options.SelfImages) runs Options.SelfPath. A container without a command whose image is not
-// hookrun's own cannot run here (its entrypoint is only known to a container runtime): it fails with reason
-// ContainerRuntimeRequired and exit code 127, never faked as success.
+// images (Options.SelfImages) runs Options.SelfPath. A container without a command whose image is one of
+// the official shell images without an entrypoint (busybox, alpine, ubuntu, debian, fedora, centos; bash,
+// whose entrypoint runs its args) runs its args as the command, as a container runtime would. Any other
+// container without a command cannot run here (its entrypoint is only known to a container runtime): it
+// fails with reason ContainerRuntimeRequired and exit code 127, never faked as success.
+//
+// A native sidecar's exec startupProbe runs in the sidecar's environment and mounts; the next init
+// container starts only once it succeeded (failureThreshold failures restart the sidecar). Other probes are
+// not run.
 //
 // Each process runs in its own process group; when a container ends, what it left behind in its group is
 // killed, as when a container's PID 1 exits. Process groups are recorded in the Pod directory, so an agent

@@ -262,17 +262,32 @@ func (r *podRunner) startSidecar(idx int, c *corev1.Container, sidecarStop chan 
 	}()
 	first := make(chan bool, 1)
 	wg.Go(func() {
+		// first is answered once: true when the sidecar is started (its startup probe, if any, succeeded),
+		// false when it cannot run or the Pod stopped before.
+		answered := false
+		answer := func(ok bool) {
+			if !answered {
+				answered = true
+				first <- ok
+			}
+		}
+		defer answer(false)
 		backoff := time.Second
 		for restarts := int32(0); ; restarts++ {
 			p, term := r.launch(c, true, idx, stopCh)
-			if restarts == 0 {
-				first <- p != nil && term == nil
+			if restarts == 0 && term != nil {
+				answer(false)
 			}
 			if p == nil && term == nil {
 				return // stopped before it could start
 			}
 			if term == nil {
-				term = r.wait(c, true, idx, p, stopCh)
+				if answered || c.StartupProbe == nil {
+					answer(true)
+					term = r.wait(c, true, idx, p, stopCh)
+				} else {
+					term = r.waitStartup(c, idx, p, stopCh, func() { answer(true) })
+				}
 			}
 			if restarts == 0 && term.Reason == ReasonContainerRuntimeRequired {
 				return
@@ -300,6 +315,46 @@ func (r *podRunner) startSidecar(idx int, c *corev1.Container, sidecarStop chan 
 		}
 	})
 	return <-first
+}
+
+// waitStartup runs a started sidecar's startup probe while waiting for the sidecar to end: the container
+// counts as started only once the probe succeeded (started is then called, and the caller lets the next
+// init container start); a probe that fails failureThreshold times kills the container, to be restarted.
+func (r *podRunner) waitStartup(c *corev1.Container, idx int, p *process, stopCh <-chan struct{}, started func()) *corev1.ContainerStateTerminated {
+	r.setState(true, idx, func(s *corev1.ContainerStatus) {
+		s.Started = new(false)
+		s.Ready = false
+	})
+	exited := make(chan struct{})
+	kill := make(chan struct{})
+	waitStop := make(chan struct{})
+	go func() {
+		select {
+		case <-stopCh:
+		case <-kill:
+		case <-exited:
+		}
+		close(waitStop)
+	}()
+	termCh := make(chan *corev1.ContainerStateTerminated, 1)
+	go func() {
+		termCh <- r.wait(c, true, idx, p, waitStop)
+		close(exited)
+	}()
+	switch r.startupProbe(c, exited, stopCh) {
+	case probeSucceeded:
+		r.setState(true, idx, func(s *corev1.ContainerStatus) {
+			if s.State.Running != nil {
+				s.Started = new(true)
+				s.Ready = true
+			}
+		})
+		started()
+	case probeFailed:
+		close(kill)
+	case probeStopped:
+	}
+	return <-termCh
 }
 
 // runContainer runs a container to its end and records its terminated state (nil: never started).

@@ -165,3 +165,26 @@ func TestParseMemTotal(t *testing.T) {
 		t.Errorf("fallback: got %d", got)
 	}
 }
+
+func TestArgsCommand(t *testing.T) {
+	tests := []struct {
+		image string
+		args  []string
+		want  []string // nil: only a container runtime knows
+	}{
+		{"bash:3.2", []string{"echo", "a"}, []string{"echo", "a"}},
+		{"docker.io/library/bash:latest", []string{"-c", "echo a"}, []string{"bash", "-c", "echo a"}},
+		{"mirror.gcr.io/ubuntu@sha256:0d39", []string{"sh", "-c", "true"}, []string{"sh", "-c", "true"}},
+		{"alpine:3.20@sha256:abc", []string{"ls"}, []string{"ls"}},
+		{"localhost:5000/busybox", []string{"true"}, []string{"true"}},
+		{"busybox", nil, nil},
+		{"gcr.io/kaniko-project/executor:v1.8.1", []string{"--dockerfile=Dockerfile"}, nil},
+		{"example.com/team/alpine-tools", []string{"ls"}, nil},
+	}
+	for _, tc := range tests {
+		got, ok := argsCommand(tc.image, tc.args)
+		if ok != (tc.want != nil) || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("argsCommand(%q, %q) = %q, %v; want %q", tc.image, tc.args, got, ok, tc.want)
+		}
+	}
+}

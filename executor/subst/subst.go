@@ -158,9 +158,8 @@ func selectPart(val Value, rest []segment) (Value, bool) {
 	s := rest[0]
 	switch {
 	case s.index && s.text == "*":
-		if val.Kind == KindObject {
-			return Value{}, false
-		}
+		// $(params.a[*]) is the whole array; $(params.o[*]) the whole object (a pipeline task param passing
+		// an object on).
 		return val, true
 	case s.index:
 		i, _ := strconv.Atoi(s.text)

@@ -37,6 +37,7 @@ func TestString(t *testing.T) {
 		{"$(echo $(params.IMAGE))", "$(echo reg/app:1)"},
 		{"$(params.unknown)", "$(params.unknown)"},
 		{"$(params.obj)", "$(params.obj)"},
+		{"$(params.obj[*])", "$(params.obj[*])"}, // a whole object has no string form
 		{"--digest-file=$(results.IMAGE_DIGEST.path)", "--digest-file=/tekton/results/IMAGE_DIGEST"},
 		{"$(tasks.t.results.r)-$(", "v1-$("},
 		{"$(params.EXTRA[9])", "$(params.EXTRA[9])"},
@@ -73,5 +74,15 @@ func TestRefs(t *testing.T) {
 	segs, ok := Segments("tasks.b.results.y[*]")
 	if !ok || !reflect.DeepEqual(segs, []string{"tasks", "b", "results", "y"}) {
 		t.Fatalf("Segments = %q %v", segs, ok)
+	}
+}
+
+func TestLookupWholeObject(t *testing.T) {
+	v := testVars()
+	for _, expr := range []string{"params.obj", "params.obj[*]"} {
+		got, ok := v.Lookup(expr)
+		if !ok || got.Kind != KindObject || got.Obj["url"] != "https://g" {
+			t.Errorf("Lookup(%q) = %+v, %v; want the whole object", expr, got, ok)
+		}
 	}
 }

@@ -151,6 +151,20 @@ type ParamSpec struct {
 	Enum []string `json:"enum,omitempty"`
 }
 
+// EffectiveType is the param's type as Tekton defaults it: the declared type, else the default value's
+// type, else object when properties are declared, else string.
+func (ps *ParamSpec) EffectiveType() ParamType {
+	switch {
+	case ps.Type != "":
+		return ps.Type
+	case ps.Default != nil && ps.Default.Type != "":
+		return ps.Default.Type
+	case len(ps.Properties) > 0:
+		return ParamTypeObject
+	}
+	return ParamTypeString
+}
+
 // PropertySpec is the type of one key of an object parameter.
 type PropertySpec struct {
 	Type ParamType `json:"type,omitempty"`

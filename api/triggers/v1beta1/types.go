@@ -6,12 +6,16 @@
 package v1beta1
 
 import (
+	"errors"
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/scheme"
+	sigsjson "sigs.k8s.io/json"
 )
 
 var (
@@ -65,6 +69,32 @@ type TriggerTemplateSpec struct {
 	Params []ParamSpec `json:"params,omitempty"`
 	// +optional
 	ResourceTemplates []TriggerResourceTemplate `json:"resourcetemplates,omitempty"`
+	// ResourceTemplatesCamelCase is the spelling "resourceTemplates" that Tekton Triggers' own examples use
+	// (Tekton decodes field names case-insensitively). Decoding moves it into ResourceTemplates, so it is
+	// never set on a decoded object; it exists so that the API server and strict readers accept it.
+	// +optional
+	ResourceTemplatesCamelCase []TriggerResourceTemplate `json:"resourceTemplates,omitempty"`
+}
+
+// UnmarshalJSON decodes a TriggerTemplateSpec, accepting "resourceTemplates" for "resourcetemplates". It
+// decodes strictly (a custom decoder hides the fields below it from the caller's strict check): an unknown
+// field is an error.
+func (s *TriggerTemplateSpec) UnmarshalJSON(data []byte) error {
+	type plain TriggerTemplateSpec
+	var p plain
+	strict, err := sigsjson.UnmarshalStrict(data, &p)
+	if err != nil {
+		return fmt.Errorf("TriggerTemplate spec: %w", err)
+	}
+	if len(strict) > 0 {
+		return fmt.Errorf("TriggerTemplate spec: %w", errors.Join(strict...))
+	}
+	if len(p.ResourceTemplates) == 0 {
+		p.ResourceTemplates = p.ResourceTemplatesCamelCase
+	}
+	p.ResourceTemplatesCamelCase = nil
+	*s = TriggerTemplateSpec(p)
+	return nil
 }
 
 // TriggerBindingSpec is a list of params.
