@@ -103,7 +103,8 @@ e2e-node:
 	@hack/e2e-node/install.sh
 	@start=$$(date +%s.%N); $(MAKE) --no-print-directory $(E2E_NODE_TOOLS); \
 	  awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN { printf ">> e2e-node phase tools-build: %.1fs\n", e - s }'
-	HOOKRUN_E2E_NODE=1 $(GO) test -count=1 -timeout $(E2E_NODE_TIMEOUT) -v ./test/e2enode/
+	@rc=0; HOOKRUN_E2E_NODE=1 $(GO) test -count=1 -timeout $(E2E_NODE_TIMEOUT) -v ./test/e2enode/ || rc=$$?; \
+	  hack/e2e-node/cleanup.sh; exit $$rc
 
 ## image: the container image (needs a Docker engine; the CI machines have none, so CI does not build it).
 image:

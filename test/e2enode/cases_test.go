@@ -3,6 +3,7 @@ package e2enode
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ const runTimeout = 4 * time.Minute
 func (n *node) testStepOverhead(t *testing.T, base baselineFigures) {
 	ns := n.namespace(t, "timing")
 	var steps strings.Builder
-	const count = 5
+	const count = 8
 	for i := 1; i <= count; i++ {
 		fmt.Fprintf(&steps, "        - name: s%d\n          image: alpine:3.20\n          script: echo step-%d\n", i, i)
 	}
@@ -64,15 +65,36 @@ spec:
 	if sb, ok := times[""]; ok {
 		timings.note("PipelineRun creation → Pod sandbox created: %s (executor + scheduler + kubelet admission)", ms(sb.Create.Sub(created)))
 	}
-	timings.note("hookrun steps: container create→start %s, start→first output %s, previous exit→next start %s (mean of %d)",
+	timings.note("hookrun steps: container create→start %s, start→first output %s, previous exit→next start %s (median of %d)",
 		ms(fig.create2Go), ms(fig.toOutput), ms(fig.gap), fig.steps)
+	// Between steps the kubelet notices an init container's exit at its next PLEG relist (every second), so
+	// exit→next start is 0–1s for plain containers and hookrun's alike; what hookrun adds is inside the
+	// container: its wrapper runs before the step's command.
 	wrapper := fig.toOutput - base.toOutput
-	sequencing := fig.gap - base.gap
-	timings.note("per-step overhead beyond a plain container: wrapper (start→output) %+.1fms, between steps (exit→next start) %+.1fms, total %+.1fms (target ≤ 50ms)",
-		float64(wrapper.Microseconds())/1000, float64(sequencing.Microseconds())/1000, float64((wrapper+sequencing).Microseconds())/1000)
+	timings.note("per-step overhead beyond the container start itself (hookrun's wrapper, start→first output vs a plain container): %+.1fms median (target ≤ 50ms); kubelet exit→next start %s vs %s plain (PLEG relist)",
+		float64(wrapper.Microseconds())/1000, ms(fig.gap), ms(base.gap))
 	if tr.Status.Steps[0].Terminated == nil {
 		t.Errorf("step states not reported: %+v", tr.Status.Steps)
 	}
+
+	// The wrapper alone, on the host (no kubelet, no container): `hookrun step run -- /bin/true` against
+	// /bin/true itself, so the figure above can be told apart from this machine's noise.
+	dir := t.TempDir()
+	timeIt := func(args ...string) time.Duration {
+		start := time.Now()
+		if out, err := run(dir, args[0], args[1:]...); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return time.Since(start)
+	}
+	var plain, wrapped []time.Duration
+	for i := 0; i < 21; i++ {
+		plain = append(plain, timeIt("/bin/true"))
+		wrapped = append(wrapped, timeIt(n.hookrun, "step", "run", "--name", "bench", "--results-dir", dir, "--steps-dir", dir,
+			"--scripts-dir", dir, "--termination-path", filepath.Join(dir, "termination"), "--", "/bin/true"))
+	}
+	timings.note("on the host, no container: /bin/true %s, hookrun step run -- /bin/true %s: the wrapper costs %s per step (median of 21)",
+		ms(median(plain)), ms(median(wrapped)), ms(median(wrapped)-median(plain)))
 }
 
 // testGitLabMR: the gitlab-mr example, triggered by GitLab's real merge-request payload with its token:
@@ -336,7 +358,10 @@ spec:
 		t.Errorf("run-timeout took %s to end (timeout 15s)", took)
 	}
 	tr := n.taskRun(t, pr, "slow")
-	if c := trCondition(tr); c.Status != corev1.ConditionFalse || c.Reason != "TaskRunTimeout" {
+	// Tekton cancels the TaskRuns of a PipelineRun that timed out ("TaskRun cancelled as the PipelineRun it
+	// belongs to has timed out"); a TaskRun timing out on its own says TaskRunTimeout.
+	if c := trCondition(tr); c.Status != corev1.ConditionFalse ||
+		!(c.Reason == "TaskRunTimeout" || c.Reason == "TaskRunCancelled" && strings.Contains(c.Message, "timed out")) {
 		t.Errorf("run-timeout TaskRun: %+v", c)
 	}
 	// The Pod itself is stopped on the node (kept for its logs).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +24,7 @@ func TestRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reason := prerequisites(root); reason != "" {
+	if reason := prerequisites(); reason != "" {
 		t.Skip(reason)
 	}
 	if err := mustHave(root); err != nil {
@@ -42,6 +43,7 @@ func TestRealNode(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		signal.Stop(sigs)
+		close(sigs)
 		n.stop()
 		timings.print()
 	})
@@ -118,13 +120,13 @@ func (n *node) baseline(t *testing.T) baselineFigures {
 	}
 	rows, fig := n.stepTable(p, created, append(names, "main"), "")
 	fmt.Printf(">> e2e-node: baseline Pod (plain init containers, no hookrun), times from Pod creation:\n%s", rows)
-	timings.note("baseline plain Pod: container create→start %s, start→first output %s, previous exit→next start %s (mean of %d)",
+	timings.note("baseline plain Pod: container create→start %s, start→first output %s, previous exit→next start %s (median of %d)",
 		ms(fig.create2Go), ms(fig.toOutput), ms(fig.gap), fig.steps)
 	return fig
 }
 
 // stepTable prints, for each container, create/start/first output/exit relative to t0, and the means of
-// the per-step figures over containers (those after the first for the gap).
+// medians of the per-step figures over containers (those after the first for the gap).
 func (n *node) stepTable(p *corev1.Pod, t0 time.Time, containers []string, outputMarker string) (string, baselineFigures) {
 	times := n.events.pod(p.Namespace, p.Name)
 	var b strings.Builder
@@ -172,18 +174,19 @@ func (n *node) stepTable(p *corev1.Pod, t0 time.Time, containers []string, outpu
 		fmt.Fprintf(&b, "   %-28s %10s %10s %10s %10s %10s %10s\n", c, rel(ct.Create), rel(ct.Start), rel(out), rel(ct.Exit), gap, s2o)
 		prevExit = ct.Exit
 	}
-	fig.gap, fig.toOutput, fig.create2Go = mean(gaps), mean(outs), mean(c2s)
+	fig.gap, fig.toOutput, fig.create2Go = median(gaps), median(outs), median(c2s)
 	fig.steps = len(outs)
 	return b.String(), fig
 }
 
-func mean(ds []time.Duration) time.Duration {
+func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	var s time.Duration
-	for _, d := range ds {
-		s += d
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	return s / time.Duration(len(ds))
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -186,7 +186,7 @@ func waitFor(timeout time.Duration, what string, check func() (bool, error)) err
 }
 
 // prerequisites reports why the real-node suite cannot run here, or "".
-func prerequisites(root string) string {
+func prerequisites() string {
 	if os.Getenv("HOOKRUN_E2E_NODE") != "1" {
 		return "real-node e2e runs only with HOOKRUN_E2E_NODE=1 (use `make e2e-node`: it needs root, installs containerd and builds a kubelet)"
 	}
@@ -290,6 +290,12 @@ func (n *node) startContainerd() error {
 	if err := os.WriteFile(filepath.Join(n.run, "cni", "net.d", "10-hookrun-e2e.conflist"), []byte(cni), 0o644); err != nil {
 		return err
 	}
+	// The bridge plugin enables IPv4 forwarding; cleanup.sh restores this value.
+	if fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
+		if err := os.WriteFile(filepath.Join(n.run, "ip_forward.orig"), fwd, 0o644); err != nil {
+			return err
+		}
+	}
 	// containerd 1.6's CRI, everything under run/: root, state, sockets, runc state, network namespaces.
 	// restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, runc could not lower oom_score_adj.
 	cfg := fmt.Sprintf(`version = 2
@@ -351,32 +357,33 @@ func (n *node) ctr(args ...string) (string, error) {
 	return run(n.root, "ctr", append([]string{"--address", n.ctrSock, "--namespace", "k8s.io"}, args...)...)
 }
 
-// importImages imports every archive under each of its names, then drops the extra import-* names ctr
-// adds (the CRI would otherwise resolve an image by the wrong name).
+// importImages imports each archive once under a name of its own (localhost/hookrun-e2e/NAME:NAME, the
+// archive's tag being NAME), then tags it with the names the Pods use. No name is ever deleted: ctr's
+// default import-DATE:TAG names, once removed, leave the CRI resolving the image by a name that is gone.
 func (n *node) importImages() error {
 	start := time.Now()
 	data, err := os.ReadFile(filepath.Join(n.e2e, "images", "images.tsv"))
 	if err != nil {
 		return err
 	}
+	imported := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		name, archive, ok := strings.Cut(line, "\t")
 		if !ok {
 			return fmt.Errorf("images.tsv: bad line %q", line)
 		}
-		if _, err := n.ctr("images", "import", "--index-name", name, archive); err != nil {
-			return err
-		}
-	}
-	out, err := n.ctr("images", "ls", "-q")
-	if err != nil {
-		return err
-	}
-	for _, img := range strings.Fields(out) {
-		if strings.HasPrefix(img, "import-") {
-			if _, err := n.ctr("images", "rm", img); err != nil {
+		src, done := imported[archive]
+		if !done {
+			tag := strings.TrimSuffix(filepath.Base(archive), ".tar")
+			base := "localhost/hookrun-e2e/" + tag
+			if _, err := n.ctr("images", "import", "--base-name", base, archive); err != nil {
 				return err
 			}
+			src = base + ":" + tag
+			imported[archive] = src
+		}
+		if _, err := n.ctr("images", "tag", "--force", src, name); err != nil {
+			return err
 		}
 	}
 	n.logf("images imported into containerd in %.1fs", time.Since(start).Seconds())
@@ -700,6 +707,10 @@ func (n *node) stop() {
 		n.logf("cleanup: %v", err)
 	} else if s := strings.TrimSpace(out); s != "" {
 		fmt.Println(s)
+	}
+	// containerd's content and snapshots (~500 MB) go; logs stay for a post-mortem until the next run.
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && !strings.Contains(string(mi), " "+n.run+"/") {
+		_ = os.RemoveAll(filepath.Join(n.run, "containerd"))
 	}
 	n.logf("stopped everything in %.1fs (logs of each component in %s)", time.Since(start).Seconds(), filepath.Join(n.run, "logs"))
 }
