@@ -117,7 +117,10 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 			st.TerminationReason = StepReasonSkipped
 		} else if w := st.Waiting; w != nil {
 			switch w.Reason {
-			case "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError":
+			// ErrImagePull is the first, possibly transient, failure; ImagePullBackOff means the kubelet has
+			// retried and given up for now: fail like Tekton (TaskRunImagePullFailed) rather than wait out
+			// the timeout.
+			case "InvalidImageName", "ErrImageNeverPull", "ImagePullBackOff", "CreateContainerConfigError", "CreateContainerError":
 				out.Done, out.Failed = true, true
 				out.Reason = ReasonFailed
 				if strings.Contains(w.Reason, "Image") {

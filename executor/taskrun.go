@@ -163,6 +163,13 @@ func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRu
 		return r.requeueForTimeout(tr), nil
 	}
 	if out.Failed {
+		// A Pod stuck on a container it cannot start (image pull, config error) would retry forever:
+		// stop it, keeping it (and its logs) like a timed-out one.
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			if err := r.stopPod(ctx, pod); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		if r.retry(tr, out.Reason, out.Message) {
 			return r.createPod(ctx, tr)
 		}

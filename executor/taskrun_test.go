@@ -245,3 +245,55 @@ func TestTaskRunCancel(t *testing.T) {
 		t.Errorf("steps at cancel = %+v", tr.Status.Steps)
 	}
 }
+
+// TestTaskRunImagePullBackOff: a step whose image cannot be pulled fails the TaskRun with
+// TaskRunImagePullFailed once the kubelet backs off (ErrImagePull alone is still transient), and the Pod is
+// stopped but kept.
+func TestTaskRunImagePullBackOff(t *testing.T) {
+	ns := newNamespace(t)
+	startExecutor(t, ns)
+	apply(t, ns, threeSteps+"---\n"+taskRun("nopull", ""))
+	waitPod(t, ns, "nopull-pod")
+	ctx := context.Background()
+	if err := kubelet().Start(ctx, ns, "nopull-pod"); err != nil {
+		t.Fatal(err)
+	}
+	setWaiting := func(reason string) {
+		t.Helper()
+		var pod corev1.Pod
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nopull-pod"}, &pod); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range pod.Status.InitContainerStatuses {
+			if s.Name == "step-a" {
+				pod.Status.InitContainerStatuses[i].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+					Reason: reason, Message: `Back-off pulling image "registry.invalid/nope:1"`}}
+				pod.Status.InitContainerStatuses[i].Started = nil
+			}
+		}
+		if err := env.Client.Status().Update(ctx, &pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setWaiting("ErrImagePull")
+	time.Sleep(500 * time.Millisecond)
+	var tr pipelinev1.TaskRun
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nopull"}, &tr); err != nil {
+		t.Fatal(err)
+	}
+	if c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded); c == nil || c.Status != corev1.ConditionUnknown {
+		t.Fatalf("ErrImagePull ended the TaskRun: %+v", c)
+	}
+	setWaiting("ImagePullBackOff")
+	got := waitTaskRunReason(t, ns, "nopull", "TaskRunImagePullFailed")
+	if c := got.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != corev1.ConditionFalse || !strings.Contains(c.Message, "ImagePullBackOff") {
+		t.Errorf("condition = %+v", c)
+	}
+	var pod corev1.Pod
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nopull-pod"}, &pod); err != nil {
+		t.Fatalf("Pod not kept: %v", err)
+	}
+	if pod.Spec.ActiveDeadlineSeconds == nil {
+		t.Errorf("Pod not stopped (no activeDeadlineSeconds)")
+	}
+}

@@ -222,20 +222,18 @@ func (n *node) testGitHubPush(t *testing.T, root, ns string) {
 	if w, _ := containerStatus(p, "step-write-url"); w.State.Terminated != nil || w.State.Running != nil {
 		t.Errorf("the step after the Kaniko step ran: %s", stateString(w.State))
 	}
-	// What the executor makes of it (see the report: it does not fail the TaskRun on ErrImagePull).
-	time.Sleep(3 * time.Second)
-	var cur pipelinev1.TaskRun
-	if err := n.client.Get(context.Background(), clientKey(ns, buildTR.Name), &cur); err == nil {
-		c := trCondition(&cur)
-		t.Logf("build TaskRun while its Kaniko step cannot be pulled: %s/%s: %s", c.Status, c.Reason, c.Message)
-		if st, ok := step(&cur, "build-and-push"); ok && st.Waiting != nil {
-			t.Logf("build TaskRun step build-and-push: waiting %s", st.Waiting.Reason)
-		}
-	}
-	n.cancel(t, ns, "with-build")
+	// Once the kubelet backs off, the executor fails the TaskRun like Tekton (TaskRunImagePullFailed) and
+	// the run ends Failed; the Pod is stopped but kept.
 	done := n.waitPR(t, ns, "with-build", runTimeout)
-	if c := condition(done); c.Status != corev1.ConditionFalse || c.Reason != "Cancelled" {
-		t.Errorf("with-build after cancel: %+v", c)
+	if c := condition(done); c.Status != corev1.ConditionFalse || c.Reason != "Failed" {
+		t.Errorf("with-build: %+v", c)
+	}
+	var cur pipelinev1.TaskRun
+	if err := n.client.Get(context.Background(), clientKey(ns, buildTR.Name), &cur); err != nil {
+		t.Fatal(err)
+	}
+	if c := trCondition(&cur); c.Reason != "TaskRunImagePullFailed" || !strings.Contains(c.Message, kanikoImage) {
+		t.Errorf("build TaskRun: %s/%s: %s (want TaskRunImagePullFailed naming %s)", c.Status, c.Reason, c.Message, kanikoImage)
 	}
 }
 
@@ -643,9 +641,15 @@ secrets:
 	if !strings.Contains(envOf(c, "HOOKRUN_SCRIPT"), "docker build -t harbor.k8s.local/course/tekton-demo:"+buildID) || envOf(c, "DOCKER_CONFIG") != "/tekton/home/.docker" {
 		t.Errorf("build step script/env: %q DOCKER_CONFIG=%q", envOf(c, "HOOKRUN_SCRIPT"), envOf(c, "DOCKER_CONFIG"))
 	}
-	n.cancel(t, ns, "test-pipelinerun")
-	if c := condition(n.waitPR(t, ns, "test-pipelinerun", runTimeout)); c.Reason != "Cancelled" {
-		t.Errorf("after cancel: %+v", c)
+	if c := condition(n.waitPR(t, ns, "test-pipelinerun", runTimeout)); c.Status != corev1.ConditionFalse || c.Reason != "Failed" {
+		t.Errorf("seed run with an image that cannot be pulled: %+v", c)
+	}
+	var bpNow pipelinev1.TaskRun
+	if err := n.client.Get(context.Background(), clientKey(ns, bp.Name), &bpNow); err != nil {
+		t.Fatal(err)
+	}
+	if c := trCondition(&bpNow); c.Reason != "TaskRunImagePullFailed" {
+		t.Errorf("build-and-push TaskRun: %s/%s: %s", c.Status, c.Reason, c.Message)
 	}
 }
 
