@@ -218,11 +218,7 @@ func (r *PipelineRunReconciler) resolvePipeline(ctx context.Context, pr *pipelin
 		return nil, invalid(ReasonCouldntGetPipeline, "spec.pipelineRef.resolver: remote resolution (%s) is not supported by hookrun: apply the Pipeline to the namespace", ref.Resolver)
 	}
 	var p pipelinev1.Pipeline
-	k := types.NamespacedName{Namespace: pr.Namespace, Name: ref.Name}
-	err := r.client.Get(ctx, k, &p)
-	if apierrors.IsNotFound(err) {
-		err = r.apiReader.Get(ctx, k, &p)
-	}
+	err := getFresh(ctx, r.client, r.apiReader, types.NamespacedName{Namespace: pr.Namespace, Name: ref.Name}, &p)
 	if apierrors.IsNotFound(err) {
 		return nil, invalid(ReasonCouldntGetPipeline, "Pipeline %q not found in namespace %q (spec.pipelineRef.name)", ref.Name, pr.Namespace)
 	}
@@ -236,16 +232,21 @@ func (r *PipelineRunReconciler) resolvePipeline(ctx context.Context, pr *pipelin
 // getTask reads a Task through the cache, asking the API server once on a miss.
 func (r *PipelineRunReconciler) getTask(ctx context.Context, ns, name string) (*pipelinev1.Task, error) {
 	var t pipelinev1.Task
-	k := types.NamespacedName{Namespace: ns, Name: name}
-	err := r.client.Get(ctx, k, &t)
-	if apierrors.IsNotFound(err) {
-		err = r.apiReader.Get(ctx, k, &t)
-	}
-	if err != nil {
+	if err := getFresh(ctx, r.client, r.apiReader, types.NamespacedName{Namespace: ns, Name: name}, &t); err != nil {
 		return nil, err
 	}
 	t.Normalize()
 	return &t, nil
+}
+
+// getFresh reads obj through the informer cache and, when the cache does not have it (it may lag an
+// object created just before the run), once more from the API server.
+func getFresh(ctx context.Context, cached, direct client.Reader, key types.NamespacedName, obj client.Object) error {
+	err := cached.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = direct.Get(ctx, key, obj)
+	}
+	return err
 }
 
 // validateRun checks the graph, params, workspaces, resources and referenced Tasks before anything runs.

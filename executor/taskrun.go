@@ -273,12 +273,7 @@ func (r *TaskRunReconciler) resolveTask(ctx context.Context, tr *pipelinev1.Task
 		return nil, err
 	}
 	var task pipelinev1.Task
-	key := types.NamespacedName{Namespace: tr.Namespace, Name: ref.Name}
-	err := r.client.Get(ctx, key, &task)
-	if apierrors.IsNotFound(err) {
-		// The cache may lag a Task created just before the run: ask the API server once.
-		err = r.apiReader.Get(ctx, key, &task)
-	}
+	err := getFresh(ctx, r.client, r.apiReader, types.NamespacedName{Namespace: tr.Namespace, Name: ref.Name}, &task)
 	if apierrors.IsNotFound(err) {
 		return nil, invalid(ReasonCouldntGetTask, "Task %q not found in namespace %q (spec.taskRef.name)", ref.Name, tr.Namespace)
 	}
