@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -215,9 +216,16 @@ func checkPodBasics(t *testing.T, pod *corev1.Pod, taskRun, task string) {
 	if pod.Spec.ActiveDeadlineSeconds == nil || *pod.Spec.ActiveDeadlineSeconds < 3590 || *pod.Spec.ActiveDeadlineSeconds > 3600 {
 		t.Errorf("activeDeadlineSeconds = %v, want ~3600 (default 1h timeout)", pod.Spec.ActiveDeadlineSeconds)
 	}
-	tr := getTaskRun(t, pod.Namespace, taskRun)
-	if tr.Status.PodName != pod.Name {
-		t.Errorf("status.podName = %q", tr.Status.PodName)
+	// The Pod is created before the TaskRun's status names it: give the status write a moment.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		tr := getTaskRun(t, pod.Namespace, taskRun)
+		if tr.Status.PodName == pod.Name {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("status.podName = %q, want %q", tr.Status.PodName, pod.Name)
+			break
+		}
 	}
 }
 
