@@ -227,6 +227,9 @@ spec:
 		{"create", "coordination.k8s.io", "leases", "hookrun", true},
 		{"create", "coordination.k8s.io", "leases", "other", false},
 		{"create", "", "secrets", "hookrun", false},
+		{"get", "", "secrets", "other", true},
+		{"list", "", "secrets", "other", false},
+		{"watch", "", "secrets", "", false},
 		{"delete", "", "namespaces", "", false},
 		{"*", "*", "*", "", false},
 	} {
