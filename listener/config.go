@@ -248,21 +248,21 @@ func (c *config) bindingParams(ctx context.Context, t *trigger) ([]bindings.Para
 		if b == nil {
 			continue
 		}
-		switch {
-		case b.Ref != "":
+		switch ref := b.RefName(); {
+		case ref != "":
 			var ps []triggersv1beta1.Param
 			switch b.Kind {
 			case "", triggersv1beta1.NamespacedTriggerBindingKind:
 				var tb triggersv1beta1.TriggerBinding
-				if err := c.reader.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: b.Ref}, &tb); err != nil {
-					return nil, "", refErr(err, fmt.Sprintf("bindings[%d]: TriggerBinding %q in namespace %s", i, b.Ref, t.Namespace))
+				if err := c.reader.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: ref}, &tb); err != nil {
+					return nil, "", refErr(err, fmt.Sprintf("bindings[%d]: TriggerBinding %q in namespace %s", i, ref, t.Namespace))
 				}
 				ps = tb.Spec.Params
 				fmt.Fprintf(&key, "tb/%s/%s;", tb.UID, tb.ResourceVersion)
 			case triggersv1beta1.ClusterTriggerBindingKind:
 				var ctb triggersv1beta1.ClusterTriggerBinding
-				if err := c.reader.Get(ctx, client.ObjectKey{Name: b.Ref}, &ctb); err != nil {
-					return nil, "", refErr(err, fmt.Sprintf("bindings[%d]: ClusterTriggerBinding %q", i, b.Ref))
+				if err := c.reader.Get(ctx, client.ObjectKey{Name: ref}, &ctb); err != nil {
+					return nil, "", refErr(err, fmt.Sprintf("bindings[%d]: ClusterTriggerBinding %q", i, ref))
 				}
 				ps = ctb.Spec.Params
 				fmt.Fprintf(&key, "ctb/%s/%s;", ctb.UID, ctb.ResourceVersion)

@@ -782,3 +782,66 @@ spec:
 		}
 	}
 }
+
+// TestV1alpha1Tutorial: an EventListener, binding and template written as triggers.tekton.dev/v1alpha1 (old
+// tutorials: bindings named by `name`, inline github interceptor) are served and fire.
+func TestV1alpha1Tutorial(t *testing.T) {
+	ns := env.Namespace(t)
+	apply(t, ns, fixture(ns))
+	env.Apply(t, ns, `
+apiVersion: triggers.tekton.dev/v1alpha1
+kind: TriggerBinding
+metadata: {name: old-binding}
+spec:
+  params:
+  - {name: revision, value: $(body.head_commit.id)}
+  - {name: url, value: $(body.repository.clone_url)}
+---
+apiVersion: triggers.tekton.dev/v1alpha1
+kind: TriggerTemplate
+metadata: {name: old-template}
+spec:
+  params: [{name: revision}, {name: url}]
+  resourcetemplates:
+  - apiVersion: tekton.dev/v1beta1
+    kind: PipelineRun
+    metadata: {generateName: old-}
+    spec:
+      pipelineRef: {name: build}
+      params:
+      - {name: revision, value: $(tt.params.revision)}
+      - {name: url, value: $(tt.params.url)}
+---
+apiVersion: triggers.tekton.dev/v1alpha1
+kind: EventListener
+metadata: {name: old-listener}
+spec:
+  serviceAccountName: tekton-triggers-sa
+  triggers:
+  - name: old
+    interceptors:
+    - github:
+        secretRef: {secretName: hooks, secretKey: github}
+        eventTypes: [push]
+    bindings:
+    - name: old-binding
+    template:
+      name: old-template
+`)
+	h := start(t, ns, nil)
+	req, err := listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, Body: []byte(pushBody)}.Request(context.Background(), h.url+"/hooks/old-listener")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, r, _ := do(t, req)
+	if code != http.StatusAccepted || len(r.Triggers) != 1 || r.Triggers[0].Status != listener.StatusCreated {
+		t.Fatalf("v1alpha1 listener: %d %+v", code, r)
+	}
+	var pr pipelinev1.PipelineRun
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: r.Triggers[0].Resources[0].Name}, &pr); err != nil {
+		t.Fatal(err)
+	}
+	if got := params(&pr)["revision"]; got != "0123456789abcdef" {
+		t.Errorf("revision = %q", got)
+	}
+}

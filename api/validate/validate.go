@@ -418,8 +418,8 @@ func (v *validator) bindings(path string, bs []*triggersv1beta1.TriggerSpecBindi
 		if b == nil {
 			continue
 		}
-		switch {
-		case b.Ref != "":
+		switch ref := b.RefName(); {
+		case ref != "":
 			kind := b.Kind
 			if kind == "" {
 				kind = triggersv1beta1.NamespacedTriggerBindingKind
@@ -428,8 +428,8 @@ func (v *validator) bindings(path string, bs []*triggersv1beta1.TriggerSpecBindi
 				v.add(bp+".kind", "must be TriggerBinding or ClusterTriggerBinding, not %q", kind)
 				continue
 			}
-			if v.set.find(kind, b.Ref, ns) == nil {
-				v.add(bp+".ref", "%s %q not found in the loaded files", kind, b.Ref)
+			if v.set.find(kind, ref, ns) == nil {
+				v.add(bp+".ref", "%s %q not found in the loaded files", kind, ref)
 			}
 		case b.Name != "" && b.Value != nil:
 		case b.Spec != nil:

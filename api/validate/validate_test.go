@@ -211,6 +211,26 @@ spec:
   timeout: 1h
 `, nil},
 		{"not yaml", "apiVersion: v1\nkind: [\n", []string{"document 1: not valid YAML"}},
+		{"v1alpha1 listener with bindings by name", okTemplate + `---
+apiVersion: triggers.tekton.dev/v1alpha1
+kind: EventListener
+metadata: {name: old}
+spec:
+  triggers:
+  - name: t
+    interceptors: [{github: {eventTypes: [push]}}]
+    bindings: [{name: tb}]
+    template: {name: tt}
+`, nil},
+		{"v1alpha1 binding by name that does not exist", `
+apiVersion: triggers.tekton.dev/v1alpha1
+kind: EventListener
+metadata: {name: old}
+spec:
+  triggers:
+  - bindings: [{name: nope}]
+    template: {name: tt}
+`, []string{`spec.triggers[0].bindings[0].ref: TriggerBinding "nope" not found`, `spec.triggers[0].template.ref: TriggerTemplate "tt" not found`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,12 +1,14 @@
-// Command crdversions adds the served tekton.dev/v1beta1 version to the Task, Pipeline, PipelineRun and TaskRun
-// CRDs that controller-gen wrote for v1. Both versions share one schema (hookrun's Go types are the v1 shape
-// plus the v1beta1-only fields) and conversion is None, so a v1beta1 object reads back through v1 with no field
-// pruned, and the other way round.
+// Command crdversions adds an older served version to CRDs that controller-gen wrote for one version:
+// tekton.dev/v1beta1 beside v1 (Task, Pipeline, PipelineRun, TaskRun) and triggers.tekton.dev/v1alpha1 beside
+// v1beta1 (old tutorials' EventListeners, bindings and templates). Both versions share one schema (hookrun's Go
+// types are the newer shape plus the older-only fields) and conversion is None, so an object written in one
+// version reads back through the other with no field pruned.
 //
-// Usage: go run ./hack/crdversions deploy/crds/tekton.dev_tasks.yaml ...
+// Usage: go run ./hack/crdversions -from v1 -add v1beta1 deploy/crds/tekton.dev_tasks.yaml ...
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -15,19 +17,22 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: crdversions CRD_FILE...")
+	from := flag.String("from", "v1", "the version controller-gen wrote (the storage version)")
+	add := flag.String("add", "v1beta1", "the older version to serve with the same schema")
+	flag.Parse()
+	if flag.NArg() < 1 {
+		fmt.Fprintln(os.Stderr, "usage: crdversions -from VERSION -add VERSION CRD_FILE...")
 		os.Exit(2)
 	}
-	for _, path := range os.Args[1:] {
-		if err := addBeta(path); err != nil {
+	for _, path := range flag.Args() {
+		if err := addVersion(path, *from, *add); err != nil {
 			fmt.Fprintf(os.Stderr, "crdversions: %s: %v\n", path, err)
 			os.Exit(1)
 		}
 	}
 }
 
-func addBeta(path string) error {
+func addVersion(path, from, add string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -36,23 +41,23 @@ func addBeta(path string) error {
 	if err := yaml.UnmarshalStrict(data, &crd); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
-	var v1 *apiextensionsv1.CustomResourceDefinitionVersion
+	var src *apiextensionsv1.CustomResourceDefinitionVersion
 	for i := range crd.Spec.Versions {
 		switch crd.Spec.Versions[i].Name {
-		case "v1beta1":
+		case add:
 			return nil // already there
-		case "v1":
-			v1 = &crd.Spec.Versions[i]
+		case from:
+			src = &crd.Spec.Versions[i]
 		}
 	}
-	if v1 == nil {
-		return fmt.Errorf("no v1 version to copy")
+	if src == nil {
+		return fmt.Errorf("no %s version to copy", from)
 	}
-	beta := *v1.DeepCopy()
-	beta.Name = "v1beta1"
-	beta.Storage = false
-	beta.Served = true
-	crd.Spec.Versions = append(crd.Spec.Versions, beta)
+	older := *src.DeepCopy()
+	older.Name = add
+	older.Storage = false
+	older.Served = true
+	crd.Spec.Versions = append(crd.Spec.Versions, older)
 	crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
 	out, err := yaml.Marshal(&crd)
 	if err != nil {

@@ -108,3 +108,15 @@ func (ti *TriggerInterceptor) Resolve() (Resolved, error) {
 	}
 	return Resolved{Name: ti.Ref.Name, Kind: ti.Ref.Kind, Params: params}, nil
 }
+
+// RefName is the (Cluster)TriggerBinding a binding references: Ref, or — as v1alpha1 tutorials wrote it —
+// a bare Name with neither Value nor Spec.
+func (b *TriggerSpecBinding) RefName() string {
+	if b.Ref != "" {
+		return b.Ref
+	}
+	if b.Name != "" && b.Value == nil && b.Spec == nil {
+		return b.Name
+	}
+	return ""
+}
