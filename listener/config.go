@@ -42,6 +42,7 @@ type trigger struct {
 // compiled is everything about a trigger that is worked out once per configuration version.
 type compiled struct {
 	chain    []interceptors.Interceptor
+	first    string // metric label of the first interceptor (built-in name, "external" or "none")
 	bindings *bindings.Set
 	template *templates.Compiled
 }
@@ -188,8 +189,11 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 	if ok {
 		return cp, nil
 	}
-	cp = &compiled{}
+	cp = &compiled{first: "none"}
 	for i, ti := range append(append([]*triggersv1beta1.TriggerInterceptor{}, t.Group...), t.Spec.Interceptors...) {
+		if i == 0 {
+			cp.first = interceptorLabel(ti)
+		}
 		ic, err := c.interceptor(ctx, ti)
 		if err != nil {
 			return nil, c.markBad(t, fmt.Errorf("%w: interceptors[%d]: %v", errConfig, i, err))

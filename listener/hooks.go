@@ -171,7 +171,7 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t 
 	if len(cp.chain) > 0 {
 		begin := time.Now()
 		out := interceptors.Run(ctx, cp.chain, req)
-		s.metrics.interceptorTime.WithLabelValues(firstInterceptor(t)).Observe(time.Since(begin).Seconds())
+		s.metrics.interceptorTime.WithLabelValues(cp.first).Observe(time.Since(begin).Seconds())
 		if !out.Continue {
 			switch out.Code {
 			case interceptors.Skip:
@@ -233,12 +233,12 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t 
 	return res
 }
 
-func firstInterceptor(t *trigger) string {
-	all := append(append([]*triggersv1beta1.TriggerInterceptor{}, t.Group...), t.Spec.Interceptors...)
-	if len(all) == 0 || all[0] == nil {
+// interceptorLabel names an interceptor for the interceptor-duration metric.
+func interceptorLabel(ti *triggersv1beta1.TriggerInterceptor) string {
+	if ti == nil {
 		return "none"
 	}
-	r, err := all[0].Resolve()
+	r, err := ti.Resolve()
 	if err != nil {
 		return "invalid"
 	}

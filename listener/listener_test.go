@@ -21,9 +21,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -165,41 +163,7 @@ spec:
 
 func apply(t *testing.T, ns, manifests string) {
 	t.Helper()
-	manifests = strings.NewReplacer("GLTOKEN", glToken, "BBSECRET", bbSecret).Replace(manifests)
-	for _, doc := range strings.Split(manifests, "\n---\n") {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
-			t.Fatalf("fixture: %v", err)
-		}
-		obj, err := toObject(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj.SetNamespace(ns)
-		if err := env.Client.Create(context.Background(), obj); err != nil {
-			t.Fatalf("create %T: %v", obj, err)
-		}
-	}
-}
-
-func toObject(m map[string]any) (client.Object, error) {
-	data, _ := json.Marshal(m)
-	var obj client.Object
-	switch m["kind"] {
-	case "Secret":
-		obj = &corev1.Secret{}
-	case "TriggerTemplate":
-		obj = &triggersv1beta1.TriggerTemplate{}
-	case "TriggerBinding":
-		obj = &triggersv1beta1.TriggerBinding{}
-	case "EventListener":
-		obj = &triggersv1beta1.EventListener{}
-	case "Trigger":
-		obj = &triggersv1beta1.Trigger{}
-	default:
-		return nil, fmt.Errorf("fixture kind %v", m["kind"])
-	}
-	return obj, json.Unmarshal(data, obj)
+	env.Apply(t, ns, strings.NewReplacer("GLTOKEN", glToken, "BBSECRET", bbSecret).Replace(manifests))
 }
 
 // harness is a listener serving one namespace over a real socket.

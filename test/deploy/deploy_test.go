@@ -5,7 +5,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -26,10 +25,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
-	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/executor"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/test/controlplane"
@@ -175,28 +172,7 @@ spec:
     bindings: [{name: revision, value: $(body.after)}]
     template: {ref: github-template}
 `
-	for _, doc := range strings.Split(objs, "\n---\n") {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := json.Marshal(m)
-		var obj client.Object
-		switch m["kind"] {
-		case "Secret":
-			obj = &corev1.Secret{}
-		case "TriggerTemplate":
-			obj = &triggersv1beta1.TriggerTemplate{}
-		case "EventListener":
-			obj = &triggersv1beta1.EventListener{}
-		}
-		if err := json.Unmarshal(data, obj); err != nil {
-			t.Fatal(err)
-		}
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.Apply(t, "", objs)
 	cfg := token(t, "hookrun", "hookrun-listener")
 	for _, c := range []struct {
 		verb, group, resource, ns string
