@@ -40,3 +40,9 @@ func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	}
 	return out, nil
 }
+
+//go:embed base/rbac-tekton-compat.yaml
+var compatRBAC []byte
+
+// CompatRBAC returns the ClusterRoles hookrun installs under Tekton Triggers' names (multi-document YAML).
+func CompatRBAC() []byte { return compatRBAC }

@@ -4,6 +4,7 @@
 package dev
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -56,15 +58,19 @@ var ErrLocked = errors.New("state directory in use")
 
 // OpenLog opens (appending) the log file every component of `hookrun dev` writes to.
 func OpenLog(state string) (*os.File, error) {
-	if err := os.MkdirAll(state, 0o755); err != nil {
+	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(filepath.Join(state, "hookrun.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(state, "hookrun.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return f, f.Chmod(0o600)
 }
 
 // lock takes an exclusive, non-blocking lock on state/dev.lock (released when the process ends).
 func lock(state string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(state, "dev.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(state, "dev.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +91,11 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(state, 0o755); err != nil {
+	// The state holds the cluster's admin credentials, the webhook secrets and the node agent's Pods.
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(state, 0o700); err != nil {
 		return err
 	}
 	lk, err := lock(state)
@@ -104,6 +114,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	store, err := openSecrets(state)
+	if err != nil {
+		return err
+	}
+	generated, err := fillSecrets(objs, o.Namespace, store)
+	if err != nil {
+		return err
+	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
 			return fmt.Errorf("%s not found in %s: build it with `make tools` (or pass --bin-dir)", b, o.BinDir)
@@ -113,6 +131,10 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("listener address %s: %w", o.Addr, err)
 	} else {
 		ln.Close()
+	}
+	if !Loopback(o.Addr) {
+		warnExposed(o.Out, o.Addr)
+		log.Warn("listener reachable from other machines", "addr", o.Addr)
 	}
 	fmt.Fprintf(o.Out, "hookrun dev: starting the control plane (state in %s, logs in %s)…\n", state, filepath.Join(state, "hookrun.log"))
 
@@ -149,6 +171,9 @@ func Run(ctx context.Context, o Options) error {
 	if err := writeKubeconfig(cfg, kubeconfig); err != nil {
 		return err
 	}
+	if err := os.Chmod(kubeconfig, 0o600); err != nil {
+		return err
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return err
@@ -157,6 +182,9 @@ func Run(ctx context.Context, o Options) error {
 	payload, err := prepareRepo(state)
 	if err != nil {
 		fmt.Fprintf(o.Out, "warning: no local git repository for the github-push example: %v\n", err)
+	}
+	if err := applyManifest(ctx, c, deploy.CompatRBAC()); err != nil {
+		return fmt.Errorf("Tekton-compatible ClusterRoles: %w", err)
 	}
 	if err := applyAll(ctx, c, objs, o.Namespace); err != nil {
 		return err
@@ -184,11 +212,18 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	srv := listener.New(lcache, c, lcache, listener.Options{Addr: o.Addr, Namespace: o.Namespace,
-		EventListener: o.EventListener, Logger: log.With("component", "listener")})
+		EventListener: o.EventListener, Logger: log.With("component", "listener"),
+		Impersonate: listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})})
 	if err := mgr.Add(lcache); err != nil {
 		return err
 	}
 	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(state, "node"), 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Join(state, "node"), 0o700); err != nil {
 		return err
 	}
 	agent, err := node.New(node.Options{Config: cfg, StateDir: filepath.Join(state, "node"), Logger: log.With("component", "node")})
@@ -205,7 +240,7 @@ func Run(ctx context.Context, o Options) error {
 		if !lcache.WaitForCacheSync(tctx) {
 			return nil
 		}
-		printWelcome(o, state, kubeconfig, payload)
+		printWelcome(o, state, kubeconfig, generated, sendHints(objs, o.Namespace, o.EventListener, generated, rel(payload)))
 		return nil
 	})
 	err = g.Wait()
@@ -214,37 +249,6 @@ func Run(ctx context.Context, o Options) error {
 		err = nil
 	}
 	return err
-}
-
-func printWelcome(o Options, state, kubeconfig, payload string) {
-	host := o.Addr
-	if strings.HasPrefix(host, ":") {
-		host = "localhost" + host
-	}
-	rel := func(p string) string {
-		if wd, err := os.Getwd(); err == nil {
-			if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
-				return r
-			}
-		}
-		return p
-	}
-	fmt.Fprintf(o.Out, `
-hookrun is running.
-  webhooks:    POST http://%[1]s/hooks  (EventListener %[2]s)   or  POST http://%[1]s/hooks/NAME
-  kubeconfig:  %[3]s
-  logs:        %[4]s
-
-Send a test event from a second terminal:
-  bin/hookrun send --provider github --event push --secret hookrun-dev-secret --url http://%[1]s/hooks %[5]s
-
-Then watch it run:
-  bin/kubectl --kubeconfig %[3]s get pipelineruns,taskruns
-  bin/hookrun logs --state %[6]s POD
-
-Ctrl-C stops everything; runs and logs are kept in %[7]s for next time.
-`, host, o.EventListener, rel(kubeconfig), rel(filepath.Join(state, "hookrun.log")), rel(payload),
-		rel(filepath.Join(state, "node")), rel(state))
 }
 
 func loadConfigs(paths []string) ([]load.Object, error) {
@@ -294,6 +298,26 @@ func applyAll(ctx context.Context, c client.Client, objs []load.Object, ns strin
 		}
 	}
 	return nil
+}
+
+// applyManifest server-side applies every document of a multi-document YAML manifest.
+func applyManifest(ctx context.Context, c client.Client, data []byte) error {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("hookrun-dev"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
 }
 
 func namespaced(u *unstructured.Unstructured) bool {

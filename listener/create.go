@@ -46,16 +46,41 @@ func isUnavailable(err error) bool {
 	return true
 }
 
+// createdObj is an object a delivery created, and the client (identity) that created it: the same
+// identity deletes it if the delivery is rolled back.
+type createdObj struct {
+	obj    *unstructured.Unstructured
+	client client.Client
+}
+
+// clientFor returns the client that creates t's resources: the trigger's ServiceAccount impersonated
+// (identityOf), or the listener's own client with objs confined to the trigger's namespace.
+func (s *Server) clientFor(el elIdentity, t *trigger, objs []*unstructured.Unstructured) (client.Client, error) {
+	id := identityOf(el, t)
+	if id.none() {
+		return s.client, confine(s.client, t, objs)
+	}
+	if s.opts.Impersonate == nil {
+		return nil, fmt.Errorf("%w: %s names ServiceAccount %s, but this listener was started without impersonation "+
+			"(hookrun listener always impersonates; an embedding program must set Options.Impersonate)", errConfig, id.from, id.ServiceAccount)
+	}
+	c, err := s.opts.Impersonate.As(id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // createAll creates the rendered objects of one trigger. An object that already exists with this
 // delivery's event id is a redelivery: it counts as created and the result is marked duplicate. Objects
 // this call created are appended to *made so the whole delivery can be rolled back.
-func (s *Server) createAll(ctx context.Context, objs []*unstructured.Unstructured, eventID string, made *[]*unstructured.Unstructured) ([]Resource, bool, error) {
+func (s *Server) createAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, eventID string, made *[]createdObj) ([]Resource, bool, error) {
 	var out []Resource
 	dup := false
 	for i, obj := range objs {
-		err := s.client.Create(ctx, obj)
+		err := c.Create(ctx, obj)
 		if err == nil {
-			*made = append(*made, obj)
+			*made = append(*made, createdObj{obj: obj, client: c})
 			s.metrics.resourcesCreated.WithLabelValues(obj.GetKind()).Inc()
 			out = append(out, resourceOf(obj))
 			continue
@@ -63,7 +88,13 @@ func (s *Server) createAll(ctx context.Context, objs []*unstructured.Unstructure
 		if apierrors.IsAlreadyExists(err) && obj.GetName() != "" {
 			existing := &unstructured.Unstructured{}
 			existing.SetGroupVersionKind(obj.GroupVersionKind())
-			if gerr := s.client.Get(ctx, client.ObjectKeyFromObject(obj), existing); gerr != nil {
+			gerr := c.Get(ctx, client.ObjectKeyFromObject(obj), existing)
+			if apierrors.IsForbidden(gerr) && c != s.client {
+				// The ServiceAccount may create but not read (Tekton's roles grant create only): tell a
+				// redelivery from a name clash with the listener's own read access where it has it.
+				gerr = s.client.Get(ctx, client.ObjectKeyFromObject(obj), existing)
+			}
+			if gerr != nil {
 				if isUnavailable(gerr) {
 					return out, dup, fmt.Errorf("%w: %v", errUnavailable, gerr)
 				}
@@ -86,7 +117,7 @@ func (s *Server) createAll(ctx context.Context, objs []*unstructured.Unstructure
 
 // rollback deletes what a delivery created, newest first, so a failed delivery leaves nothing half-made.
 // It runs on its own short deadline: the request's may be spent.
-func (s *Server) rollback(made []*unstructured.Unstructured) error {
+func (s *Server) rollback(made []createdObj) error {
 	if len(made) == 0 {
 		return nil
 	}
@@ -95,9 +126,13 @@ func (s *Server) rollback(made []*unstructured.Unstructured) error {
 	var errs []error
 	prop := metav1.DeletePropagationBackground
 	for i := len(made) - 1; i >= 0; i-- {
-		obj := made[i]
+		obj := made[i].obj
 		for attempt := 0; ; attempt++ {
-			err := s.client.Delete(ctx, obj, &client.DeleteOptions{PropagationPolicy: &prop, Preconditions: &metav1.Preconditions{UID: ptr(obj.GetUID())}})
+			opts := &client.DeleteOptions{PropagationPolicy: &prop, Preconditions: &metav1.Preconditions{UID: ptr(obj.GetUID())}}
+			err := made[i].client.Delete(ctx, obj, opts)
+			if apierrors.IsForbidden(err) && made[i].client != s.client {
+				err = s.client.Delete(ctx, obj, opts) // the ServiceAccount may create but not delete
+			}
 			if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 				break
 			}

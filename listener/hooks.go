@@ -13,7 +13,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -90,7 +89,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		EventID: d.EventID, DeliveryID: d.ID, Triggers: make([]TriggerResult, 0, len(trigs)),
 	}
 	eventURL := requestURL(r)
-	var made []*unstructured.Unstructured
+	var made []createdObj
 	for i := range trigs {
 		res := s.fire(ctx, &el, &trigs[i], d, body, decoded, r.Header, eventURL, &made)
 		s.metrics.outcomes.WithLabelValues(el.Name, res.Name, res.Status).Inc()
@@ -151,7 +150,7 @@ func requestURL(r *http.Request) string {
 }
 
 // fire runs one trigger: interceptors, bindings, template, creation.
-func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, d delivery, body []byte, decoded any, header http.Header, eventURL string, made *[]*unstructured.Unstructured) TriggerResult {
+func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, d delivery, body []byte, decoded any, header http.Header, eventURL string, made *[]createdObj) TriggerResult {
 	res := TriggerResult{Name: t.Name, Namespace: t.Namespace}
 	failed := func(reason string) TriggerResult {
 		res.Status, res.Reason = StatusFailed, reason
@@ -220,10 +219,23 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t 
 		}
 		return failed("template: " + err.Error())
 	}
-	resources, dup, err := s.createAll(ctx, objs, d.EventID, made)
+	c, err := s.clientFor(elIdentity{Namespace: el.Namespace, Name: el.Name, ServiceAccount: el.Spec.ServiceAccountName}, t, objs)
+	if err != nil {
+		return failed(err.Error())
+	}
+	before := len(*made)
+	resources, dup, err := s.createAll(ctx, c, objs, d.EventID, made)
 	res.Resources, res.Duplicate = resources, dup
 	if err != nil {
 		res.unavailable = errors.Is(err, errUnavailable)
+		if !res.unavailable {
+			// This trigger failed for good (refused by RBAC, a name taken…): undo what it made, keep the others'.
+			if rerr := s.rollback((*made)[before:]); rerr != nil {
+				s.log.Error("rollback incomplete", "trigger", t.Namespace+"/"+t.Name, "eventID", d.EventID, "error", rerr)
+			}
+			*made = (*made)[:before]
+			res.Resources, res.Duplicate = nil, false
+		}
 		return failed(err.Error())
 	}
 	res.Status = StatusCreated

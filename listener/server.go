@@ -37,6 +37,9 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 5s (slowloris)
 	MaxHeaderBytes    int           // default 64 KiB
 	CELCostLimit      uint64        // per-expression CEL cost budget; 0 = the interceptors default
+	// Impersonate makes the clients that create a trigger's resources as its ServiceAccount (the Trigger's,
+	// else the EventListener's serviceAccountName). nil: such triggers fail, saying impersonation is off.
+	Impersonate *Impersonator
 	Logger            *slog.Logger
 }
 

@@ -22,13 +22,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 Runs the whole loop on this machine: etcd and kube-apiserver (from --bin-dir, built by 'make tools') as
 child processes with their state under --state (kept across restarts), the CRDs, every manifest under
 --config, and in this one process the listener, the executor and the node agent (which runs Pods as local
-processes). Ctrl-C stops everything. A second 'hookrun dev' on the same --state refuses to start.`)
+processes). Ctrl-C stops everything. A second 'hookrun dev' on the same --state refuses to start.
+
+Example Secrets whose value is the placeholder "generated-by-hookrun-dev" get a random secret generated
+once per --state directory (kept in STATE/secrets.json, 0600) and printed at start-up.`)
 	}
 	var o dev.Options
 	var configs stringList
 	fs.StringVar(&o.StateDir, "state", ".hookrun", "state directory: etcd data, kubeconfig, node agent (Pod dirs, PVCs, logs)")
 	fs.Var(&configs, "config", "directory or file of manifests to apply at start (repeatable; default examples/github-push and examples/gitlab-mr)")
-	fs.StringVar(&o.Addr, "addr", ":8080", "listener address (/hooks, /hooks/NAME, /livez, /readyz, /metrics)")
+	fs.StringVar(&o.Addr, "addr", dev.DefaultAddr, "listener address (/hooks, /hooks/NAME, /livez, /readyz, /metrics); loopback by default: an address other machines reach lets them trigger runs that execute as you")
 	fs.StringVar(&o.Namespace, "namespace", "default", "namespace the manifests go to when they name none; the listener serves EventListeners here")
 	fs.StringVar(&o.EventListener, "eventlistener", "github-listener", "EventListener served at POST /hooks")
 	fs.StringVar(&o.BinDir, "bin-dir", "", "where kube-apiserver and etcd are (default: beside this binary, then ./bin)")

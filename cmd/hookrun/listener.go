@@ -66,6 +66,8 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	// Triggers naming a ServiceAccount create their resources as it (Tekton's semantics).
+	o.Impersonate = listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})
 	srv := listener.New(cache, c, cache, o)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cache.Start(gctx) })

@@ -47,6 +47,8 @@ func TestCLI(t *testing.T) {
 		{"validate ok", []string{"validate", "-f", good}, 0, "1 object(s) in 1 file(s): ok", ""},
 		{"validate bad", []string{"validate", "-f", dir}, 1, `bad.yaml: document 1 (Task t): spec.steps[0].scirpt: unknown field`, "problem(s) in 2 object(s) from 3 file(s)"},
 		{"validate nothing", []string{"validate"}, 2, "", "give at least one file"},
+		{"validate flags example placeholder secrets", []string{"validate", "-f", "../../examples/github-push"}, 0,
+			`warning: ../../examples/github-push/00-secret.yaml: document 1 (Secret github-secret): stringData.secretToken: holds the placeholder "generated-by-hookrun-dev"`, ""},
 		{"validate missing file", []string{"validate", "-f", filepath.Join(dir, "nope.yaml")}, 1, "", "no such file"},
 		{"validate help", []string{"validate", "--help"}, 0, "", "Usage: hookrun validate"},
 		{"send", []string{"send", "--provider", "github", "--event", "push", "--secret", "s3cret", "--delivery", "d-1", "--url", srv.URL + "/hooks", payload}, 0, "202 Accepted (delivery d-1)", ""},

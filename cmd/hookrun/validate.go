@@ -42,6 +42,9 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}
+	for _, w := range validate.Warnings(objs) {
+		fmt.Fprintln(stdout, "warning: "+w.String())
+	}
 	if len(problems) > 0 {
 		fmt.Fprintf(stderr, "%d problem(s) in %d object(s) from %d file(s)\n", len(problems), len(objs), len(paths))
 		return errFailed

@@ -1,0 +1,52 @@
+package validate
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hookrun/hookrun/api/load"
+)
+
+// SecretPlaceholder is the value the repository's example Secrets carry instead of a real webhook secret.
+// `hookrun dev` replaces it with a random value generated once per state directory; anywhere else it is
+// a published constant, and Warnings flags it.
+const SecretPlaceholder = "generated-by-hookrun-dev"
+
+// Warnings returns what is allowed but unsafe in a set of objects: it does not make `hookrun validate`
+// fail, but it is printed. Today: Secrets still holding SecretPlaceholder.
+func Warnings(objs []load.Object) []load.Problem {
+	var out []load.Problem
+	for i := range objs {
+		o := &objs[i]
+		sec, ok := o.Obj.(*corev1.Secret)
+		if !ok {
+			continue
+		}
+		for _, k := range PlaceholderKeys(sec) {
+			out = append(out, load.Problem{File: o.File, Index: o.Index, Kind: o.GVK.Kind, Name: o.Name, Field: k,
+				Reason: fmt.Sprintf("holds the placeholder %q: `hookrun dev` generates a random value for it, "+
+					"anywhere else set a secret of your own (it is published in this repository)", SecretPlaceholder)})
+		}
+	}
+	return out
+}
+
+// PlaceholderKeys lists the fields of sec (stringData.KEY or data.KEY) whose value is SecretPlaceholder,
+// sorted.
+func PlaceholderKeys(sec *corev1.Secret) []string {
+	var keys []string
+	for k, v := range sec.StringData {
+		if v == SecretPlaceholder {
+			keys = append(keys, "stringData."+k)
+		}
+	}
+	for k, v := range sec.Data {
+		if string(v) == SecretPlaceholder {
+			keys = append(keys, "data."+k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
