@@ -40,7 +40,7 @@ type Options struct {
 	// Impersonate makes the clients that create a trigger's resources as its ServiceAccount (the Trigger's,
 	// else the EventListener's serviceAccountName). nil: such triggers fail, saying impersonation is off.
 	Impersonate *Impersonator
-	Logger            *slog.Logger
+	Logger      *slog.Logger
 }
 
 func (o *Options) defaults() {
