@@ -19,7 +19,7 @@ func TestBitbucketSignature(t *testing.T) {
 		msg  string
 	}{
 		{"sha256", []string{"X-Event-Key", "repo:refs_changed", "X-Hub-Signature", sha256Sig(secret, body)}, OK, ""},
-		{"sha1", []string{"X-Event-Key", "pr:opened", "X-Hub-Signature", sha1Sig(secret, body)}, OK, ""},
+		{"sha1 without allowSHA1", []string{"X-Event-Key", "pr:opened", "X-Hub-Signature", sha1Sig(secret, body)}, Unauthenticated, "allowSHA1"},
 		{"forged", []string{"X-Event-Key", "pr:opened", "X-Hub-Signature", sha256Sig("x", body)}, Unauthenticated, "X-Hub-Signature does not match"},
 		{"missing", []string{"X-Event-Key", "pr:opened"}, Unauthenticated, "X-Hub-Signature header missing"},
 		{"unknown algorithm", []string{"X-Event-Key", "pr:opened", "X-Hub-Signature", "md5=00"}, Unauthenticated, "malformed"},
@@ -31,6 +31,40 @@ func TestBitbucketSignature(t *testing.T) {
 			got := ic.Process(context.Background(), &Request{Body: body, Header: header(tc.h...), Namespace: "ns"})
 			expect(t, got, tc.code, tc.msg, secret)
 		})
+	}
+}
+
+// TestBitbucketSHA1OptIn: SHA-1 signatures pass only with allowSHA1: true, like the github interceptor.
+func TestBitbucketSHA1OptIn(t *testing.T) {
+	const secret = "bb-secret"
+	body := []byte(`{"eventKey":"pr:opened"}`)
+	sg := newSecrets("ns/bb/key", secret)
+	cases := []struct {
+		name  string
+		allow any // nil: param absent
+		sig   string
+		code  Code
+		msg   string
+	}{
+		{"sha1, param absent", nil, sha1Sig(secret, body), Unauthenticated, "allowSHA1"},
+		{"sha1, allowSHA1 false", false, sha1Sig(secret, body), Unauthenticated, "allowSHA1"},
+		{"sha1, allowSHA1 true", true, sha1Sig(secret, body), OK, ""},
+		{"forged sha1, allowSHA1 true", true, sha1Sig("x", body), Unauthenticated, "does not match"},
+		{"sha256, allowSHA1 true", true, sha256Sig(secret, body), OK, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := []any{"secretRef", secretRefParam("bb", "key")}
+			if tc.allow != nil {
+				kv = append(kv, "allowSHA1", tc.allow)
+			}
+			ic := mustBuild(t, "bitbucket", params(t, kv...), sg, Options{})
+			got := ic.Process(context.Background(), &Request{Body: body, Header: header("X-Event-Key", "pr:opened", "X-Hub-Signature", tc.sig), Namespace: "ns"})
+			expect(t, got, tc.code, tc.msg, secret)
+		})
+	}
+	if _, err := Build("bitbucket", params(t, "allowSHA1", "yes"), nil, Options{}); err == nil || !strings.Contains(err.Error(), "allowSHA1") {
+		t.Errorf("allowSHA1: \"yes\" accepted: %v", err)
 	}
 }
 

@@ -16,12 +16,35 @@ import (
 // Run never modifies the map the caller put in req.Extensions: the first
 // merge replaces req.Extensions with a copy.
 func Run(ctx context.Context, chain []Interceptor, req *Request) Response {
+	return run(ctx, chain, req, false)
+}
+
+// RunVerified is Run for a chain whose first interceptor is a Verifier that already let req through
+// (its Verify continued): that interceptor's Finish runs instead of its Process, so the signature is not
+// checked twice. It panics if chain[0] is not a Verifier.
+func RunVerified(ctx context.Context, chain []Interceptor, req *Request) Response {
+	return run(ctx, chain, req, true)
+}
+
+// Verifiers are the interceptors of a chain that check a provider signature or token.
+var (
+	_ Verifier = (*githubInterceptor)(nil)
+	_ Verifier = (*gitlabInterceptor)(nil)
+	_ Verifier = (*bitbucketInterceptor)(nil)
+)
+
+func run(ctx context.Context, chain []Interceptor, req *Request, verified bool) Response {
 	copied := false
-	for _, ic := range chain {
+	for i, ic := range chain {
 		if err := ctx.Err(); err != nil {
 			return fail(Internal, "interceptor chain interrupted: %v", err)
 		}
-		resp := ic.Process(ctx, req)
+		var resp Response
+		if i == 0 && verified {
+			resp = ic.(Verifier).Finish(ctx, req)
+		} else {
+			resp = ic.Process(ctx, req)
+		}
 		if !resp.Continue {
 			if resp.Code == OK {
 				// A stop without a reason is a plain skip.

@@ -79,19 +79,26 @@ func FuzzGitHubSignature(f *testing.F) {
 func FuzzBitbucketSignature(f *testing.F) {
 	const secret = "secret"
 	body := []byte(`{"eventKey":"repo:refs_changed"}`)
-	f.Add(body, sha256Sig(secret, body))
-	f.Add(body, sha1Sig(secret, body))
-	f.Add(body, "sha512=00")
-	f.Add([]byte{}, "sha256=")
-	f.Add([]byte{0xff}, "md5=")
-	ic := mustBuild(f, "bitbucket", params(f, "secretRef", secretRefParam("bb", "key")), newSecrets("ns/bb/key", secret), Options{})
-	f.Fuzz(func(t *testing.T, body []byte, sig string) {
+	f.Add(body, sha256Sig(secret, body), false)
+	f.Add(body, sha1Sig(secret, body), true)
+	f.Add(body, sha1Sig(secret, body), false)
+	f.Add(body, "sha512=00", true)
+	f.Add([]byte{}, "sha256=", false)
+	f.Add([]byte{0xff}, "md5=", true)
+	sg := newSecrets("ns/bb/key", secret)
+	strict := mustBuild(f, "bitbucket", params(f, "secretRef", secretRefParam("bb", "key")), sg, Options{})
+	lax := mustBuild(f, "bitbucket", params(f, "secretRef", secretRefParam("bb", "key"), "allowSHA1", true), sg, Options{})
+	f.Fuzz(func(t *testing.T, body []byte, sig string, allowSHA1 bool) {
+		ic := strict
+		if allowSHA1 {
+			ic = lax
+		}
 		got := ic.Process(context.Background(), &Request{Body: body, Header: http.Header{"X-Hub-Signature": {sig}}, Namespace: "ns"})
 		if got.Code != OK && got.Code != Unauthenticated {
 			t.Fatalf("unexpected code %v: %s", got.Code, got.Message)
 		}
-		if got.Code == OK && !validHexSig(sig, "sha256=", sha256.New, secret, body) && !validHexSig(sig, "sha1=", sha1.New, secret, body) {
-			t.Fatalf("accepted an invalid signature %q", sig)
+		if got.Code == OK && !validHexSig(sig, "sha256=", sha256.New, secret, body) && !(allowSHA1 && validHexSig(sig, "sha1=", sha1.New, secret, body)) {
+			t.Fatalf("accepted an invalid signature %q (allowSHA1 %v)", sig, allowSHA1)
 		}
 	})
 }

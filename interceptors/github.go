@@ -84,21 +84,37 @@ func newGitHub(params map[string]json.RawMessage, secrets SecretGetter) (*github
 // Process implements Interceptor. Like Tekton it rejects form-encoded
 // payloads, then checks the event type, then the signature.
 func (g *githubInterceptor) Process(ctx context.Context, req *Request) Response {
+	if r := g.Verify(ctx, req); !r.Continue {
+		return r
+	}
+	return g.Finish(ctx, req)
+}
+
+// Authenticates implements Verifier.
+func (g *githubInterceptor) Authenticates() bool { return g.secret != nil }
+
+// Verify implements Verifier: content type, event type and signature, on the raw body.
+func (g *githubInterceptor) Verify(ctx context.Context, req *Request) Response {
 	if ct := req.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/x-www-form-urlencoded" {
 			return fail(InvalidArgument, "form parameter encoding not supported, please change the hook to send JSON payloads")
 		}
 	}
-	event := req.Header.Get(gh.EventTypeHeader)
-	if r := g.events.check(gh.EventTypeHeader, event); r != nil {
+	if r := g.events.check(gh.EventTypeHeader, req.Header.Get(gh.EventTypeHeader)); r != nil {
 		return *r
 	}
-	if g.secret != nil {
-		if r := g.verify(ctx, req); r != nil {
-			return *r
-		}
+	if g.secret == nil {
+		return proceed(nil)
 	}
-	if g.changedFiles && event == "push" {
+	if r := g.verify(ctx, req); r != nil {
+		return *r
+	}
+	return Response{Continue: true, Code: OK, Proof: BodyProof}
+}
+
+// Finish implements Verifier: the changed_files extension of push events.
+func (g *githubInterceptor) Finish(_ context.Context, req *Request) Response {
+	if g.changedFiles && req.Header.Get(gh.EventTypeHeader) == "push" {
 		body, err := decodedBody(req)
 		if err != nil {
 			return fail(InvalidArgument, "%v", err)

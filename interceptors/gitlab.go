@@ -55,6 +55,17 @@ func newGitLab(params map[string]json.RawMessage, secrets SecretGetter, opts Opt
 // secret authenticates the request when it equals X-Gitlab-Token or when it
 // is the key of a valid Standard Webhooks signature (GitLab signing tokens).
 func (g *gitlabInterceptor) Process(ctx context.Context, req *Request) Response {
+	return g.Verify(ctx, req)
+}
+
+// Authenticates implements Verifier.
+func (g *gitlabInterceptor) Authenticates() bool { return g.secret != nil }
+
+// Finish implements Verifier: the gitlab interceptor has nothing left to do once Verify passed.
+func (g *gitlabInterceptor) Finish(context.Context, *Request) Response { return proceed(nil) }
+
+// Verify implements Verifier: everything Process does, on the raw body.
+func (g *gitlabInterceptor) Verify(ctx context.Context, req *Request) Response {
 	if r := g.events.check(gitlabEventHeader, req.Header.Get(gitlabEventHeader)); r != nil {
 		return *r
 	}
@@ -73,14 +84,14 @@ func (g *gitlabInterceptor) Process(ctx context.Context, req *Request) Response 
 	var reasons []string
 	if token != "" {
 		if subtle.ConstantTimeCompare([]byte(token), secret) == 1 {
-			return proceed(nil)
+			return Response{Continue: true, Code: OK, Proof: BodyProof}
 		}
 		reasons = append(reasons, gitlabTokenHeader+" does not match the secret")
 	}
 	if signature != "" {
 		code, reason := verifyStandardWebhook(secret, req.Header, req.Body, g.now())
 		if code == OK {
-			return proceed(nil)
+			return Response{Continue: true, Code: OK, Proof: SignedIDProof}
 		}
 		if code != Unauthenticated {
 			return fail(code, "%s", reason)

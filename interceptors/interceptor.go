@@ -91,6 +91,40 @@ type Response struct {
 	Code Code
 	// Message is a human readable reason. It never contains a secret value.
 	Message string
+	// Proof says what a provider check authenticated when it let the event continue (Verifier
+	// interceptors); NoProof from every other interceptor.
+	Proof Proof
+}
+
+// Proof is what a successful signature or token check vouches for.
+type Proof int
+
+const (
+	// NoProof: nothing was authenticated (no secret configured, or not a provider check).
+	NoProof Proof = iota
+	// BodyProof: the sender holds the secret and the raw body is what it sent (HMAC over the body), or at
+	// least it holds the secret (GitLab's plain token). The delivery id headers are not covered: the
+	// same bytes sent again with a fresh id are a replay.
+	BodyProof
+	// SignedIDProof: the delivery id and a timestamp are signed together with the body (Standard
+	// Webhooks): the id can be trusted to tell one delivery from another, and the timestamp bounds replays.
+	SignedIDProof
+)
+
+// Verifier is implemented by the provider checks (github, gitlab, bitbucket): interceptors whose
+// authentication needs only the headers and the raw body. The listener runs Verify for every trigger
+// before it decodes the body, so a sender that holds no secret never costs a JSON decode.
+type Verifier interface {
+	Interceptor
+	// Verify runs the part of Process that needs no decoded body: content type, event type filter and,
+	// when a secret is configured, the signature or token. It never reads req.Decoded. A response that
+	// continues carries the Proof and no Extensions.
+	Verify(ctx context.Context, req *Request) Response
+	// Finish runs the rest of Process for a request Verify let continue (github: changed_files). Process
+	// is Verify followed by Finish.
+	Finish(ctx context.Context, req *Request) Response
+	// Authenticates reports whether Verify checks a secret (a secretRef is configured).
+	Authenticates() bool
 }
 
 // Interceptor processes one event for one trigger.

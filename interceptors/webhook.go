@@ -13,8 +13,16 @@ import (
 	"strings"
 )
 
-// maxWebhookResponse bounds the size of an external interceptor's reply.
-const maxWebhookResponse = 16 << 20
+// maxWebhookResponse bounds the size of an external interceptor's reply: it is decoded into
+// extensions, so it costs listener memory for every delivery.
+const maxWebhookResponse = 4 << 20
+
+// errRedirect refuses redirects: an interceptor's URL is configuration, and a reply that points
+// elsewhere (another host, a metadata endpoint) must not take the delivery's body and headers with it.
+var errRedirect = errors.New("external interceptors must answer themselves: redirects are not followed")
+
+// NoRedirects is an http.Client CheckRedirect that refuses every redirect.
+func NoRedirects(*http.Request, []*http.Request) error { return errRedirect }
 
 // webhookInterceptor calls an external interceptor over HTTP(S).
 type webhookInterceptor struct {
@@ -29,13 +37,19 @@ type webhookInterceptor struct {
 // JSON to url and interprets the InterceptorResponse it answers. It is used
 // for ClusterInterceptors/Interceptors that are not built in (resolved to a
 // URL by the caller) and for Tekton's legacy webhook interceptor. Each call
-// is bounded by opts.Timeout. A transport error, a non-200 status or an
-// undecodable reply gives an Internal response.
+// is bounded by opts.Timeout, its reply by 4 MiB, and redirects are never
+// followed (whatever opts.HTTPClient says). A transport error, a redirect, a
+// non-200 status or an undecodable reply gives an Internal response.
 func NewWebhook(url string, params map[string]json.RawMessage, opts Options) Interceptor {
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: opts.timeout()}
+	client := &http.Client{Timeout: opts.timeout()}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient // shares the Transport (and its connection pool)
+		client = &c
+		if client.Timeout <= 0 || client.Timeout > opts.timeout() {
+			client.Timeout = opts.timeout()
+		}
 	}
+	client.CheckRedirect = NoRedirects
 	return &webhookInterceptor{url: url, display: redactURL(url), params: params, client: client, opts: opts}
 }
 
@@ -140,6 +154,9 @@ func (w *webhookInterceptor) Process(ctx context.Context, req *Request) Response
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fail(Internal, "interceptor %s: no reply within %v", w.display, w.opts.timeout())
+		}
+		if errors.Is(err, errRedirect) {
+			return fail(Internal, "interceptor %s answered with a redirect: redirects are not followed", w.display)
 		}
 		return fail(Internal, "interceptor %s unreachable: %v", w.display, redactErr(err, w.url, w.display))
 	}
