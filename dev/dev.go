@@ -39,6 +39,7 @@ import (
 	"github.com/hookrun/hookrun/executor"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/node"
+	"github.com/hookrun/hookrun/node/kubeletpki"
 )
 
 // Options configure Run.
@@ -157,6 +158,15 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(env.ControlPlane.Etcd.DataDir, 0o700); err != nil {
 		return err
 	}
+	// kubectl logs: kube-apiserver reads the node agent's logs with a client certificate from a CA made
+	// here (afresh each start), and checks the agent's serving certificate with it.
+	kubelet, err := kubeletpki.Generate(filepath.Join(state, "kubelet-pki"), []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		return err
+	}
+	for _, f := range kubelet.APIServerFlags() {
+		env.ControlPlane.GetAPIServer().Configure().Set(f[0], f[1])
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("start control plane: %w", err)
@@ -226,7 +236,8 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.Chmod(filepath.Join(state, "node"), 0o700); err != nil {
 		return err
 	}
-	agent, err := node.New(node.Options{Config: cfg, StateDir: filepath.Join(state, "node"), Logger: log.With("component", "node")})
+	agent, err := node.New(node.Options{Config: cfg, StateDir: filepath.Join(state, "node"), Logger: log.With("component", "node"),
+		KubeletCertFile: kubelet.ServingCert, KubeletKeyFile: kubelet.ServingKey, KubeletClientCAFile: kubelet.CACert})
 	if err != nil {
 		return err
 	}

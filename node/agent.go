@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,9 @@ type Agent struct {
 	capacity corev1.ResourceList
 	mounts   MountMode // resolved in Run
 
+	kubeletTLS  *tls.Config // nil: the kubelet API is not served
+	kubeletPort int32       // published in the Node status; set in Run before the Node is registered
+
 	ownPods     cache.Indexer // Pods bound to this node
 	unboundPods cache.Indexer // Pods bound to no node (binding candidates)
 	queue       workqueue.TypedRateLimitingInterface[string]
@@ -71,15 +75,24 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: kubernetes client: %w", err)
 	}
+	tlsConfig, err := opts.kubeletTLS()
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
-		opts:     opts,
-		log:      opts.Logger.With("node", opts.NodeName),
-		cs:       cs,
-		capacity: opts.capacity(),
-		runners:  map[string]*podRunner{},
-		finished: map[string]types.UID{},
+		opts:       opts,
+		log:        opts.Logger.With("node", opts.NodeName),
+		cs:         cs,
+		capacity:   opts.capacity(),
+		kubeletTLS: tlsConfig,
+		runners:    map[string]*podRunner{},
+		finished:   map[string]types.UID{},
 	}, nil
 }
+
+// KubeletPort is the port of the kubelet API (container logs), 0 when it is not served. It is known once
+// Run has registered the Node.
+func (a *Agent) KubeletPort() int { return int(a.kubeletPort) }
 
 // NodeName is the name of the Node the agent registers.
 func (a *Agent) NodeName() string { return a.opts.NodeName }
@@ -105,6 +118,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.baseCtx = context.WithoutCancel(ctx)
 	if err := a.resolveMounts(ctx); err != nil {
 		return err
+	}
+	kubeletLn, err := a.listenKubelet()
+	if err != nil {
+		return err
+	}
+	if kubeletLn != nil {
+		defer kubeletLn.Close() // when Run fails before serving
+	} else {
+		a.log.Info("kubelet API not served (no serving certificate and client CA): kubectl logs cannot reach this node")
 	}
 	if err := a.registerNode(ctx); err != nil {
 		return err
@@ -158,6 +180,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		shutdownInformers()
 		a.markNodeStopped()
 		return nil
+	}
+
+	if kubeletLn != nil {
+		srv := a.serveKubelet(kubeletLn)
+		defer srv.Close()
 	}
 
 	var workers sync.WaitGroup

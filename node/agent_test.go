@@ -50,6 +50,7 @@ func startAgent(t *testing.T, mode node.MountMode, mutate ...func(*node.Options)
 		StopGracePeriod:   2 * time.Second,
 		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+	env.KubeletOptions(&opts) // kubectl logs works on every test agent
 	for _, f := range mutate {
 		f(&opts)
 	}

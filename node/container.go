@@ -24,7 +24,8 @@ const maxTerminationMessage = 4096
 // process is a started container process.
 type process struct {
 	cmd      *exec.Cmd
-	log      *os.File
+	out      *logCopier // copies stdout and stderr into the container's log
+	logPath  string
 	errFile  string // written by the exec-in-mounts helper when it cannot start the command
 	termFile string // host file behind terminationMessagePath
 	started  metav1.Time
@@ -260,35 +261,37 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	if err != nil {
 		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
 	}
-	logFile, err := os.OpenFile(LogPath(r.a.opts.StateDir, r.pod.Namespace, r.pod.Name, c.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	_ = os.Remove(exitPath(r.dir, c.Name))
+	out, err := openContainerLog(r.a.opts.StateDir, r.pod.Namespace, r.pod.Name, c.Name)
 	if err != nil {
 		return fail(terminatedNow(startErrorExitCode, "StartError", fmt.Sprintf("open log: %v", err)))
 	}
-	_ = os.Remove(exitPath(r.dir, c.Name))
 
-	p := &process{log: logFile, termFile: termFile, waitErr: make(chan error, 1)}
+	p := &process{out: out, logPath: LogPath(r.a.opts.StateDir, r.pod.Namespace, r.pod.Name, c.Name),
+		termFile: termFile, waitErr: make(chan error, 1)}
 	cmd, errFile, err := r.command(c.Name, c.WorkingDir, argv, env, mounts)
 	if err != nil {
-		logFile.Close()
+		out.abort()
 		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
 	}
 	p.errFile = errFile
 	cmd.Stdin = nil
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
+	cmd.Stdout = out.w
+	cmd.Stderr = out.w
 	cmd.SysProcAttr = sysProcAttr(r.a.mounts == MountNamespace)
 	p.cmd = cmd
 
 	select {
 	case <-stopCh:
-		logFile.Close()
+		out.abort()
 		return nil, nil
 	default:
 	}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		out.abort()
 		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
 	}
+	out.start()
 	p.started = metav1.Now()
 	recordGroup(pidFile(r.dir, c.Name), cmd.Process.Pid)
 	go func() { p.waitErr <- cmd.Wait() }()
@@ -402,7 +405,6 @@ func (r *podRunner) volumeMounts(c *corev1.Container, env *envList) ([]bindMount
 
 // wait waits for the process (killing its group when stopCh closes) and records the terminated state.
 func (r *podRunner) wait(c *corev1.Container, isInit bool, idx int, p *process, stopCh <-chan struct{}) *corev1.ContainerStateTerminated {
-	defer p.log.Close()
 	pgid := p.cmd.Process.Pid
 	var killed bool
 	var waitErr error
@@ -425,6 +427,10 @@ func (r *podRunner) wait(c *corev1.Container, isInit bool, idx int, p *process, 
 	// What the container left behind dies with it, as when a container's PID 1 exits.
 	killGroup(pgid, 5*time.Second)
 	_ = os.Remove(pidFile(r.dir, c.Name))
+	// The log is complete before the container is recorded as ended (followers stop at that mark).
+	if err := p.out.finish(2 * time.Second); err != nil {
+		r.log.Warn("container log", "container", c.Name, "err", err)
+	}
 
 	code := int32(0)
 	if ps := p.cmd.ProcessState; ps != nil {
@@ -474,7 +480,7 @@ func (r *podRunner) wait(c *corev1.Container, isInit bool, idx int, p *process, 
 func (r *podRunner) terminationMessage(c *corev1.Container, p *process, code int32) string {
 	b, _ := readAtMost(p.termFile, maxTerminationMessage)
 	if len(b) == 0 && code != 0 && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
-		b = logTail(p.log.Name(), 80, 2048)
+		b = logTail(p.logPath, 80, 2048)
 	}
 	return string(b)
 }

@@ -47,7 +47,7 @@ func (a *Agent) nodeStatus(old *corev1.NodeStatus) corev1.NodeStatus {
 			{Type: corev1.NodeInternalIP, Address: localIP},
 			{Type: corev1.NodeHostName, Address: a.opts.NodeName},
 		},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.kubeletPort}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID:               readTrim("/etc/machine-id"),
 			SystemUUID:              readTrim("/sys/class/dmi/id/product_uuid"),

@@ -24,6 +24,9 @@ const (
 	DefaultNodeName  = "hookrun-local"
 	DefaultStateDir  = ".hookrun/node"
 	DefaultSelfImage = "ghcr.io/hookrun/hookrun:*"
+	// DefaultKubeletAddr is where the kubelet API listens: any free port on the loopback interface, the
+	// Node's published InternalIP.
+	DefaultKubeletAddr = localIP + ":0"
 )
 
 // MountMode selects how volume mountPaths are made visible to the processes of a Pod.
@@ -75,6 +78,21 @@ type Options struct {
 	Version string
 	// Logger receives the agent's structured logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// The kubelet API (GET /containerLogs/..., what kube-apiserver calls for pods/log and so kubectl logs)
+	// is served over TLS when the three files are given, else not at all. Only clients with a certificate
+	// signed by KubeletClientCAFile are answered: give kube-apiserver a client certificate from that CA
+	// (--kubelet-client-certificate/--kubelet-client-key) and the CA of KubeletCertFile
+	// (--kubelet-certificate-authority); package kubeletpki makes such a set.
+	//
+	// KubeletCertFile and KubeletKeyFile are the serving certificate; it must be valid for the address
+	// kube-apiserver dials: the Node's InternalIP, 127.0.0.1 (see kubeletpki.Files.APIServerFlags).
+	KubeletCertFile, KubeletKeyFile string
+	// KubeletClientCAFile holds the CA certificate(s) that client certificates must chain to.
+	KubeletClientCAFile string
+	// KubeletAddr is where the kubelet API listens (default "127.0.0.1:0": a free port on the loopback
+	// interface). The port in use is published in the Node's status.daemonEndpoints.kubeletEndpoint.
+	KubeletAddr string
 }
 
 func (o *Options) setDefaults() error {
@@ -126,6 +144,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.KubeletAddr == "" {
+		o.KubeletAddr = DefaultKubeletAddr
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/node"
+	"github.com/hookrun/hookrun/node/kubeletpki"
 )
 
 // ErrNoBinaries means bin/kube-apiserver or bin/etcd is missing.
@@ -40,8 +42,12 @@ type Env struct {
 	Client client.Client
 	Scheme *runtime.Scheme
 	Root   string // repository root
+	// Kubelet is the PKI that lets kube-apiserver read node agents' logs (kubectl logs): start an agent
+	// with Kubelet.ServingCert, Kubelet.ServingKey and Kubelet.CACert (see KubeletOptions).
+	Kubelet *kubeletpki.Files
 
-	env *envtest.Environment
+	env    *envtest.Environment
+	pkiDir string
 	seq atomic.Int64
 }
 
@@ -91,21 +97,45 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	pkiDir, err := os.MkdirTemp("", "hookrun-kubelet-pki-")
+	if err != nil {
+		return nil, err
+	}
+	kubelet, err := kubeletpki.Generate(pkiDir, []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		_ = os.RemoveAll(pkiDir)
+		return nil, err
+	}
+	apiserver := env.ControlPlane.GetAPIServer().Configure()
+	for _, f := range kubelet.APIServerFlags() {
+		apiserver.Set(f[0], f[1])
+	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = os.RemoveAll(pkiDir)
 		return nil, fmt.Errorf("start control plane: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 500, 1000
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(pkiDir)
 		return nil, err
 	}
-	return &Env{Config: cfg, Client: c, Scheme: scheme, Root: root, env: env}, nil
+	return &Env{Config: cfg, Client: c, Scheme: scheme, Root: root, Kubelet: kubelet, env: env, pkiDir: pkiDir}, nil
 }
 
 // Stop stops the control plane.
-func (e *Env) Stop() error { return e.env.Stop() }
+func (e *Env) Stop() error {
+	err := e.env.Stop()
+	_ = os.RemoveAll(e.pkiDir)
+	return err
+}
+
+// KubeletOptions sets the node agent options that make its logs readable through this API server.
+func (e *Env) KubeletOptions(o *node.Options) {
+	o.KubeletCertFile, o.KubeletKeyFile, o.KubeletClientCAFile = e.Kubelet.ServingCert, e.Kubelet.ServingKey, e.Kubelet.CACert
+}
 
 // Environment exposes the envtest environment (e.g. to stop and restart the apiserver in fault tests).
 func (e *Env) Environment() *envtest.Environment { return e.env }
