@@ -123,6 +123,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if !Loopback(o.Addr) {
+		warnExposed(o.Out, o.Addr)
+		log.Warn("listener reachable from other machines", "addr", o.Addr)
+	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
 			return fmt.Errorf("%s not found in %s: build it with `make tools` (or pass --bin-dir)", b, o.BinDir)
@@ -132,10 +136,6 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("listener address %s: %w", o.Addr, err)
 	} else {
 		ln.Close()
-	}
-	if !Loopback(o.Addr) {
-		warnExposed(o.Out, o.Addr)
-		log.Warn("listener reachable from other machines", "addr", o.Addr)
 	}
 	fmt.Fprintf(o.Out, "hookrun dev: starting the control plane (state in %s, logs in %s)…\n", state, filepath.Join(state, "hookrun.log"))
 

@@ -201,7 +201,8 @@ func start(t *testing.T, ns string, tweak func(*listener.Options)) *harness {
 	}
 	h := &harness{ns: ns, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	opts := listener.Options{Namespace: ns, EventListener: "hooks",
-		Logger: slog.New(slog.NewJSONHandler(lockedWriter{h.mu, h.logs}, nil))}
+		Logger:      slog.New(slog.NewJSONHandler(lockedWriter{h.mu, h.logs}, nil)),
+		Impersonate: listener.NewImpersonator(env.Config, client.Options{Scheme: env.Scheme, Mapper: env.Client.RESTMapper()})}
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -752,7 +753,7 @@ spec:
 func TestV1alpha1Tutorial(t *testing.T) {
 	ns := env.Namespace(t)
 	apply(t, ns, fixture(ns))
-	env.Apply(t, ns, `
+	env.Apply(t, ns, strings.ReplaceAll(`
 apiVersion: triggers.tekton.dev/v1alpha1
 kind: TriggerBinding
 metadata: {name: old-binding}
@@ -776,6 +777,22 @@ spec:
       - {name: revision, value: $(tt.params.revision)}
       - {name: url, value: $(tt.params.url)}
 ---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: tekton-triggers-sa}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: triggers-create-runs}
+rules:
+- {apiGroups: [tekton.dev], resources: [pipelineruns], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: tekton-triggers-sa}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: triggers-create-runs}
+subjects: [{kind: ServiceAccount, name: tekton-triggers-sa, namespace: NAMESPACE}]
+---
 apiVersion: triggers.tekton.dev/v1alpha1
 kind: EventListener
 metadata: {name: old-listener}
@@ -791,7 +808,7 @@ spec:
     - name: old-binding
     template:
       name: old-template
-`)
+`, "NAMESPACE", ns))
 	h := start(t, ns, nil)
 	req, err := listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, Body: []byte(pushBody)}.Request(context.Background(), h.url+"/hooks/old-listener")
 	if err != nil {

@@ -73,7 +73,7 @@ func TestKustomizeDryRun(t *testing.T) {
 			out := kubectl(t, "apply", "--server-side", "--dry-run=server", "--field-manager=hookrun-test", "-k", dir)
 			for _, want := range []string{"deployment.apps/hookrun-listener", "deployment.apps/hookrun-executor",
 				"ingress.networking.k8s.io/hookrun", "networkpolicy.networking.k8s.io/hookrun-listener",
-				"poddisruptionbudget.policy/hookrun-listener", "customresourcedefinition.apiextensions.k8s.io/pipelineruns.tekton.dev"} {
+				"poddisruptionbudget.policy/hookrun-listener", "clusterrole.rbac.authorization.k8s.io/tekton-triggers-eventlistener-roles", "customresourcedefinition.apiextensions.k8s.io/pipelineruns.tekton.dev"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("%s not applied:\n%s", want, out)
 				}
@@ -188,6 +188,12 @@ spec:
 		{"create", "tekton.dev", "pipelineruns", "other", false},
 		{"update", "triggers.tekton.dev", "eventlisteners", "hookrun", false},
 		{"*", "*", "*", "", false},
+		// Triggers' ServiceAccounts may be impersonated (Tekton's semantics); users and groups may not.
+		{"impersonate", "", "serviceaccounts", "other", true},
+		{"impersonate", "", "users", "", false},
+		{"impersonate", "", "groups", "", false},
+		{"impersonate", "authentication.k8s.io", "userextras", "", false},
+		{"impersonate", "authentication.k8s.io", "uids", "", false},
 	} {
 		if got := canI(t, cfg, c.verb, c.group, c.resource, c.ns); got != c.want {
 			t.Errorf("listener can-i %s %s.%s in %q = %v, want %v", c.verb, c.resource, c.group, c.ns, got, c.want)
@@ -234,8 +240,11 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The EventListener names serviceAccountName hookrun-listener: the listener impersonates it, which its
+	// ClusterRole allows for ServiceAccounts only.
 	srv := listener.New(cache, c, cache, listener.Options{Namespace: "hookrun", EventListener: "github-listener",
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Impersonate: listener.NewImpersonator(cfg, client.Options{Scheme: env.Scheme, Mapper: c.RESTMapper()})})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go func() { _ = srv.Serve(lctx, ln) }()
 	req, _ := listener.Outgoing{Provider: "github", Event: "push", Secret: secret,

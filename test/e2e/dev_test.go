@@ -159,7 +159,7 @@ func logs(t *testing.T, state, pod string) string {
 // to Succeeded with a result passed between tasks and a file shared through the workspace; github-push
 // clones and tests a local repository and ends Completed with the Kaniko build skipped; with build-image
 // "true" the Kaniko step fails with ContainerRuntimeRequired; and after a restart the runs and their logs
-// are still there.
+// are still there and the generated webhook secrets unchanged.
 func TestDevLoop(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git is not installed: the github-push example clones a local repository (%v)", err)
@@ -177,6 +177,8 @@ func TestDevLoop(t *testing.T) {
 	}
 	state := filepath.Join(tmp, "state")
 	d := startDev(t, root, bin, state)
+	checkDevSecurity(t, d, root, bin)
+	secrets := devSecrets(t, state)
 
 	// gitlab-mr with the real GitLab merge-request payload.
 	mr, err := os.ReadFile(filepath.Join(root, "..", "shared", "corpus", "gitlab", "merge_request.json"))
@@ -184,7 +186,7 @@ func TestDevLoop(t *testing.T) {
 		t.Logf("corpus absent (%v): using a minimal merge-request payload", err)
 		mr = []byte(`{"object_kind":"merge_request","object_attributes":{"title":"MS-Viewport","source_branch":"ms-viewport","last_commit":{"id":"da1560886d4f094c3e6c9ef40349f7d38b5d27d7"}}}`)
 	}
-	r := d.send(t, "/hooks/gitlab-listener", listener.Outgoing{Provider: "gitlab", Event: "merge_request", Secret: "hookrun-dev-token", Body: mr})
+	r := d.send(t, "/hooks/gitlab-listener", listener.Outgoing{Provider: "gitlab", Event: "merge_request", Secret: secrets["default/gitlab-secret/token"], Body: mr})
 	pr := d.waitRun(t, r.Triggers[0].Resources[0].Name)
 	if c := pr.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != corev1.ConditionTrue || c.Reason != "Succeeded" {
 		t.Fatalf("gitlab-mr run: %+v\n%s", c, d.out)
@@ -209,7 +211,7 @@ func TestDevLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = d.send(t, "/hooks", listener.Outgoing{Provider: "github", Event: "push", Secret: "hookrun-dev-secret", Body: body})
+	r = d.send(t, "/hooks", listener.Outgoing{Provider: "github", Event: "push", Secret: secrets["default/github-secret/secretToken"], Body: body})
 	gh := d.waitRun(t, r.Triggers[0].Resources[0].Name)
 	if c := gh.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != corev1.ConditionTrue || c.Reason != "Completed" {
 		t.Fatalf("github-push run: %+v", c)
@@ -252,12 +254,15 @@ func TestDevLoop(t *testing.T) {
 	// Restart: runs and logs survive.
 	d.stop(t)
 	d2 := startDev(t, root, bin, state)
+	if again := devSecrets(t, state); again["default/github-secret/secretToken"] != secrets["default/github-secret/secretToken"] {
+		t.Errorf("a restart changed the generated github secret")
+	}
 	var prs pipelinev1.PipelineRunList
 	if err := d2.client.List(context.Background(), &prs, client.InNamespace("default")); err != nil {
 		t.Fatal(err)
 	}
-	if len(prs.Items) != 3 {
-		t.Errorf("after a restart %d PipelineRuns are listed, want 3", len(prs.Items))
+	if len(prs.Items) != 5 { // 2 from the printed send commands, gitlab-mr, github-push, with-build
+		t.Errorf("after a restart %d PipelineRuns are listed, want 5", len(prs.Items))
 	}
 	if l := logs(t, state, testTR.Status.PodName); !strings.Contains(l, "all tests passed") {
 		t.Errorf("logs lost across a restart")

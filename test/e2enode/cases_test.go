@@ -103,7 +103,7 @@ func (n *node) testGitLabMR(t *testing.T, root, ns string) {
 	body := readCorpus(t, root,
 		[]byte(`{"object_kind":"merge_request","object_attributes":{"title":"MS-Viewport","source_branch":"ms-viewport","last_commit":{"id":"da1560886d4f094c3e6c9ef40349f7d38b5d27d7"}}}`),
 		"gitlab", "merge_request.json")
-	name, _ := n.send(t, "/hooks/gitlab-listener", listener.Outgoing{Provider: "gitlab", Event: "merge_request", Secret: "hookrun-dev-token", Body: body})
+	name, _ := n.send(t, "/hooks/gitlab-listener", listener.Outgoing{Provider: "gitlab", Event: "merge_request", Secret: e2eSecret, Body: body})
 	pr := n.waitPR(t, ns, name, runTimeout)
 	if c := condition(pr); c.Status != corev1.ConditionTrue || c.Reason != "Succeeded" {
 		t.Fatalf("gitlab-mr run %s: %+v\n%s", name, c, n.describeRuns(ns))
@@ -144,7 +144,7 @@ func (n *node) testGitHubPush(t *testing.T, root, ns string) {
 		"repository.clone_url":      n.gitURL + "/repo.git",
 		"repository.default_branch": "main",
 	})
-	name, _ := n.send(t, "/hooks", listener.Outgoing{Provider: "github", Event: "push", Secret: "hookrun-dev-secret", Body: body})
+	name, _ := n.send(t, "/hooks", listener.Outgoing{Provider: "github", Event: "push", Secret: e2eSecret, Body: body})
 	pr := n.waitPR(t, ns, name, runTimeout)
 	if c := condition(pr); c.Status != corev1.ConditionTrue || c.Reason != "Completed" {
 		t.Fatalf("github-push run %s: %+v (want Completed: build skipped)\n%s", name, c, n.describeRuns(ns))

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/api/validate"
 	"github.com/hookrun/hookrun/listener"
 )
 
@@ -106,9 +107,13 @@ func (n *node) applyDir(t *testing.T, ns, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.apply(t, ns, string(data))
+		// The examples' Secrets hold a placeholder `hookrun dev` fills in; this suite signs with its own.
+		n.apply(t, ns, strings.ReplaceAll(string(data), validate.SecretPlaceholder, e2eSecret))
 	}
 }
+
+// e2eSecret replaces the examples' placeholder webhook secrets in this suite.
+const e2eSecret = "e2e-node-webhook-secret"
 
 // send delivers a signed webhook to the listener and returns the PipelineRun it created.
 func (n *node) send(t *testing.T, path string, o listener.Outgoing) (string, time.Time) {
