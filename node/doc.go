@@ -79,6 +79,12 @@
 //
 // # Logs
 //
-// Each container's stdout and stderr go, interleaved, to LogPath(state, ns, pod, container); WriteLogs prints
-// them (this is `hookrun logs`). kubectl logs is not served (there is no kubelet API).
+// Each container's stdout and stderr go, interleaved, through a pipe the agent reads to LogPath(state, ns,
+// pod, container), with an index of when each line was written beside it (a restarted container's earlier
+// log is kept as its previous log). The agent serves them like a kubelet: GET
+// /containerLogs/{namespace}/{pod}/{container} (follow, tailLines, sinceSeconds, sinceTime, timestamps,
+// previous, limitBytes) over TLS on the port it publishes in the Node's daemonEndpoints, answering only
+// clients whose certificate chains to Options.KubeletClientCAFile, i.e. kube-apiserver's kubelet client
+// certificate: `kubectl logs` and every pods/log reader work as on a real node (see package kubeletpki for
+// the certificates and the kube-apiserver flags). WriteLogs reads the files directly.
 package node

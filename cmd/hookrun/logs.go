@@ -6,24 +6,49 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
-	"github.com/hookrun/hookrun/node"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/runlogs"
 )
 
+const logsHelp = `
+Prints the logs of a PipelineRun, a TaskRun or a Pod: every task and step in order, each line prefixed
+with [task:step]. RUN is a name (a PipelineRun of that name is looked for first, then a TaskRun, then a
+Pod) or KIND/NAME (pipelinerun/, pr/, taskrun/, tr/, pod/). With -f the logs follow the run live until it
+ends, like tkn pr logs -f.
+
+Logs are read through the Kubernetes API (pods/log), on a real cluster as under hookrun dev. The API
+server is found with --kubeconfig, else $KUBECONFIG, else the kubeconfig of hookrun dev in .hookrun/ when
+there is one, else in-cluster or ~/.kube/config. --state DIR (older releases: the node agent's state) finds
+the kubeconfig of the hookrun dev whose state is DIR or DIR's parent.
+`
+
+// devState is hookrun dev's default state directory; its kubeconfig is used when nothing else is named.
+const devState = ".hookrun"
+
 func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("logs", "logs [--state DIR] [-n NAMESPACE] POD [-c CONTAINER] [-f]", stderr)
+	fs := newFlags("logs", "logs [-n NAMESPACE] [--kubeconfig FILE] RUN [-f]", stderr)
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
-		fmt.Fprintln(stderr, "\nPrints the logs the local node agent kept for a Pod: every container in run order, each line\n"+
-			"prefixed with [container], or only CONTAINER with -c. -f follows until the container(s) end.")
+		fmt.Fprint(stderr, logsHelp)
 	}
-	state := fs.String("state", node.DefaultStateDir, "the node agent's state directory")
-	namespace := fs.String("n", "default", "namespace of the Pod")
-	container := fs.String("c", "", "only this container")
-	follow := fs.Bool("f", false, "follow the log until the container ends")
-	// Accept flags after the Pod name too (hookrun logs POD -c step-build).
-	var pod string
+	var namespace, kubeconfig, state string
+	var follow bool
+	fs.StringVar(&namespace, "n", "", "namespace (default: the kubeconfig context's, else default)")
+	fs.StringVar(&namespace, "namespace", "", "same as -n")
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file")
+	fs.BoolVar(&follow, "f", false, "follow the logs until the run ends")
+	fs.BoolVar(&follow, "follow", false, "same as -f")
+	fs.StringVar(&state, "state", "", "hookrun dev state directory whose kubeconfig to use (not needed: see below)")
+	// Accept flags after the name too (hookrun logs RUN -f), as kubectl does.
+	var name string
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
@@ -35,16 +60,77 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if fs.NArg() == 0 {
 			break
 		}
-		if pod != "" {
-			fmt.Fprintf(stderr, "hookrun logs: more than one Pod given (%q, %q)\n", pod, fs.Arg(0))
+		if name != "" {
+			fmt.Fprintf(stderr, "hookrun logs: more than one RUN given (%q, %q)\n", name, fs.Arg(0))
 			return errUsage
 		}
-		pod, rest = fs.Arg(0), fs.Args()[1:]
+		name, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	if pod == "" {
-		fmt.Fprintln(stderr, "hookrun logs: give the Pod name")
+	if name == "" {
+		fmt.Fprintln(stderr, "hookrun logs: give the name of a PipelineRun, TaskRun or Pod")
 		fs.Usage()
 		return errUsage
 	}
-	return node.WriteLogs(ctx, stdout, *state, *namespace, pod, *container, *follow)
+	kind, name, err := runlogs.ParseName(name)
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun logs:", err)
+		return errUsage
+	}
+	if state != "" {
+		if kubeconfig, err = stateKubeconfig(state); err != nil {
+			return err
+		}
+	}
+	if kubeconfig == "" && os.Getenv("KUBECONFIG") == "" {
+		if p := filepath.Join(devState, "kubeconfig"); fileExists(p) {
+			kubeconfig = p
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return fmt.Errorf("no Kubernetes API to talk to (give --kubeconfig, set KUBECONFIG, or start hookrun dev): %w", err)
+	}
+	if namespace == "" {
+		if namespace, _, err = cc.Namespace(); err != nil {
+			return fmt.Errorf("namespace from kubeconfig: %w", err)
+		}
+	}
+	scheme, err := api.NewScheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	r := &runlogs.Reader{Client: c, Kube: kube}
+	err = r.Write(ctx, stdout, namespace, kind, name, runlogs.Options{Follow: follow})
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil // interrupted while following
+	}
+	return err
+}
+
+// stateKubeconfig finds the kubeconfig of a hookrun dev state directory: DIR/kubeconfig, or, for the node
+// agent's state directory that older releases took (.hookrun/node), DIR/../kubeconfig.
+func stateKubeconfig(dir string) (string, error) {
+	for _, p := range []string{filepath.Join(dir, "kubeconfig"), filepath.Join(filepath.Dir(filepath.Clean(dir)), "kubeconfig")} {
+		if fileExists(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("--state %s: no hookrun dev kubeconfig in it or its parent (logs are read through the "+
+		"Kubernetes API now: --state is not needed under hookrun dev; use --kubeconfig elsewhere)", dir)
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }

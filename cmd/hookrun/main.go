@@ -27,7 +27,7 @@ func commands() []command {
 		{"listener", "serve /hooks: verify webhooks, run interceptors, create resources", runListener},
 		{"executor", "run PipelineRuns and TaskRuns as Pods (controller)", runExecutor},
 		{"node", "node agent: run Pods bound to this node as local processes", runNode},
-		{"logs", "print the logs of a Pod run by the local node agent", runLogs},
+		{"logs", "print the logs of a PipelineRun, TaskRun or Pod (-f follows it)", runLogs},
 		{"send", "sign and send a webhook payload to a listener", runSend},
 		{"step", "run one TaskRun step inside its container (used in Pods the executor makes)", runStep},
 		{"validate", "check Tekton / Triggers YAML files and report every problem", runValidate},

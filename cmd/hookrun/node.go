@@ -28,7 +28,10 @@ Running: init containers in order (native sidecars kept running in the backgroun
 parallel, with restartPolicy Never semantics. Images are ignored: command/args, env/envFrom, workingDir and
 volumes are honoured; a container with command "hookrun" and a --self-image image runs this binary. A
 container with no command (only an image entrypoint, e.g. Kaniko) fails with reason ContainerRuntimeRequired:
-it needs a real node. Logs: <state>/pods/<namespace>/<pod>/<container>.log, see 'hookrun logs'.
+it needs a real node. Logs: <state>/pods/<namespace>/<pod>/<container>.log; with --tls-cert-file,
+--tls-private-key-file and --client-ca-file the agent serves them like a kubelet (GET /containerLogs on
+--kubelet-address, published in the Node's daemonEndpoints) to clients with a certificate from that CA, i.e.
+kube-apiserver's --kubelet-client-certificate, so kubectl logs and 'hookrun logs' work.
 
 Mounts: volumes are directories under --state (emptyDir, secret, configMap, downwardAPI per Pod; a
 PersistentVolumeClaim is <state>/pvc/<namespace>/<claim>, shared by every Pod using the claim; hostPath is the
@@ -60,6 +63,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mounts := fs.String("mounts", "auto", "mount mechanism: auto, namespace or rewrite")
 	bind := fs.Bool("bind", true, "bind unscheduled Pods to this node (see the binding rule below)")
 	heartbeat := fs.Duration("heartbeat", 10*time.Second, "Lease and Ready heartbeat interval")
+	tlsCert := fs.String("tls-cert-file", "", "kubelet API serving certificate (valid for 127.0.0.1, the Node's InternalIP)")
+	tlsKey := fs.String("tls-private-key-file", "", "kubelet API serving key")
+	clientCA := fs.String("client-ca-file", "", "CA that kube-apiserver's kubelet client certificate is signed by")
+	kubeletAddr := fs.String("kubelet-address", node.DefaultKubeletAddr, "kubelet API listen address (port 0: any free port)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -84,16 +91,20 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	agent, err := node.New(node.Options{
-		Config:            cfg,
-		NodeName:          *nodeName,
-		StateDir:          *state,
-		SelfImages:        selfImages,
-		SelfPath:          *selfPath,
-		Mounts:            mode,
-		DisableBinding:    !*bind,
-		HeartbeatInterval: *heartbeat,
-		Version:           version,
-		Logger:            newLogger(stderr, slog.LevelInfo),
+		Config:              cfg,
+		NodeName:            *nodeName,
+		StateDir:            *state,
+		SelfImages:          selfImages,
+		SelfPath:            *selfPath,
+		Mounts:              mode,
+		DisableBinding:      !*bind,
+		HeartbeatInterval:   *heartbeat,
+		Version:             version,
+		Logger:              newLogger(stderr, slog.LevelInfo),
+		KubeletCertFile:     *tlsCert,
+		KubeletKeyFile:      *tlsKey,
+		KubeletClientCAFile: *clientCA,
+		KubeletAddr:         *kubeletAddr,
 	})
 	if err != nil {
 		return err
