@@ -59,7 +59,7 @@ func TestContainerLogQueries(t *testing.T) {
 		{"limitBytes", "limitBytes=6", "one\ntw"},
 		{"timestamps", "timestamps=true&tailLines=2",
 			"2026-01-02T03:04:15.6Z three\n2026-01-02T03:04:25.6Z four"},
-		{"timestamps and limitBytes", "timestamps=true&limitBytes=26", "2026-01-02T03:04:05.6Z one\n"},
+		{"timestamps and limitBytes", "timestamps=true&limitBytes=27", "2026-01-02T03:04:05.6Z one\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

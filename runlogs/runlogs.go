@@ -236,23 +236,22 @@ func (r *Reader) taskRun(ctx context.Context, w io.Writer, ns, name, task string
 	}
 }
 
-// podSteps lists the containers to print: Tekton steps (step-*) when the Pod has any, else every init
-// container and container in run order.
+// podSteps lists the containers to print in run order (init containers first): the Tekton steps (step-*;
+// hookrun's executor runs them as init containers, Tekton as containers) when the Pod has any, else all.
 func podSteps(pod *corev1.Pod) (names []string, isStep bool) {
-	for _, c := range pod.Spec.Containers {
-		if strings.HasPrefix(c.Name, "step-") {
-			names = append(names, c.Name)
+	var all []string
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			all = append(all, c.Name)
+			if strings.HasPrefix(c.Name, "step-") {
+				names = append(names, c.Name)
+			}
 		}
 	}
 	if len(names) > 0 {
 		return names, true
 	}
-	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range list {
-			names = append(names, c.Name)
-		}
-	}
-	return names, false
+	return all, false
 }
 
 func podTask(pod *corev1.Pod) string {
