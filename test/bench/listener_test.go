@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -117,6 +118,40 @@ spec:
       params: [{name: filter, value: "body.ref.startsWith('refs/')"}]
     bindings: [{ref: push}]
     template: {ref: run}
+---
+# The same trigger, its resources created as a ServiceAccount (the listener impersonates it).
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: run-creator}
+rules:
+- {apiGroups: [tekton.dev], resources: [pipelineruns], verbs: [create, get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: builder}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: run-creator}
+subjects: [{kind: ServiceAccount, name: builder, namespace: load}]
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: load-sa}
+spec:
+  serviceAccountName: builder
+  triggers:
+  - name: push
+    interceptors:
+    - ref: {name: github}
+      params:
+      - {name: secretRef, value: {secretName: gh, secretKey: secret}}
+      - {name: eventTypes, value: [push]}
+    - ref: {name: cel}
+      params: [{name: filter, value: "body.ref.startsWith('refs/')"}]
+    bindings: [{ref: push}]
+    template: {ref: run}
 `
 
 type result struct {
@@ -213,11 +248,20 @@ func TestListenerLoad(t *testing.T) {
 		t.Logf("octokit payload absent (%v): using a small synthetic push", err)
 		payload = []byte(`{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"clone_url":"https://example.com/r.git"}}`)
 	}
+	var post func(listener.Outgoing, string) error
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	var seq atomic.Int64
-	send := func(int) error {
-		o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: payload,
-			ID: fmt.Sprintf("load-%d", seq.Add(1))}
+	sendTo := func(url string) func(int) error {
+		return func(int) error {
+			// Each event is a distinct push (its own bytes and delivery id), as from a busy forge.
+			n := seq.Add(1)
+			body := append([]byte(fmt.Sprintf(`{"hookrun_load_seq":%d,`, n)), payload[bytes.IndexByte(payload, '{')+1:]...)
+			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: body,
+				ID: fmt.Sprintf("load-%d", n)}
+			return post(o, url)
+		}
+	}
+	post = func(o listener.Outgoing, url string) error {
 		req, err := o.Request(ctx, url)
 		if err != nil {
 			return err
@@ -233,8 +277,10 @@ func TestListenerLoad(t *testing.T) {
 		}
 		return nil
 	}
+	send, sendSA := sendTo(url), sendTo(url+"/load-sa")
 	// Warm up the connection pools and caches.
 	run(20, 4, 0, send)
+	run(20, 4, 0, sendSA)
 
 	// Reference: the same PipelineRun created straight through client-go.
 	refClient, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
@@ -259,6 +305,7 @@ func TestListenerLoad(t *testing.T) {
 	}
 	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row; machine: %d CPUs, shared\n", n, len(payload), numCPU())
 	fmt.Printf("%-6s %12s %10s %10s %8s %14s %8s %12s\n", "conc", "events/s", "p50", "p99", "fail", "client-go/s", "ratio", "listenerRSS")
+	var impersonation []string
 	for _, c := range []int{1, 8, 32} {
 		before := count()
 		r := run(n, c, 0, send)
@@ -271,6 +318,19 @@ func TestListenerLoad(t *testing.T) {
 		if created != n-r.failed {
 			t.Errorf("concurrency %d: %d PipelineRuns for %d accepted events", c, created, n-r.failed)
 		}
+		// The same events to an EventListener whose trigger creates as a ServiceAccount (impersonated).
+		before = count()
+		sa := run(n, c, 0, sendSA)
+		if got := count() - before; got != n-sa.failed {
+			t.Errorf("concurrency %d, impersonating: %d PipelineRuns for %d accepted events", c, got, n-sa.failed)
+		}
+		impersonation = append(impersonation, fmt.Sprintf("%-6d %12.0f %12.0f %7.1f%% %10s %10s %8d",
+			c, r.ratePerSec, sa.ratePerSec, 100*sa.ratePerSec/r.ratePerSec, sa.p50.Round(10*time.Microsecond), sa.p99.Round(10*time.Microsecond), sa.failed))
+	}
+	fmt.Printf("\nimpersonation (trigger resources created as a ServiceAccount) against the listener's own identity:\n")
+	fmt.Printf("%-6s %12s %12s %8s %10s %10s %8s\n", "conc", "own/s", "as-SA/s", "ratio", "p50", "p99", "fail")
+	for _, l := range impersonation {
+		fmt.Println(l)
 	}
 	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
 	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
