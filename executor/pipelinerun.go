@@ -103,6 +103,9 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if r.opts.Namespace != "" && pr.Namespace != r.opts.Namespace {
 		return ctrl.Result{}, nil
 	}
+	if err := ensureRunLabels(ctx, r.client, &pr); err != nil {
+		return ctrl.Result{}, err
+	}
 	pr.Normalize()
 	if runDone(&pr) {
 		r.queue.forget(req.NamespacedName)

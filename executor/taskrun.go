@@ -52,6 +52,9 @@ func (r *TaskRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if r.opts.Namespace != "" && tr.Namespace != r.opts.Namespace {
 		return ctrl.Result{}, nil
 	}
+	if err := ensureRunLabels(ctx, r.client, &tr); err != nil {
+		return ctrl.Result{}, err
+	}
 	tr.Normalize()
 	if taskRunDone(&tr) {
 		return ctrl.Result{}, nil
