@@ -26,8 +26,8 @@ const idxRecord = 16
 
 func idxPath(logPath string) string { return logPath + ".idx" }
 
-// previousLogPath is where the log of a container's previous instance is kept.
-func previousLogPath(stateDir, namespace, pod, container string) string {
+// PreviousLogPath is where the log of a container's previous instance (before its last restart) is kept.
+func PreviousLogPath(stateDir, namespace, pod, container string) string {
 	return LogPath(stateDir, namespace, pod, container+".previous")
 }
 
@@ -47,7 +47,7 @@ type logCopier struct {
 func openContainerLog(stateDir, namespace, pod, container string) (*logCopier, error) {
 	logPath := LogPath(stateDir, namespace, pod, container)
 	if fi, err := os.Stat(logPath); err == nil && fi.Size() > 0 {
-		prev := previousLogPath(stateDir, namespace, pod, container)
+		prev := PreviousLogPath(stateDir, namespace, pod, container)
 		if err := os.Rename(logPath, prev); err != nil {
 			return nil, fmt.Errorf("keep previous log: %w", err)
 		}

@@ -114,7 +114,7 @@ func TestContainerLogRestartKeepsPrevious(t *testing.T) {
 	c.abort()
 	for file, want := range map[string]string{
 		LogPath(state, "ns", "p", "main"):         "again\n",
-		previousLogPath(state, "ns", "p", "main"): "one\ntwo\nthree\nfour",
+		PreviousLogPath(state, "ns", "p", "main"): "one\ntwo\nthree\nfour",
 	} {
 		b, err := os.ReadFile(file)
 		if err != nil || string(b) != want {

@@ -192,7 +192,7 @@ func (a *Agent) serveContainerLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	logPath := LogPath(a.opts.StateDir, ns, podName, container)
 	if previous {
-		logPath = previousLogPath(a.opts.StateDir, ns, podName, container)
+		logPath = PreviousLogPath(a.opts.StateDir, ns, podName, container)
 		opts.follow = false
 	}
 	lf, err := openLogFile(logPath)
