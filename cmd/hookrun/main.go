@@ -26,6 +26,7 @@ func commands() []command {
 		{"dev", "run the whole loop locally: control plane, listener, executor, node agent", runDev},
 		{"listener", "serve /hooks: verify webhooks, run interceptors, create resources", runListener},
 		{"executor", "run PipelineRuns and TaskRuns as Pods (controller)", runExecutor},
+		{"dashboard", "web UI: runs, task graphs, live step logs, deliveries (--allow-actions: cancel, re-run)", runDashboard},
 		{"node", "node agent: run Pods bound to this node as local processes", runNode},
 		{"logs", "print the logs of a PipelineRun, TaskRun or Pod (-f follows it)", runLogs},
 		{"send", "sign and send a webhook payload to a listener", runSend},
