@@ -48,7 +48,7 @@ type Env struct {
 
 	env    *envtest.Environment
 	pkiDir string
-	seq atomic.Int64
+	seq    atomic.Int64
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod of github.com/hookrun/hookrun).
