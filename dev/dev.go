@@ -30,12 +30,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/hookrun/hookrun/api"
 	"github.com/hookrun/hookrun/api/load"
 	"github.com/hookrun/hookrun/api/validate"
 	"github.com/hookrun/hookrun/deploy"
+	"github.com/hookrun/hookrun/elstatus"
 	"github.com/hookrun/hookrun/executor"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/node"
@@ -228,6 +230,20 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	// EventListener status (address.url, Available/Ready): this process is the only listener.
+	kick, err := elstatus.Changes(ctx, lcache)
+	if err != nil {
+		return err
+	}
+	statusURL := "http://" + o.Addr
+	if strings.HasPrefix(o.Addr, ":") {
+		statusURL = "http://localhost" + o.Addr
+	}
+	status := elstatus.New(lcache, c, elstatus.Options{URL: statusURL, Namespace: o.Namespace, Default: o.EventListener,
+		Health: srv.Health, Logger: log.With("component", "eventlistener-status")})
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return status.Run(ctx, kick) })); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(state, "node"), 0o700); err != nil {

@@ -151,11 +151,12 @@ hookrun is running.
 	}
 	fmt.Fprintf(&b, `
 Then watch it run:
-  bin/kubectl --kubeconfig %[1]s get pipelineruns,taskruns
-  bin/hookrun logs --state %[2]s POD
+  bin/kubectl --kubeconfig %[1]s get pipelineruns,taskruns,eventlisteners
+  bin/hookrun logs -f PIPELINERUN           (every task and step, live; the state's kubeconfig is found by itself)
+  bin/kubectl --kubeconfig %[1]s logs POD -c step-NAME [-f]
 
-Ctrl-C stops everything; runs and logs are kept in %[3]s for next time.
-`, rel(kubeconfig), rel(filepath.Join(state, "node")), rel(state))
+Ctrl-C stops everything; runs and logs are kept in %[2]s for next time.
+`, rel(kubeconfig), rel(state))
 	_, _ = io.WriteString(o.Out, b.String())
 }
 

@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/elstatus"
 	"github.com/hookrun/hookrun/listener"
 )
 
@@ -24,6 +29,24 @@ func listenerFlags(fs *flag.FlagSet, o *listener.Options) {
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 64, "deliveries processed at once; more wait in a backlog, then get 429 with Retry-After")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 15e9, "on SIGTERM, time given to in-flight deliveries to finish")
 	fs.Uint64Var(&o.CELCostLimit, "cel-cost-limit", 0, "cost budget of one CEL evaluation (0 = default 1,000,000)")
+	fs.DurationVar(&o.BodyTimeout, "body-timeout", 5e9, "time a sender may take to send the body after its headers (408 beyond); no in-flight slot is held meanwhile")
+	fs.Int64Var(&o.MaxBodyBytesInFlight, "max-body-bytes-in-flight", 128<<20,
+		"memory that bodies and their decoded JSON may hold at once, across all deliveries, in bytes (beyond: wait 1s, then 429 with Retry-After); keep it under the memory limit minus ~64 MiB (docs/reliability.md)")
+	fs.IntVar(&o.MaxJSONValues, "max-json-values", 400_000, "JSON values (objects, arrays, keys, scalars) one body may decode into (413 beyond, never decoded)")
+	o.ReplayWindow = 24 * time.Hour
+	fs.Func("replay-window", "how long the same authenticated body counts as a replay (answered duplicate, no new run); 0: for as long as the first run exists (default 24h)",
+		func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d <= 0 {
+				d = -1
+			}
+			o.ReplayWindow = d
+			return nil
+		})
+	fs.BoolVar(&o.RequireAuth, "require-auth", false, "refuse to serve triggers that accept unauthenticated posts (no github/gitlab/bitbucket interceptor with a secretRef, no cel compareSecret filter): they fail, and /readyz and the EventListener's status list them")
 }
 
 func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,6 +54,8 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var o listener.Options
 	listenerFlags(fs, &o)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+	publicURL := fs.String("public-url", "", "URL the listener is reached at, written to each EventListener's status.address.url "+
+		"(default in-cluster: http://hookrun-listener.NAMESPACE.svc.cluster.local:PORT, else http://localhost:PORT)")
 	qps := fs.Float64("kube-api-qps", 200, "client-side rate limit of Kubernetes API requests per second")
 	burst := fs.Int("kube-api-burst", 400, "burst of Kubernetes API requests above --kube-api-qps")
 	var watch stringList
@@ -69,10 +94,34 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// Triggers naming a ServiceAccount create their resources as it (Tekton's semantics).
 	o.Impersonate = listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})
 	srv := listener.New(cache, c, cache, o)
+	kick, err := elstatus.Changes(ctx, cache)
+	if err != nil {
+		return err
+	}
+	status := elstatus.New(cache, c, elstatus.Options{URL: listenerURL(*publicURL, o.Addr, o.Namespace), Namespace: o.Namespace,
+		Default: o.EventListener, Health: srv.Health, Logger: log.With("component", "eventlistener-status")})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cache.Start(gctx) })
 	g.Go(func() error { return srv.Start(gctx) })
+	// One replica (the Lease holder) writes the EventListeners' status.address.url and conditions.
+	g.Go(func() error { return elstatus.RunElected(gctx, cfg, o.Namespace, "", status, kick) })
 	return g.Wait()
+}
+
+// listenerURL is the base URL EventListener status advertises: --public-url, else the in-cluster Service
+// name (deploy/ names it hookrun-listener), else localhost, with the port of addr.
+func listenerURL(public, addr, ns string) string {
+	if public != "" {
+		return strings.TrimRight(public, "/")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		port = "8080"
+	}
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return "http://hookrun-listener." + ns + ".svc.cluster.local:" + port
+	}
+	return "http://localhost:" + port
 }
 
 func contains(list []string, s string) bool {

@@ -27,6 +27,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+	"github.com/hookrun/hookrun/elstatus"
 	"github.com/hookrun/hookrun/executor"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/test/controlplane"
@@ -190,6 +192,10 @@ spec:
 		{"*", "*", "*", "", false},
 		// Triggers' ServiceAccounts may be impersonated (Tekton's semantics); users and groups may not.
 		{"impersonate", "", "serviceaccounts", "other", true},
+		{"update", "triggers.tekton.dev", "eventlisteners/status", "other", true},
+		{"update", "triggers.tekton.dev", "eventlisteners", "other", false},
+		{"create", "coordination.k8s.io", "leases", "hookrun", true},
+		{"create", "coordination.k8s.io", "leases", "other", false},
 		{"impersonate", "", "users", "", false},
 		{"impersonate", "", "groups", "", false},
 		{"impersonate", "authentication.k8s.io", "userextras", "", false},
@@ -264,6 +270,27 @@ spec:
 	}
 	if len(prs.Items) != 1 || prs.Items[0].Spec.Params[0].Value.StringVal != "abc123" {
 		t.Fatalf("PipelineRuns: %+v", prs.Items)
+	}
+
+	// With its own rights, the listener elects a status writer (Lease) and writes the EventListener's
+	// address and conditions, as `tkn eventlistener list` and `kubectl wait --for=condition=Ready` read them.
+	status := elstatus.New(cache, c, elstatus.Options{URL: "http://hookrun-listener.hookrun.svc.cluster.local:8080", Namespace: "hookrun",
+		Default: "github-listener", Health: srv.Health, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	go func() { _ = elstatus.RunElected(lctx, cfg, "hookrun", "deploy-test", status, nil) }()
+	var el triggersv1beta1.EventListener
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "hookrun", Name: "github-listener"}, &el); err != nil {
+			t.Fatal(err)
+		}
+		if el.Status.Address != nil && len(el.Status.Conditions) > 0 && el.Status.Conditions[0].Status == "True" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("EventListener status not written with the listener's ServiceAccount: %+v", el.Status)
+		}
+	}
+	if el.Status.Address.URL != "http://hookrun-listener.hookrun.svc.cluster.local:8080/hooks" || el.Status.Conditions[0].Type != "Available" {
+		t.Errorf("EventListener status = %+v", el.Status)
 	}
 }
 
