@@ -44,5 +44,11 @@ func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 //go:embed base/rbac-tekton-compat.yaml
 var compatRBAC []byte
 
+//go:embed tekton-info/info.yaml
+var tektonInfo []byte
+
+// TektonInfo returns the version ConfigMaps Tekton's tools read (multi-document YAML).
+func TektonInfo() []byte { return tektonInfo }
+
 // CompatRBAC returns the ClusterRoles hookrun installs under Tekton Triggers' names (multi-document YAML).
 func CompatRBAC() []byte { return compatRBAC }

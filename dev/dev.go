@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -36,6 +37,7 @@ import (
 	"github.com/hookrun/hookrun/api"
 	"github.com/hookrun/hookrun/api/load"
 	"github.com/hookrun/hookrun/api/validate"
+	"github.com/hookrun/hookrun/dashboard"
 	"github.com/hookrun/hookrun/deploy"
 	"github.com/hookrun/hookrun/elstatus"
 	"github.com/hookrun/hookrun/executor"
@@ -54,6 +56,9 @@ type Options struct {
 	BinDir        string   // kube-apiserver, etcd
 	Logger        *slog.Logger
 	Out           io.Writer // where the human instructions go
+	// DashboardAddr is where the web dashboard listens (default dashboard.DefaultAddr); on a loopback
+	// address its Cancel and Re-run actions are on.
+	DashboardAddr string
 }
 
 // ErrLocked means another hookrun dev uses the state directory.
@@ -198,6 +203,9 @@ func Run(ctx context.Context, o Options) error {
 	if err := applyManifest(ctx, c, deploy.CompatRBAC()); err != nil {
 		return fmt.Errorf("Tekton-compatible ClusterRoles: %w", err)
 	}
+	if err := applyManifest(ctx, c, deploy.TektonInfo()); err != nil {
+		return fmt.Errorf("version ConfigMaps for tkn: %w", err)
+	}
 	if err := applyAll(ctx, c, objs, o.Namespace); err != nil {
 		return err
 	}
@@ -230,6 +238,29 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	// The web dashboard, on its own address, from the manager's informer cache. The default port taken
+	// (another hookrun dev), it takes any free loopback port; the start-up text prints which.
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dln, err := net.Listen("tcp", o.dashboardAddr())
+	if err != nil && o.DashboardAddr == "" {
+		dln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return fmt.Errorf("dashboard address %s: %w", o.dashboardAddr(), err)
+	}
+	o.DashboardAddr = dln.Addr().String()
+	dash, err := dashboard.New(dashboard.Options{Listener: dln, Cache: mgr.GetCache(), Client: mgr.GetClient(), Kube: kube,
+		AllowActions: Loopback(o.DashboardAddr), Logger: log.With("component", "dashboard")})
+	if err != nil {
+		dln.Close()
+		return err
+	}
+	if err := mgr.Add(dash); err != nil {
 		return err
 	}
 	// EventListener status (address.url, Available/Ready): this process is the only listener.

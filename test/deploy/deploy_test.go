@@ -70,15 +70,20 @@ func ensureNamespace(t *testing.T, name string) {
 func TestKustomizeDryRun(t *testing.T) {
 	ensureNamespace(t, "hookrun")
 	ensureNamespace(t, "ci")
-	for _, dir := range []string{"deploy", "deploy/overlays/namespace", "deploy/overlays/tls", "deploy/overlays/kaniko-image"} {
+	ensureNamespace(t, "tekton-pipelines")
+	for _, dir := range []string{"deploy", "deploy/overlays/namespace", "deploy/overlays/tls", "deploy/overlays/kaniko-image", "deploy/overlays/dashboard-actions"} {
 		t.Run(dir, func(t *testing.T) {
 			out := kubectl(t, "apply", "--server-side", "--dry-run=server", "--field-manager=hookrun-test", "-k", dir)
-			for _, want := range []string{"deployment.apps/hookrun-listener", "deployment.apps/hookrun-executor",
+			for _, want := range []string{"deployment.apps/hookrun-listener", "deployment.apps/hookrun-executor", "deployment.apps/hookrun-dashboard",
+				"clusterrole.rbac.authorization.k8s.io/hookrun-dashboard",
 				"ingress.networking.k8s.io/hookrun", "networkpolicy.networking.k8s.io/hookrun-listener",
 				"poddisruptionbudget.policy/hookrun-listener", "clusterrole.rbac.authorization.k8s.io/tekton-triggers-eventlistener-roles", "customresourcedefinition.apiextensions.k8s.io/pipelineruns.tekton.dev"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("%s not applied:\n%s", want, out)
 				}
+			}
+			if dir == "deploy" && !strings.Contains(out, "configmap/pipelines-info") {
+				t.Errorf("the version ConfigMaps tkn reads were not applied:\n%s", out)
 			}
 		})
 	}
