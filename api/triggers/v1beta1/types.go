@@ -272,7 +272,8 @@ type EventListenerTriggerGroup struct {
 	TriggerSelector EventListenerTriggerSelector `json:"triggerSelector"`
 }
 
-// Resources is the EventListener's Deployment customisation (accepted; hookrun runs no per-listener Pods).
+// Resources is the EventListener's Deployment customisation: kubernetesResource shapes the el-NAME Deployment
+// and Service (see KubernetesResource); customResource (Knative) is not supported.
 type Resources struct {
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
@@ -310,6 +311,17 @@ type EventListenerStatus struct {
 	Conditions []Condition `json:"conditions,omitempty"`
 	// +optional
 	Address *Addressable `json:"address,omitempty"`
+	// Configuration names what the reconciler generated for the EventListener (el-NAME), as Tekton's does.
+	// +optional
+	Configuration EventListenerConfig `json:"configuration,omitempty"`
+}
+
+// EventListenerConfig is the configuration the EventListener reconciler generated.
+type EventListenerConfig struct {
+	// GeneratedResourceName is the name of the Deployment and Service made for the EventListener (el-NAME);
+	// empty for an EventListener served by the shared listener.
+	// +optional
+	GeneratedResourceName string `json:"generatedName,omitempty"`
 }
 
 // Condition is a knative-style status condition.
