@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 30m
 # envtest (controller-runtime) finds kube-apiserver and etcd here.
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build tools generate test unit lint bench bench-listener bench-executor run fuzz clean e2e-node soak image
+.PHONY: all build tools generate test unit lint bench bench-listener bench-executor bench-dashboard run fuzz clean e2e-node soak image
 
 all: build
 
@@ -58,8 +58,9 @@ generate: $(BIN)/controller-gen
 		deploy/crds/tekton.dev_pipelineruns.yaml deploy/crds/tekton.dev_taskruns.yaml
 	$(GO) run ./hack/crdversions -from v1beta1 -add v1alpha1 $$(ls deploy/crds/triggers.tekton.dev_*.yaml | grep -v -e clusterinterceptors -e interceptors)
 
-## test: unit + integration tests against a real kube-apiserver + etcd.
+## test: unit + integration tests against a real kube-apiserver + etcd (and headless chromium for dashboard/).
 test: tools lint
+	@hack/install-chromium.sh
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit:
@@ -80,6 +81,10 @@ bench-listener: tools
 
 bench-executor: tools
 	HOOKRUN_BENCH=1 $(GO) test -count=1 -run TestExecutorLoad -v -timeout 20m ./test/bench/
+
+## bench-dashboard: the runs page over 5,000 PipelineRuns (time to first byte) and the dashboard's RSS.
+bench-dashboard: tools
+	HOOKRUN_BENCH=1 $(GO) test -count=1 -run TestDashboardFigures -v -timeout 20m ./dashboard/
 
 ## soak: 10 minutes at 50 signed events/s against the listener and executor binaries (not part of make test).
 soak: tools

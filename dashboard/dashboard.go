@@ -37,8 +37,10 @@ const DefaultAddr = "127.0.0.1:9097"
 
 // Options configure a Server. Cache, Client and Kube are required.
 type Options struct {
-	// Addr is the listen address (default DefaultAddr); Start serves on it.
+	// Addr is the listen address (default DefaultAddr); Start serves on it unless Listener is set.
 	Addr string
+	// Listener, if set, is where Start serves (Addr is then ignored).
+	Listener net.Listener
 	// Cache is an informer cache (a manager's GetCache()): PipelineRuns, TaskRuns and EventListeners are
 	// read from it, and its watches drive the live updates.
 	Cache cache.Cache
@@ -216,9 +218,12 @@ func (s *Server) onEvent(o any, deleted bool) {
 
 // Start serves the dashboard on Options.Addr until ctx is done.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.opts.Addr)
-	if err != nil {
-		return fmt.Errorf("dashboard: listen %s: %w", s.opts.Addr, err)
+	ln := s.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.opts.Addr); err != nil {
+			return fmt.Errorf("dashboard: listen %s: %w", s.opts.Addr, err)
+		}
 	}
 	return s.Serve(ctx, ln)
 }
@@ -292,10 +297,9 @@ func securityHeaders(h http.Handler) http.Handler {
 }
 
 // CacheOptions are the informer-cache settings `hookrun dashboard` uses: only the watched namespaces
-// (all when empty), and objects kept without their managedFields, which the dashboard never reads and
-// which are a large part of a run's size.
+// (all when empty), and objects kept without what the dashboard never reads (see slim).
 func CacheOptions(namespaces []string) cache.Options {
-	o := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	o := cache.Options{DefaultTransform: slim}
 	if len(namespaces) > 0 {
 		o.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
@@ -304,3 +308,29 @@ func CacheOptions(namespaces []string) cache.Options {
 	}
 	return o
 }
+
+// slim drops from cached objects what the dashboard never shows and what is a large part of a run's
+// size: managedFields, kubectl's last-applied annotation, and the status copies of an embedded spec
+// (status.pipelineSpec / status.taskSpec duplicate spec.pipelineSpec / spec.taskSpec when those are given).
+func slim(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		if a := m.GetAnnotations(); a[lastApplied] != "" {
+			delete(a, lastApplied)
+			m.SetAnnotations(a)
+		}
+	}
+	switch r := o.(type) {
+	case *pipelinev1.PipelineRun:
+		if r.Spec.PipelineSpec != nil {
+			r.Status.PipelineSpec = nil
+		}
+	case *pipelinev1.TaskRun:
+		if r.Spec.TaskSpec != nil {
+			r.Status.TaskSpec = nil
+		}
+	}
+	return o, nil
+}
+
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"

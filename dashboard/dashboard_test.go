@@ -217,7 +217,7 @@ func TestRunPageGraphStepsLiveLogsAndActions(t *testing.T) {
 		t.Errorf("log lacks the step's first line (the clone result passed on):\n%s", logs)
 	}
 	waitJS(t, ctx, 10*time.Second, "more lines while the step runs", `document.getElementById('logbody').innerText`, contains("tick 15"))
-	steps := waitJS(t, ctx, 10*time.Second, "steps table", `Array.from(document.querySelectorAll('tr.step')).map(r => r.innerText).join('\n')`,
+	steps := waitJS(t, ctx, 10*time.Second, "steps table", `Array.from(document.querySelectorAll('tr.step')).map(r => r.innerText).join('\n').toLowerCase()`,
 		contains("running"))
 	for _, want := range []string{"fetch", "succeeded", "unit"} {
 		if !strings.Contains(steps, want) {
@@ -237,7 +237,7 @@ func TestRunPageGraphStepsLiveLogsAndActions(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Click(`button.danger`), chromedp.Click(`button.danger`)); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, 30*time.Second, "the run cancelled", `document.querySelector('.runhead .status').innerText`, contains("cancelled"))
+	waitJS(t, ctx, 30*time.Second, "the run cancelled", `document.querySelector('.runhead .status').innerText.toLowerCase()`, contains("cancelled"))
 	var got pipelinev1.PipelineRun
 	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(&pr), &got); err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestDeliveriesShowSkippedReason(t *testing.T) {
 	}
 	waitJS(t, ctx, 20*time.Second, "live updates connected", `document.getElementById('live').className`, contains("on"))
 	send(t, hooks, "push", pushBody)
-	send(t, hooks, "pull_request", `{"action":"opened","pull_request":{"head":{"sha":"abc"}},"repository":{"clone_url":"x"}}`)
+	send(t, hooks, "pull_request", `{"action":"opened","head_commit":{"id":"abc"},"ref":"feature","pull_request":{"head":{"sha":"abc"}},"repository":{"clone_url":"x"}}`)
 	send(t, hooks, "issues", `{"action":"opened"}`)
 	pr := waitRun(t, ns, 1)[0]
 

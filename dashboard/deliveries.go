@@ -103,6 +103,8 @@ var nameToken = regexp.MustCompile(`[a-z0-9]([-a-z0-9.]*[a-z0-9])?`)
 
 // linkRuns escapes an Event message and turns the names of runs that exist in ns into links.
 func (s *Server) linkRuns(ns, msg string) (template.HTML, []runLink) {
+	// Per-trigger outcomes are separated by "; ": one line each.
+	msg = strings.ReplaceAll(msg, "; ", "\n")
 	var b strings.Builder
 	var runs []runLink
 	last := 0

@@ -272,4 +272,6 @@ func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, expr
 	}
 }
 
-func contains(s string) func(string) bool { return func(g string) bool { return strings.Contains(g, s) } }
+func contains(s string) func(string) bool {
+	return func(g string) bool { return strings.Contains(g, s) }
+}

@@ -221,10 +221,25 @@ func fillTask(tv *taskView, tr *pipelinev1.TaskRun) {
 		tv.Steps = append(tv.Steps, stepOf(st))
 	}
 	// Steps not started yet are not in the status: list them from the spec.
-	if spec := tr.Status.TaskSpec; spec != nil {
+	if spec := taskSpecOf(tr); spec != nil {
 		for _, st := range spec.Steps {
 			if !seen[st.Name] {
 				tv.Steps = append(tv.Steps, stepView{Name: st.Name, Container: "step-" + st.Name, State: statePending})
+			}
+		}
+	}
+	// A TaskRun that ended (cancelled, timed out) may leave its last step status as it was: a step
+	// cannot still be running or waiting in a finished TaskRun.
+	if tv.State != stateRunning && tv.State != statePending {
+		for i := range tv.Steps {
+			if st := &tv.Steps[i]; st.State == stateRunning || st.State == statePending {
+				st.State = "skipped"
+				if tv.State == stateCancelled || tv.State == stateFailed {
+					st.State = tv.State
+				}
+				if st.Reason == "" {
+					st.Reason = tv.Reason
+				}
 			}
 		}
 	}
@@ -390,7 +405,7 @@ func findStep(tr *pipelinev1.TaskRun, step string) (pod, container string, runni
 			return tr.Status.PodName, c, st.Running != nil || (st.Terminated == nil && st.Waiting == nil), nil
 		}
 	}
-	if spec := tr.Status.TaskSpec; spec != nil {
+	if spec := taskSpecOf(tr); spec != nil {
 		for _, st := range spec.Steps {
 			if st.Name == step {
 				return tr.Status.PodName, "step-" + st.Name, false, nil
@@ -398,4 +413,13 @@ func findStep(tr *pipelinev1.TaskRun, step string) (pod, container string, runni
 		}
 	}
 	return "", "", false, fmt.Errorf("%w %q in TaskRun %s", errNoStep, step, tr.Name)
+}
+
+// taskSpecOf is the TaskRun's resolved Task spec, else its embedded one (the dashboard's cache drops the
+// status copy of an embedded spec).
+func taskSpecOf(tr *pipelinev1.TaskRun) *pipelinev1.TaskSpec {
+	if tr.Status.TaskSpec != nil {
+		return tr.Status.TaskSpec
+	}
+	return tr.Spec.TaskSpec
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookrun/hookrun/api/load"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+	"github.com/hookrun/hookrun/dashboard"
 )
 
 // DefaultAddr is where `hookrun dev` listens unless told otherwise: loopback only. The examples run code
@@ -134,9 +135,10 @@ func printWelcome(o Options, state, kubeconfig string, gen []Generated, hints []
 	fmt.Fprintf(&b, `
 hookrun is running.
   webhooks:    POST http://%[1]s/hooks  (EventListener %[2]s)   or  POST http://%[1]s/hooks/NAME
+  dashboard:   http://%[5]s/  (runs, task graphs, live step logs, deliveries)
   kubeconfig:  %[3]s
   logs:        %[4]s
-`, host, o.EventListener, rel(kubeconfig), rel(filepath.Join(state, "hookrun.log")))
+`, host, o.EventListener, rel(kubeconfig), rel(filepath.Join(state, "hookrun.log")), o.dashboardAddr())
 	if len(gen) > 0 {
 		fmt.Fprintf(&b, "\nWebhook secrets generated for this state directory (kept in %s, 0600):\n", rel(filepath.Join(state, secretsFile)))
 		for _, g := range gen {
@@ -158,6 +160,14 @@ Then watch it run:
 Ctrl-C stops everything; runs and logs are kept in %[2]s for next time.
 `, rel(kubeconfig), rel(state))
 	_, _ = io.WriteString(o.Out, b.String())
+}
+
+// dashboardAddr is the dashboard's address: Options.DashboardAddr or dashboard.DefaultAddr.
+func (o Options) dashboardAddr() string {
+	if o.DashboardAddr != "" {
+		return o.DashboardAddr
+	}
+	return dashboard.DefaultAddr
 }
 
 // rel shortens p to a path relative to the working directory when it is below it.
