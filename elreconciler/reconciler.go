@@ -166,6 +166,11 @@ func (r *Reconciler) applyDeployment(ctx context.Context, el *triggersv1beta1.Ev
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.c.Create(ctx, want); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				// Not in the cache, which holds only objects labelled as ours (or not yet: the next
+				// reconcile sees it).
+				return nil, fmt.Errorf("deployment %s %w", want.Name, errForeign)
+			}
 			return nil, fmt.Errorf("create deployment %s: %w", want.Name, err)
 		}
 		r.log.Info("eventlistener deployment created", "namespace", want.Namespace, "name", want.Name)
@@ -205,6 +210,11 @@ func (r *Reconciler) applyService(ctx context.Context, el *triggersv1beta1.Event
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.c.Create(ctx, want); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				// Not in the cache, which holds only objects labelled as ours (or not yet: the next
+				// reconcile sees it).
+				return nil, fmt.Errorf("service %s %w", want.Name, errForeign)
+			}
 			return nil, fmt.Errorf("create service %s: %w", want.Name, err)
 		}
 		r.log.Info("eventlistener service created", "namespace", want.Namespace, "name", want.Name)
