@@ -48,6 +48,11 @@ type Options struct {
 	Health   Health
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Owns picks the EventListeners whose status this Writer writes; nil: all of them (`hookrun dev`,
+	// which serves every EventListener in-process). The shared listener in a cluster passes
+	// triggersv1beta1.SharedListener: the executor's EventListener reconciler (elreconciler) deploys
+	// el-NAME for the others and writes their status, so the two never write the same EventListener.
+	Owns func(*triggersv1beta1.EventListener) bool
 }
 
 // Writer writes EventListener status.
@@ -93,7 +98,7 @@ func (w *Writer) Run(ctx context.Context, kick <-chan struct{}) error {
 	}
 }
 
-// Pass writes the status of every EventListener in the cluster the client can list: those of the served
+// Pass writes the status of every EventListener (that Owns picks) the client can list: those of the served
 // namespace get the listener's URL and health; others are told no listener serves their namespace.
 func (w *Writer) Pass(ctx context.Context) error {
 	var list triggersv1beta1.EventListenerList
@@ -103,6 +108,9 @@ func (w *Writer) Pass(ctx context.Context) error {
 	ready, problems := w.opts.Health()
 	var errs []error
 	for i := range list.Items {
+		if w.opts.Owns != nil && !w.opts.Owns(&list.Items[i]) {
+			continue
+		}
 		el := list.Items[i].DeepCopy()
 		want := w.desired(el, ready, problems)
 		if statusEqual(el.Status, want) {
@@ -206,7 +214,7 @@ func statusEqual(a, b triggersv1beta1.EventListenerStatus) bool {
 	if (a.Address == nil) != (b.Address == nil) || a.Address != nil && a.Address.URL != b.Address.URL {
 		return false
 	}
-	if len(a.Conditions) != len(b.Conditions) {
+	if a.Configuration != b.Configuration || len(a.Conditions) != len(b.Conditions) {
 		return false
 	}
 	for i := range a.Conditions {

@@ -118,6 +118,44 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestOwns: with Owns set (the shared listener next to elreconciler), only the EventListeners it picks
+// (annotated hookrun.dev/listener: shared) get status; the others' status, the reconciler's, is untouched.
+func TestOwns(t *testing.T) {
+	ns := env.Namespace(t)
+	env.Apply(t, ns, `
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: shared, annotations: {hookrun.dev/listener: shared}}
+spec: {}
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: deployed}
+spec: {}
+`)
+	w := elstatus.New(env.Client, env.Client, elstatus.Options{URL: "http://hookrun-listener:8080", Namespace: ns,
+		Logger: slog.New(slog.DiscardHandler), Owns: triggersv1beta1.SharedListener})
+	if err := w.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		el, url string
+		conds   int
+	}{
+		{"shared", "http://hookrun-listener:8080/hooks/shared", 2},
+		{"deployed", "", 0},
+	} {
+		el := get(t, ns, tc.el)
+		url := ""
+		if el.Status.Address != nil {
+			url = el.Status.Address.URL
+		}
+		if url != tc.url || len(el.Status.Conditions) != tc.conds {
+			t.Errorf("%s: address %q conditions %d, want %q and %d", tc.el, url, len(el.Status.Conditions), tc.url, tc.conds)
+		}
+	}
+}
+
 // TestElected: of two replicas, only the Lease holder writes; when it stops, the other takes over.
 func TestElected(t *testing.T) {
 	ns := env.Namespace(t)
