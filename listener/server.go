@@ -37,6 +37,9 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 5s (slowloris)
 	MaxHeaderBytes    int           // default 64 KiB
 	CELCostLimit      uint64        // per-expression CEL cost budget; 0 = the interceptors default
+	// AnyPath answers a POST on every path for EventListener alone, as Tekton's el- sink does (an el-NAME
+	// Pod: /hooks, / and whatever an Ingress forwards); no other EventListener is reachable.
+	AnyPath bool
 	// Impersonate makes the clients that create a trigger's resources as its ServiceAccount (the Trigger's,
 	// else the EventListener's serviceAccountName). nil: such triggers fail, saying impersonation is off.
 	Impersonate *Impersonator
@@ -120,7 +123,11 @@ func (s *Server) Handler() http.Handler {
 		def := func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, s.opts.EventListener) }
 		r.Post("/hooks", def)
 		r.Post("/", def)
-		r.Post("/hooks/{name}", func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, chi.URLParam(r, "name")) })
+		if s.opts.AnyPath {
+			r.Post("/*", def)
+		} else {
+			r.Post("/hooks/{name}", func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, chi.URLParam(r, "name")) })
+		}
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here: webhooks are POSTed", r.Method))

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hookrun/hookrun/api"
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/elstatus"
 	"github.com/hookrun/hookrun/listener"
 )
@@ -46,6 +47,7 @@ func listenerFlags(fs *flag.FlagSet, o *listener.Options) {
 			o.ReplayWindow = d
 			return nil
 		})
+	fs.BoolVar(&o.AnyPath, "any-path", false, "answer a POST on every path for --eventlistener alone, as Tekton's el- sink (what el-NAME Pods run); /hooks/NAME then serves no other EventListener")
 	fs.BoolVar(&o.RequireAuth, "require-auth", false, "refuse to serve triggers that accept unauthenticated posts (no github/gitlab/bitbucket interceptor with a secretRef, no cel compareSecret filter): they fail, and /readyz and the EventListener's status list them")
 }
 
@@ -58,6 +60,12 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"(default in-cluster: http://hookrun-listener.NAMESPACE.svc.cluster.local:PORT, else http://localhost:PORT)")
 	qps := fs.Float64("kube-api-qps", 200, "client-side rate limit of Kubernetes API requests per second")
 	burst := fs.Int("kube-api-burst", 400, "burst of Kubernetes API requests above --kube-api-qps")
+	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics on this address (el-NAME Pods: :9000, as Tekton's)")
+	writeStatus := fs.Bool("write-status", true, "write EventListeners' status (one replica, elected by the Lease "+elstatus.LeaseName+"); el-NAME Pods do not: the executor's EventListener reconciler does")
+	onlyShared := fs.Bool("status-only-shared", true, "write the status of EventListeners annotated "+triggersv1beta1.AnnotationListener+": "+triggersv1beta1.ListenerShared+
+		" only (the executor's EventListener reconciler writes the others'); false: of every EventListener (no reconciler runs)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (with --tls-key; Tekton's TLS_CERT)")
+	tlsKey := fs.String("tls-key", "", "private key file of --tls-cert (Tekton's TLS_KEY)")
 	var watch stringList
 	fs.Var(&watch, "watch-namespace", "namespace whose Triggers, bindings, templates and Secrets are read (repeatable; default: all)")
 	if err := fs.Parse(args); err != nil {
@@ -98,13 +106,22 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	status := elstatus.New(cache, c, elstatus.Options{URL: listenerURL(*publicURL, o.Addr, o.Namespace), Namespace: o.Namespace,
-		Default: o.EventListener, Health: srv.Health, Logger: log.With("component", "eventlistener-status")})
+	sopts := elstatus.Options{URL: listenerURL(*publicURL, o.Addr, o.Namespace), Namespace: o.Namespace,
+		Default: o.EventListener, Health: srv.Health, Logger: log.With("component", "eventlistener-status")}
+	if *onlyShared {
+		sopts.Owns = triggersv1beta1.SharedListener
+	}
+	status := elstatus.New(cache, c, sopts)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cache.Start(gctx) })
-	g.Go(func() error { return srv.Start(gctx) })
-	// One replica (the Lease holder) writes the EventListeners' status.address.url and conditions.
-	g.Go(func() error { return elstatus.RunElected(gctx, cfg, o.Namespace, "", status, kick) })
+	g.Go(func() error { return serveListener(gctx, srv, o.Addr, *tlsCert, *tlsKey) })
+	if *metricsAddr != "" {
+		g.Go(func() error { return serveMetrics(gctx, *metricsAddr, srv.MetricsHandler()) })
+	}
+	if *writeStatus {
+		// One replica (the Lease holder) writes the EventListeners' status.address.url and conditions.
+		g.Go(func() error { return elstatus.RunElected(gctx, cfg, o.Namespace, "", status, kick) })
+	}
 	return g.Wait()
 }
 
