@@ -17,6 +17,8 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/hookrun/hookrun/api"
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+	"github.com/hookrun/hookrun/elreconciler"
 	"github.com/hookrun/hookrun/executor"
 )
 
@@ -31,6 +33,9 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	kaniko := fs.String("kaniko-image", executor.DefaultKanikoImage, "image for steps that name gcr.io/kaniko-project/executor (a Task's BUILDER_IMAGE param given by the run wins)")
 	gitImage := fs.String("git-image", executor.DefaultGitImage, "image that clones v1beta1 git PipelineResources")
 	hookrunImage := fs.String("hookrun-image", executor.DefaultHookrunImage, "hookrun's own image (prepare and results containers)")
+	listenerImage := fs.String("listener-image", "", "image of the el-NAME Deployments that run hookrun listener per EventListener (default: --hookrun-image)")
+	eventListeners := fs.Bool("eventlisteners", true, "run the EventListener reconciler: an el-NAME Deployment and Service per EventListener not annotated "+
+		triggersv1beta1.AnnotationListener+": "+triggersv1beta1.ListenerShared+", as Tekton Triggers")
 	metricsAddr := fs.String("metrics-addr", ":9090", "Prometheus metrics address (0 = off)")
 	healthAddr := fs.String("health-addr", ":8081", "health probe address (/healthz, /readyz; empty = off)")
 	workers := fs.Int("workers", 4, "concurrent reconciles per controller")
@@ -62,6 +67,13 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		HookrunImage: *hookrunImage, KanikoImage: *kaniko, GitImage: *gitImage,
 		Workers: *workers, Logger: logger,
 	}
+	if *listenerImage == "" {
+		*listenerImage = *hookrunImage
+	}
+	cacheOpts := executor.CacheOptions(opts)
+	if *eventListeners {
+		cacheOpts = elreconciler.CacheOptions(cacheOpts)
+	}
 	leNS := *leNamespace
 	if *leaderElect && leNS == "" {
 		if _, err := rest.InClusterConfig(); err != nil {
@@ -70,7 +82,7 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   executor.CacheOptions(opts),
+		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *healthAddr,
 		LeaderElection:          *leaderElect,
@@ -93,8 +105,14 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	if err := executor.Setup(mgr, opts); err != nil {
 		return err
 	}
+	if *eventListeners {
+		if err := elreconciler.Setup(mgr, elreconciler.Options{Image: *listenerImage, Namespace: *namespace,
+			Logger: logger.With("controller", "eventlistener")}); err != nil {
+			return err
+		}
+	}
 	logger.Info("executor starting", "namespace", *namespace, "leaderElect", *leaderElect, "maxConcurrentRuns", *maxRuns,
-		"kanikoImage", *kaniko, "gitImage", *gitImage, "hookrunImage", *hookrunImage)
+		"kanikoImage", *kaniko, "gitImage", *gitImage, "hookrunImage", *hookrunImage, "eventlisteners", *eventListeners, "listenerImage", *listenerImage)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
