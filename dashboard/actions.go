@@ -102,7 +102,7 @@ func sameOrigin(r *http.Request) bool {
 // annotations, and LabelRerunOf naming the old one.
 func (s *Server) rerun(r *http.Request, ns, name string) (*pipelinev1.PipelineRun, error) {
 	var old pipelinev1.PipelineRun
-	if err := s.opts.Client.Get(r.Context(), clientKey(ns, name), &old); err != nil {
+	if err := s.opts.APIReader.Get(r.Context(), clientKey(ns, name), &old); err != nil {
 		return nil, err
 	}
 	base := old.Name

@@ -46,6 +46,9 @@ type Options struct {
 	Cache cache.Cache
 	// Client writes the actions (cancel, re-run).
 	Client client.Client
+	// APIReader reads one run's full spec for its page (default Client). With a manager, pass
+	// GetAPIReader(): the cache Watch fills may hold runs without their specs (see CacheOptions).
+	APIReader client.Reader
 	// Kube reads pods/log and the EventListeners' Events.
 	Kube kubernetes.Interface
 	// Namespaces limits what is shown (empty: every namespace).
@@ -83,6 +86,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Addr == "" {
 		o.Addr = DefaultAddr
+	}
+	if o.APIReader == nil {
+		o.APIReader = o.Client
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 50
@@ -297,7 +303,8 @@ func securityHeaders(h http.Handler) http.Handler {
 }
 
 // CacheOptions are the informer-cache settings `hookrun dashboard` uses: only the watched namespaces
-// (all when empty), and objects kept without what the dashboard never reads (see slim).
+// (all when empty), and runs kept without their specs (see slim): pass the manager's GetAPIReader() as
+// Options.APIReader.
 func CacheOptions(namespaces []string) cache.Options {
 	o := cache.Options{DefaultTransform: slim}
 	if len(namespaces) > 0 {
@@ -309,9 +316,10 @@ func CacheOptions(namespaces []string) cache.Options {
 	return o
 }
 
-// slim drops from cached objects what the dashboard never shows and what is a large part of a run's
-// size: managedFields, kubectl's last-applied annotation, and the status copies of an embedded spec
-// (status.pipelineSpec / status.taskSpec duplicate spec.pipelineSpec / spec.taskSpec when those are given).
+// slim keeps in the cache only what the runs list, the live updates and the step logs read: metadata
+// (without managedFields and kubectl's last-applied annotation), params, conditions, times, results,
+// skipped tasks and step states. Specs (a run's Pipeline and Tasks, the bulk of its size) are read from
+// the API server when a run's page is shown.
 func slim(o any) (any, error) {
 	if m, ok := o.(metav1.Object); ok {
 		m.SetManagedFields(nil)
@@ -322,13 +330,11 @@ func slim(o any) (any, error) {
 	}
 	switch r := o.(type) {
 	case *pipelinev1.PipelineRun:
-		if r.Spec.PipelineSpec != nil {
-			r.Status.PipelineSpec = nil
-		}
+		r.Spec = pipelinev1.PipelineRunSpec{PipelineRef: r.Spec.PipelineRef, Params: r.Spec.Params, Status: r.Spec.Status}
+		r.Status.PipelineSpec, r.Status.ChildReferences, r.Status.TaskRuns, r.Status.Provenance = nil, nil, nil, nil
 	case *pipelinev1.TaskRun:
-		if r.Spec.TaskSpec != nil {
-			r.Status.TaskSpec = nil
-		}
+		r.Spec = pipelinev1.TaskRunSpec{TaskRef: r.Spec.TaskRef, Params: r.Spec.Params, Status: r.Spec.Status}
+		r.Status.TaskSpec, r.Status.RetriesStatus, r.Status.Sidecars, r.Status.Provenance = nil, nil, nil, nil
 	}
 	return o, nil
 }

@@ -246,6 +246,7 @@ func TestRunPageGraphStepsLiveLogsAndActions(t *testing.T) {
 		t.Errorf("spec.status = %q, want Cancelled", got.Spec.Status)
 	}
 	waitJS(t, ctx, 30*time.Second, "build shown skipped", `document.querySelector('#task-build').innerText`, contains("kipped"))
+	waitJS(t, ctx, 20*time.Second, "the cancelled step's log stream ended", `document.getElementById('logstate').innerText`, contains("complete"))
 	screenshot(t, ctx, shots, "run-cancelled")
 
 	// Re-run: a new PipelineRun, labelled, and the page moves to it.

@@ -83,7 +83,7 @@ func TestHumanDuration(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{850 * time.Millisecond, "850ms"}, {12 * time.Second, "12s"}, {3*time.Minute + 4*time.Second, "3m 04s"},
+		{850 * time.Millisecond, "<1s"}, {12 * time.Second, "12s"}, {3*time.Minute + 4*time.Second, "3m 04s"},
 		{2*time.Hour + 5*time.Minute, "2h 05m"}, {50 * time.Hour, "2d 02h"}, {-time.Second, "0s"},
 	} {
 		if got := humanDuration(tc.d); got != tc.want {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,8 +68,8 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !waiting {
-			err = s.streamLog(ctx, ns, pod, container, func(line string) { send("", line) })
-			if err == nil {
+			err = s.streamLog(s.untilTaskRunEnds(ctx, ns, trName), ns, pod, container, func(line string) { send("", line) })
+			if err == nil || (ctx.Err() == nil && errors.Is(err, context.Canceled)) {
 				send("end", "")
 				return
 			}
@@ -90,6 +91,38 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 		}
 	}
+}
+
+// logGrace is how long a step's log is still followed after its TaskRun ended (the last lines, when the
+// node has not closed the stream itself, e.g. a cancelled step whose Pod is kept).
+const logGrace = 3 * time.Second
+
+// untilTaskRunEnds returns a context cancelled logGrace after the TaskRun is seen finished (or with ctx).
+func (s *Server) untilTaskRunEnds(ctx context.Context, ns, name string) context.Context {
+	sctx, cancel := context.WithCancel(ctx)
+	changed, unsubscribe := s.hub.subscribe(func(c change) bool {
+		return c.Kind == kindTaskRun && c.Namespace == ns && c.Name == name
+	})
+	go func() {
+		defer unsubscribe()
+		for {
+			var tr pipelinev1.TaskRun
+			if err := s.opts.Cache.Get(sctx, client.ObjectKey{Namespace: ns, Name: name}, &tr); err == nil && done(&tr.Status.Status) {
+				select {
+				case <-sctx.Done():
+				case <-time.After(logGrace):
+					cancel()
+				}
+				return
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-changed:
+			}
+		}
+	}()
+	return sctx
 }
 
 func done(st *pipelinev1.Status) bool {

@@ -63,13 +63,13 @@ var funcs = template.FuncMap{
 	"add": func(a, b int) int { return a + b },
 }
 
-// humanDuration prints 850ms, 12s, 3m 04s, 2h 05m.
+// humanDuration prints <1s, 12s, 3m 04s, 2h 05m.
 func humanDuration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"
 	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
+		return "<1s" // Kubernetes records times to the second
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:

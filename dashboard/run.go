@@ -121,7 +121,7 @@ func follow(tasks []taskView) string {
 func (s *Server) pipelineRunData(r *http.Request, ns, name string) (*runData, error) {
 	ctx := r.Context()
 	var pr pipelinev1.PipelineRun
-	if err := s.opts.Cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pr); err != nil {
+	if err := s.opts.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pr); err != nil {
 		return nil, err
 	}
 	d := &runData{summary: *pipelineRunSummary(&pr), RerunOf: pr.Labels[LabelRerunOf], CanRerun: true}
@@ -177,7 +177,11 @@ func (s *Server) pipelineRunData(r *http.Request, ns, name string) (*runData, er
 	for _, pt := range pts {
 		tv := taskView{Name: pt.Name, Finally: finally[pt.Name], After: pt.RunAfter, Uses: resultDeps(&pt)}
 		if tr := byTask[pt.Name]; tr != nil {
-			fillTask(&tv, tr)
+			var embedded *pipelinev1.TaskSpec
+			if pt.TaskSpec != nil {
+				embedded = &pt.TaskSpec.TaskSpec
+			}
+			fillTask(&tv, tr, embedded)
 		} else if reason, ok := skipped[pt.Name]; ok {
 			tv.Skipped, tv.State, tv.Reason = true, "skipped", reason
 		} else {
@@ -194,20 +198,22 @@ func (s *Server) pipelineRunData(r *http.Request, ns, name string) (*runData, er
 
 func (s *Server) taskRunData(r *http.Request, ns, name string) (*runData, error) {
 	var tr pipelinev1.TaskRun
-	if err := s.opts.Cache.Get(r.Context(), client.ObjectKey{Namespace: ns, Name: name}, &tr); err != nil {
+	if err := s.opts.APIReader.Get(r.Context(), client.ObjectKey{Namespace: ns, Name: name}, &tr); err != nil {
 		return nil, err
 	}
 	d := &runData{summary: *taskRunSummary(&tr)}
 	d.Params = params(tr.Spec.Params)
 	d.Labels = runLabels(tr.Labels, tr.Annotations)
 	tv := taskView{Name: tr.Labels[labelPipelineTask]}
-	fillTask(&tv, &tr)
+	fillTask(&tv, &tr, nil)
 	d.Results = tv.Results
 	d.Tasks = []taskView{tv}
 	return d, nil
 }
 
-func fillTask(tv *taskView, tr *pipelinev1.TaskRun) {
+// fillTask fills tv from the TaskRun; spec (if known: the pipeline task's embedded Task) lists the
+// steps that have not started, when the TaskRun read from the cache carries no spec.
+func fillTask(tv *taskView, tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec) {
 	sm := taskRunSummary(tr)
 	tv.TaskRun, tv.State, tv.Reason, tv.Message, tv.Start, tv.End = tr.Name, sm.State, sm.Reason, sm.Message, sm.Start, sm.End
 	tv.Pod = tr.Status.PodName
@@ -221,7 +227,10 @@ func fillTask(tv *taskView, tr *pipelinev1.TaskRun) {
 		tv.Steps = append(tv.Steps, stepOf(st))
 	}
 	// Steps not started yet are not in the status: list them from the spec.
-	if spec := taskSpecOf(tr); spec != nil {
+	if ts := taskSpecOf(tr); ts != nil {
+		spec = ts
+	}
+	if spec != nil {
 		for _, st := range spec.Steps {
 			if !seen[st.Name] {
 				tv.Steps = append(tv.Steps, stepView{Name: st.Name, Container: "step-" + st.Name, State: statePending})

@@ -61,7 +61,7 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("manager: %w", err)
 	}
 	srv, err := dashboard.New(dashboard.Options{
-		Addr: *addr, Cache: mgr.GetCache(), Client: mgr.GetClient(), Kube: kube,
+		Addr: *addr, Cache: mgr.GetCache(), Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: kube,
 		Namespaces: namespaces, AllowActions: *allow, PageSize: *pageSize, Logger: logger,
 		Ready: func(a string) { fmt.Fprintf(stdout, "dashboard: http://%s/\n", a) },
 	})

@@ -36,7 +36,7 @@
   // --- durations of running things tick locally ---
   function fmt(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
-    if (ms < 1000) return Math.max(0, Math.round(ms)) + 'ms';
+    if (ms < 1000) return '<1s';
     if (s < 60) return s + 's';
     var m = Math.floor(s / 60);
     if (m < 60) return m + 'm ' + String(s % 60).padStart(2, '0') + 's';
