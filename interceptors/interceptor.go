@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -222,6 +223,24 @@ func Build(name string, params map[string]json.RawMessage, secrets SecretGetter,
 		return ic, nil
 	}
 	return nil, fmt.Errorf("%w %q (built-ins are github, gitlab, bitbucket, cel)", ErrUnknownInterceptor, name)
+}
+
+// Authenticating reports, from configuration alone, whether the built-in interceptor name configured
+// by params refuses senders that do not hold a secret: a github, gitlab or bitbucket interceptor with a
+// secretRef, or a cel interceptor whose filter calls compareSecret. External interceptors may
+// authenticate too, but nothing in their configuration says so: they count as not authenticating.
+func Authenticating(name string, params map[string]json.RawMessage) bool {
+	switch name {
+	case "github", "gitlab", "bitbucket":
+		return !isNull(params["secretRef"])
+	case "cel":
+		var filter string
+		if err := json.Unmarshal(params["filter"], &filter); err != nil {
+			return false
+		}
+		return strings.Contains(filter, "compareSecret(")
+	}
+	return false
 }
 
 // ---- helpers shared by the built-ins ----

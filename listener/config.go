@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +47,8 @@ type compiled struct {
 	first    string // metric label of the first interceptor (built-in name, "external" or "none")
 	bindings *bindings.Set
 	template *templates.Compiled
+	// verifier is chain[0] when it is a provider check: it runs on the raw body before any decode.
+	verifier interceptors.Verifier
 }
 
 // config resolves EventListeners into triggers and compiles them, caching compiled triggers by the
@@ -53,14 +57,27 @@ type config struct {
 	reader  client.Reader
 	secrets interceptors.SecretGetter
 	opts    interceptors.Options
+	// requireAuth refuses to serve triggers that accept unauthenticated posts (--require-auth).
+	requireAuth bool
 
-	mu    sync.Mutex
-	cache map[string]*compiled // key: versions of trigger + bindings + template
-	bad   map[string]string    // trigger -> last configuration error, for /readyz
+	mu         sync.Mutex
+	cache      map[string]*compiled    // key: versions of trigger + bindings + template + ClusterInterceptors
+	bad        map[string]string       // trigger -> last configuration error, for /readyz
+	transports map[string]*ciTransport // ClusterInterceptor name -> its HTTP client, rebuilt when it changes
+	open       []string                // triggers that accept unauthenticated posts, for /readyz
 }
 
-func newConfig(r client.Reader, opts interceptors.Options) *config {
-	c := &config{reader: r, opts: opts, cache: map[string]*compiled{}, bad: map[string]string{}}
+// ciTransport is the HTTP client of one ClusterInterceptor version: one Transport (connection pool, TLS
+// trust) shared by every trigger that calls it.
+type ciTransport struct {
+	version string // uid/resourceVersion of the ClusterInterceptor it was built from
+	url     string
+	client  *http.Client
+}
+
+func newConfig(r client.Reader, opts interceptors.Options, requireAuth bool) *config {
+	c := &config{reader: r, opts: opts, requireAuth: requireAuth, cache: map[string]*compiled{}, bad: map[string]string{},
+		transports: map[string]*ciTransport{}}
 	c.secrets = &secretGetter{reader: r}
 	return c
 }
@@ -125,6 +142,11 @@ func (c *config) triggers(ctx context.Context, el *triggersv1beta1.EventListener
 	return out, nil
 }
 
+// chain is the interceptors t runs, in order: its triggerGroup's, then its own.
+func (t *trigger) chain() []*triggersv1beta1.TriggerInterceptor {
+	return append(append([]*triggersv1beta1.TriggerInterceptor{}, t.Group...), t.Spec.Interceptors...)
+}
+
 func fromTrigger(tr *triggersv1beta1.Trigger) trigger {
 	name := tr.Name
 	return trigger{Name: name, Namespace: tr.Namespace, Spec: tr.Spec, key: fmt.Sprintf("trigger/%s/%s", tr.UID, tr.ResourceVersion)}
@@ -182,7 +204,11 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 	if err != nil {
 		return nil, c.markBad(t, err)
 	}
-	key := t.key + "|" + bindKey + "|" + tplKey
+	chain := t.chain()
+	if c.requireAuth && !authenticating(chain) {
+		return nil, c.markBad(t, fmt.Errorf("%w: %s", errConfig, openTriggerRefused))
+	}
+	key := t.key + "|" + bindKey + "|" + tplKey + "|" + c.interceptorVersions(ctx, chain)
 	c.mu.Lock()
 	cp, ok := c.cache[key]
 	c.mu.Unlock()
@@ -190,7 +216,7 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 		return cp, nil
 	}
 	cp = &compiled{first: "none"}
-	for i, ti := range append(append([]*triggersv1beta1.TriggerInterceptor{}, t.Group...), t.Spec.Interceptors...) {
+	for i, ti := range chain {
 		if i == 0 {
 			cp.first = interceptorLabel(ti)
 		}
@@ -199,6 +225,9 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 			return nil, c.markBad(t, fmt.Errorf("%w: interceptors[%d]: %v", errConfig, i, err))
 		}
 		cp.chain = append(cp.chain, ic)
+	}
+	if len(cp.chain) > 0 {
+		cp.verifier, _ = cp.chain[0].(interceptors.Verifier)
 	}
 	if cp.bindings, err = bindings.Compile(params); err != nil {
 		return nil, c.markBad(t, fmt.Errorf("%w: bindings: %v", errConfig, err))
@@ -230,6 +259,25 @@ func (c *config) markBad(t *trigger, err error) error {
 		c.mu.Unlock()
 	}
 	return err
+}
+
+// setOpen records the triggers (namespace/name) that accept unauthenticated posts, for /readyz.
+func (c *config) setOpen(open []string) {
+	sort.Strings(open)
+	c.mu.Lock()
+	c.open = open
+	c.mu.Unlock()
+}
+
+// openTriggers returns what setOpen last recorded; with --require-auth they are listed as invalid
+// triggers instead.
+func (c *config) openTriggers() []string {
+	if c.requireAuth {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.open...)
 }
 
 // problems returns the configuration errors seen for triggers, for /readyz.
@@ -337,32 +385,96 @@ func (c *config) interceptor(ctx context.Context, ti *triggersv1beta1.TriggerInt
 		}
 		return nil, errors.New("webhook interceptor needs url or objectRef")
 	}
-	var spec triggersv1beta1.InterceptorSpec
+	var ci triggersv1beta1.ClusterInterceptor
 	switch r.Kind {
 	case "", "ClusterInterceptor":
-		var ci triggersv1beta1.ClusterInterceptor
 		if err := c.reader.Get(ctx, client.ObjectKey{Name: r.Name}, &ci); err != nil {
 			return nil, fmt.Errorf("ClusterInterceptor %q: %w", r.Name, err)
 		}
-		spec = ci.Spec
 	case "NamespacedInterceptor", "Interceptor":
 		return nil, fmt.Errorf("namespaced Interceptor %q: reference it from a Trigger in its namespace as a ClusterInterceptor, or give its URL in a webhook interceptor", r.Name)
 	default:
 		return nil, fmt.Errorf("ref.kind %q is not ClusterInterceptor or Interceptor", r.Kind)
 	}
-	url, httpClient, err := clientFor(spec.ClientConfig)
+	tr, err := c.transport(&ci)
 	if err != nil {
 		return nil, fmt.Errorf("ClusterInterceptor %q: %w", r.Name, err)
 	}
 	opts := c.opts
-	if httpClient != nil {
-		opts.HTTPClient = httpClient
-	}
-	return interceptors.NewWebhook(url, r.Params, opts), nil
+	opts.HTTPClient = tr.client
+	return interceptors.NewWebhook(tr.url, r.Params, opts), nil
 }
 
-// clientFor turns an interceptor clientConfig into a URL, and an HTTP client trusting caBundle if given.
-func clientFor(cc triggersv1beta1.ClientConfig) (string, *http.Client, error) {
+// transport returns the HTTP client of a ClusterInterceptor, built once per version of it: triggers
+// calling the same ClusterInterceptor share one Transport and its connections. When the
+// ClusterInterceptor changes (URL, service, caBundle), the next compile builds a new one and the old
+// one's idle connections are closed.
+func (c *config) transport(ci *triggersv1beta1.ClusterInterceptor) (*ciTransport, error) {
+	version := string(ci.UID) + "/" + ci.ResourceVersion
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tr, ok := c.transports[ci.Name]; ok && tr.version == version {
+		return tr, nil
+	}
+	url, tlsConf, err := interceptorEndpoint(ci.Spec.ClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	if old, ok := c.transports[ci.Name]; ok {
+		old.client.CloseIdleConnections()
+	}
+	if len(c.transports) >= 256 { // ClusterInterceptors come from configuration; bound the cache all the same
+		for _, tr := range c.transports {
+			tr.client.CloseIdleConnections()
+		}
+		c.transports = map[string]*ciTransport{}
+	}
+	timeout := c.opts.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	tr := &ciTransport{version: version, url: url,
+		client: &http.Client{Transport: t, Timeout: timeout, CheckRedirect: interceptors.NoRedirects}}
+	c.transports[ci.Name] = tr
+	return tr, nil
+}
+
+// interceptorVersions is the part of a compiled trigger's cache key that the ClusterInterceptors its
+// chain calls contribute: editing one recompiles the triggers that use it.
+func (c *config) interceptorVersions(ctx context.Context, chain []*triggersv1beta1.TriggerInterceptor) string {
+	var b strings.Builder
+	for _, ti := range chain {
+		if ti == nil {
+			continue
+		}
+		r, err := ti.Resolve()
+		if err != nil || r.Builtin() || r.Webhook != nil || (r.Kind != "" && r.Kind != "ClusterInterceptor") {
+			continue
+		}
+		var ci triggersv1beta1.ClusterInterceptor
+		if err := c.reader.Get(ctx, client.ObjectKey{Name: r.Name}, &ci); err != nil {
+			fmt.Fprintf(&b, "ci/%s/missing;", r.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "ci/%s/%s/%s;", r.Name, ci.UID, ci.ResourceVersion)
+	}
+	return b.String()
+}
+
+// interceptorEndpoint turns an interceptor clientConfig into a URL, and a TLS configuration trusting
+// caBundle if given (nil: the system roots).
+func interceptorEndpoint(cc triggersv1beta1.ClientConfig) (string, *tls.Config, error) {
 	var url string
 	switch {
 	case cc.URL != nil && *cc.URL != "":
@@ -386,7 +498,7 @@ func clientFor(cc triggersv1beta1.ClientConfig) (string, *http.Client, error) {
 	if !pool.AppendCertsFromPEM(cc.CaBundle) {
 		return "", nil, errors.New("clientConfig.caBundle holds no PEM certificate")
 	}
-	return url, &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+	return url, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // secretGetter reads Secret keys through the informer cache.

@@ -1,13 +1,9 @@
 package listener
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,18 +18,29 @@ import (
 )
 
 // handleHook serves POST /hooks, /hooks/{name} and /: one delivery, answered with its outcome.
+//
+// Order of work, cheapest refusal first: the EventListener must exist; the body is read within
+// --body-timeout into memory reserved from the global budget; only then is an in-flight slot taken; the
+// provider checks run on the raw bytes; the body is decoded only if some trigger still needs it (a sender
+// that holds no secret never costs a decode); then the triggers fire.
 func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName string) {
 	start := time.Now()
 	d := identify(r.Header)
 	code := http.StatusInternalServerError
-	elLabel := elName
+	elLabel := otherLabel // the name of an EventListener that exists, once found: never the path alone
 	defer func() {
-		s.metrics.events.WithLabelValues(elLabel, d.Provider, eventLabel(d.Event), strconv.Itoa(code)).Inc()
+		s.metrics.events.WithLabelValues(elLabel, d.Provider, s.metrics.eventLabels.label(d.Provider, d.Event), strconv.Itoa(code)).Inc()
 	}()
 	fail := func(c int, msg string) {
 		code = c
 		s.log.Info("delivery refused", "listener", elName, "provider", d.Provider, "event", d.Event,
-			"deliveryID", d.ID, "eventID", d.EventID, "code", c, "reason", msg)
+			"deliveryID", d.ID, "eventID", d.EventID, "remote", r.RemoteAddr, "code", c, "reason", msg)
+		switch c {
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "1")
+		case http.StatusRequestTimeout:
+			w.Header().Set("Connection", "close")
+		}
 		writeError(w, c, msg)
 	}
 
@@ -58,19 +65,22 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		fail(http.StatusServiceUnavailable, "cannot read EventListener configuration; retry later")
 		return
 	}
+	elLabel = el.Name
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody))
+	mem := s.budget.hold()
+	defer mem.release()
+	body, err := s.readBody(ctx, w, r, mem)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the %d-byte limit (--max-body)", s.opts.MaxBody))
-			return
-		}
-		fail(http.StatusBadRequest, "could not read the request body: "+err.Error())
+		fail(s.bodyAnswer(err))
 		return
 	}
-	decoded, reason := decodeBody(r.Header.Get("Content-Type"), body)
-	if reason != "" {
+	release, ok := s.slots.acquire(ctx)
+	if !ok {
+		fail(http.StatusTooManyRequests, fmt.Sprintf("more than %d deliveries in flight (--max-in-flight) and the backlog is full; retry later", s.opts.MaxInFlight))
+		return
+	}
+	defer release()
+	if reason := checkContent(r.Header.Get("Content-Type"), body); reason != "" {
 		fail(http.StatusBadRequest, reason)
 		return
 	}
@@ -84,14 +94,35 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		}
 		return
 	}
+	v := s.verify(ctx, trigs, d, body, r.Header)
+	d = d.identify(v, r.Header, body)
+	var decoded any
+	if v.needsBody() {
+		if decoded, err = s.decode(ctx, mem, body); err != nil {
+			fail(s.bodyAnswer(err))
+			return
+		}
+	}
 	resp := Response{
 		EventListener: el.Name, Namespace: el.Namespace, EventListenerUID: string(el.UID),
 		EventID: d.EventID, DeliveryID: d.ID, Triggers: make([]TriggerResult, 0, len(trigs)),
 	}
 	eventURL := requestURL(r)
 	var made []createdObj
-	for i := range trigs {
-		res := s.fire(ctx, &el, &trigs[i], d, body, decoded, r.Header, eventURL, &made)
+	for i := range v.runs {
+		ru := &v.runs[i]
+		var res TriggerResult
+		if ru.done != nil {
+			res = *ru.done
+		} else {
+			res = s.fire(ctx, &el, ru, d, body, decoded, r.Header, eventURL, &made)
+			// The same authenticated bytes after the replay window: a new run, under the next generation's
+			// names (another replica racing for it meets AlreadyExists and answers duplicate).
+			for dg := d; s.expired(ctx, dg, res) && dg.generation < maxGenerations; {
+				dg.generation++
+				res = s.fire(ctx, &el, ru, dg, body, decoded, r.Header, eventURL, &made)
+			}
+		}
 		s.metrics.outcomes.WithLabelValues(el.Name, res.Name, res.Status).Inc()
 		resp.Triggers = append(resp.Triggers, res)
 	}
@@ -110,35 +141,12 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		}
 		w.Header().Set("Retry-After", "5")
 	}
+	outcome := summary(resp.Triggers)
+	code = s.coarsen(&el, d, v, &resp, code, r.RemoteAddr)
 	writeJSON(w, code, resp)
 	s.log.Info("delivery", "listener", el.Name, "namespace", el.Namespace, "provider", d.Provider, "event", d.Event,
-		"deliveryID", d.ID, "eventID", d.EventID, "code", code, "outcome", summary(resp.Triggers),
-		"duration", time.Since(start).String())
-}
-
-// decodeBody decodes the JSON body once. It returns a reason when the body cannot be used.
-func decodeBody(contentType string, body []byte) (any, string) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, "empty body: a JSON payload is required"
-	}
-	if contentType != "" {
-		mt, _, err := mime.ParseMediaType(contentType)
-		if err != nil {
-			return nil, "malformed Content-Type header: " + err.Error()
-		}
-		switch {
-		case mt == "application/x-www-form-urlencoded":
-			return nil, "form-encoded payloads are not supported: set the webhook's content type to application/json"
-		case mt == "application/json", mt == "text/plain", len(mt) > 5 && mt[len(mt)-5:] == "+json":
-		default:
-			return nil, fmt.Sprintf("Content-Type %q is not JSON: send application/json", mt)
-		}
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, "body is not valid JSON: " + err.Error()
-	}
-	return v, ""
+		"deliveryID", d.ID, "eventID", d.EventID, "authenticated", v.authenticated(), "remote", r.RemoteAddr,
+		"code", code, "outcome", outcome, "duration", time.Since(start).String())
 }
 
 func requestURL(r *http.Request) string {
@@ -149,19 +157,14 @@ func requestURL(r *http.Request) string {
 	return scheme + "://" + r.Host + r.URL.RequestURI()
 }
 
-// fire runs one trigger: interceptors, bindings, template, creation.
-func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, d delivery, body []byte, decoded any, header http.Header, eventURL string, made *[]createdObj) TriggerResult {
+// fire runs one trigger whose provider check (if any) passed on the raw body: the rest of its
+// interceptors, bindings, template, creation.
+func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru *run, d delivery, body []byte, decoded any, header http.Header, eventURL string, made *[]createdObj) TriggerResult {
+	t, cp := ru.t, ru.cp
 	res := TriggerResult{Name: t.Name, Namespace: t.Namespace}
 	failed := func(reason string) TriggerResult {
 		res.Status, res.Reason = StatusFailed, reason
 		return res
-	}
-	cp, err := s.config.compile(ctx, t)
-	if err != nil {
-		if !errors.Is(err, errConfig) {
-			res.unavailable = isUnavailable(err)
-		}
-		return failed(err.Error())
 	}
 	req := &interceptors.Request{
 		Body: body, Decoded: decoded, Header: header, Extensions: map[string]any{}, Namespace: t.Namespace,
@@ -169,8 +172,8 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t 
 	}
 	if len(cp.chain) > 0 {
 		begin := time.Now()
-		out := interceptors.Run(ctx, cp.chain, req)
-		s.metrics.interceptorTime.WithLabelValues(cp.first).Observe(time.Since(begin).Seconds())
+		out := ru.runChain(ctx, req)
+		s.metrics.interceptorTime.WithLabelValues(cp.first).Observe((ru.verifyTime + time.Since(begin)).Seconds())
 		if !out.Continue {
 			switch out.Code {
 			case interceptors.Skip:
@@ -206,9 +209,9 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, t 
 			triggersv1beta1.LabelEventID:       d.EventID,
 		},
 	}
-	if d.ID != "" {
-		// A redelivery renders the same names and $(uid), so creation is idempotent at the API server.
-		seed := el.Namespace + "/" + el.Name + "/" + t.Namespace + "/" + t.Name + "/" + d.ID
+	if seed := d.seed(el, t); seed != "" {
+		// A redelivery or a replay renders the same names and $(uid), so creation is idempotent at the
+		// API server (replay.go says which identity is trusted).
 		opts.NameSeed = seed
 		opts.UID = shortHash("uid", seed)[:8]
 	}

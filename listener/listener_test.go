@@ -172,6 +172,7 @@ type harness struct {
 	ns   string
 	logs *bytes.Buffer
 	mu   *sync.Mutex
+	srv  *listener.Server
 }
 
 type lockedWriter struct {
@@ -207,6 +208,7 @@ func start(t *testing.T, ns string, tweak func(*listener.Options)) *harness {
 		tweak(&opts)
 	}
 	srv := listener.New(cache, env.Client, cache, opts)
+	h.srv = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -463,29 +465,38 @@ func TestRejected(t *testing.T) {
 		"webhook-signature": "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)),
 	})
 	big := raw(http.MethodPost, "/hooks", "application/json", `{"a":"`+strings.Repeat("x", 70<<10)+`"}`, nil)
-	deep := raw(http.MethodPost, "/hooks", "application/json", strings.Repeat("[", 10001)+strings.Repeat("]", 10001), map[string]string{"X-GitHub-Event": "push"})
+	deepBody := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
+	deep := raw(http.MethodPost, "/hooks", "application/json", deepBody, map[string]string{"X-GitHub-Event": "push"})
+	signedMalformed := signed(listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, Body: []byte(`{"a":`)})
+	signedDeep := signed(listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, Body: []byte(deepBody)})
 
+	// A sender that proved no secret learns which triggers refused it and nothing else (coarse); the
+	// detail goes to the log. A sender that did gets the detail.
+	const refused = "refused: the signature or token is missing or does not match"
 	cases := []struct {
 		name   string
 		req    *http.Request
 		code   int
 		reason string
+		logged string // the detail the log must hold
 	}{
-		{"forged signature", forged, 401, "X-Hub-Signature-256 does not match"},
-		{"missing signature", missing, 401, "X-Hub-Signature-256"},
-		{"sha1 only", sha1only, 401, "SHA-1"},
-		{"wrong secret", wrongSecret, 401, "X-Hub-Signature-256 does not match"},
-		{"gitlab wrong token", glWrong, 401, "X-Gitlab-Token does not match"},
-		{"gitlab missing token", glMissing, 401, "X-Gitlab-Token"},
-		{"standard webhooks stale timestamp", stale, 401, "tolerance"},
-		{"unknown eventlistener", raw(http.MethodPost, "/hooks/nope", "application/json", "{}", nil), 404, `not found in namespace`},
-		{"wrong method", raw(http.MethodGet, "/hooks", "", "", nil), 405, "GET is not allowed"},
-		{"body too large", big, 413, "limit"},
-		{"malformed json", raw(http.MethodPost, "/hooks", "application/json", `{"a":`, map[string]string{"X-GitHub-Event": "push"}), 400, "not valid JSON"},
-		{"nested 10001 deep", deep, 400, "not valid JSON"},
-		{"form encoded", raw(http.MethodPost, "/hooks", "application/x-www-form-urlencoded", "payload=%7B%7D", nil), 400, "form-encoded"},
-		{"not json content type", raw(http.MethodPost, "/hooks", "text/xml", "<a/>", nil), 400, "not JSON"},
-		{"empty body", raw(http.MethodPost, "/hooks", "application/json", "", nil), 400, "empty body"},
+		{"forged signature", forged, 401, refused, "X-Hub-Signature-256 does not match"},
+		{"missing signature", missing, 401, refused, "X-Hub-Signature-256 header missing"},
+		{"sha1 only", sha1only, 401, refused, "SHA-1"},
+		{"wrong secret", wrongSecret, 401, refused, "X-Hub-Signature-256 does not match"},
+		{"gitlab wrong token", glWrong, 401, refused, "X-Gitlab-Token does not match"},
+		{"gitlab missing token", glMissing, 401, refused, "X-Gitlab-Token header missing"},
+		{"standard webhooks stale timestamp", stale, 401, refused, "tolerance"},
+		{"unknown eventlistener", raw(http.MethodPost, "/hooks/nope", "application/json", "{}", nil), 404, `not found in namespace`, ""},
+		{"wrong method", raw(http.MethodGet, "/hooks", "", "", nil), 405, "GET is not allowed", ""},
+		{"body too large", big, 413, "limit", ""},
+		{"unsigned malformed json: refused before any decode", raw(http.MethodPost, "/hooks", "application/json", `{"a":`, map[string]string{"X-GitHub-Event": "push"}), 401, refused, ""},
+		{"unsigned nested 10001 deep: refused before any decode", deep, 401, refused, ""},
+		{"signed malformed json", signedMalformed, 400, "not valid JSON", ""},
+		{"signed nested 10001 deep", signedDeep, 400, "not valid JSON", ""},
+		{"form encoded", raw(http.MethodPost, "/hooks", "application/x-www-form-urlencoded", "payload=%7B%7D", nil), 400, "form-encoded", ""},
+		{"not json content type", raw(http.MethodPost, "/hooks", "text/xml", "<a/>", nil), 400, "not JSON", ""},
+		{"empty body", raw(http.MethodPost, "/hooks", "application/json", "", nil), 400, "empty body", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -499,6 +510,14 @@ func TestRejected(t *testing.T) {
 			}
 			if strings.Contains(string(text), ghSecret) || strings.Contains(string(text), glToken) {
 				t.Errorf("response leaks a secret: %s", text)
+			}
+			if c.logged != "" {
+				h.mu.Lock()
+				logs := h.logs.String()
+				h.mu.Unlock()
+				if !strings.Contains(logs, c.logged) {
+					t.Errorf("the log lacks the detail %q", c.logged)
+				}
 			}
 		})
 	}
@@ -535,7 +554,9 @@ func TestRedelivery(t *testing.T) {
 	if n := len(pipelineRuns(t, ns)); n != 1 {
 		t.Fatalf("%d PipelineRuns after a redelivery, want 1", n)
 	}
+	// A second event: other bytes (the same bytes with a fresh id would be a replay, TestReplayFreshID).
 	o.ID = "delivery-2"
+	o.Body = []byte(strings.Replace(pushBody, `"after":"abc"`, `"after":"def"`, 1))
 	var wg sync.WaitGroup
 	codes := make(chan int, 10)
 	for range 10 {

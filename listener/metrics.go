@@ -1,9 +1,62 @@
 package listener
 
 import (
+	gh "github.com/google/go-github/v60/github"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
+
+// Metric label values never come from what a sender says alone: the listener label is the name of an
+// EventListener that exists (else otherLabel), the event label one of a fixed set per provider (else
+// otherLabel), so the number of series is a function of the configuration, not of the traffic.
+const otherLabel = "other"
+
+// gitlabEvents and bitbucketEvents are the event types the providers document (X-Gitlab-Event,
+// X-Event-Key for Bitbucket Cloud and Server); GitHub's come from go-github's list of webhook events.
+var (
+	gitlabEvents = []string{"Push Hook", "Tag Push Hook", "Issue Hook", "Confidential Issue Hook", "Note Hook",
+		"Confidential Note Hook", "Merge Request Hook", "Wiki Page Hook", "Pipeline Hook", "Job Hook", "Deployment Hook",
+		"Feature Flag Hook", "Release Hook", "Emoji Hook", "Resource Access Token Hook", "Member Hook", "Subgroup Hook",
+		"Project Hook", "Vulnerability Hook", "System Hook"}
+	bitbucketEvents = []string{
+		"repo:push", "repo:fork", "repo:updated", "repo:commit_comment_created", "repo:commit_status_created",
+		"repo:commit_status_updated", "issue:created", "issue:updated", "issue:comment_created", "pullrequest:created",
+		"pullrequest:updated", "pullrequest:approved", "pullrequest:unapproved", "pullrequest:fulfilled",
+		"pullrequest:rejected", "pullrequest:changes_request_created", "pullrequest:changes_request_removed",
+		"pullrequest:comment_created", "pullrequest:comment_updated", "pullrequest:comment_deleted",
+		"pullrequest:comment_resolved", "pullrequest:comment_reopened",
+		"repo:refs_changed", "repo:modified", "repo:forked", "repo:comment:added", "repo:comment:edited",
+		"repo:comment:deleted", "pr:opened", "pr:from_ref_updated", "pr:to_ref_updated", "pr:modified",
+		"pr:reviewer:updated", "pr:reviewer:approved", "pr:reviewer:unapproved", "pr:reviewer:needs_work",
+		"pr:merged", "pr:declined", "pr:deleted", "pr:comment:added", "pr:comment:edited", "pr:comment:deleted",
+		"diagnostics:ping", "mirror:repo_synchronized"}
+)
+
+// eventLabels is the fixed set of event label values per provider.
+type eventLabels map[string]map[string]bool
+
+func newEventLabels() eventLabels {
+	set := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, e := range list {
+			m[e] = true
+		}
+		return m
+	}
+	return eventLabels{"github": set(gh.MessageTypes()), "gitlab": set(gitlabEvents), "bitbucket": set(bitbucketEvents)}
+}
+
+// label returns the event label of a delivery: the event type when it is one its provider documents,
+// "none" when the sender named none, otherLabel for anything else.
+func (l eventLabels) label(provider, event string) string {
+	if event == "" {
+		return "none"
+	}
+	if l[provider][event] {
+		return event
+	}
+	return otherLabel
+}
 
 // metrics are the listener's Prometheus series, on a registry of its own.
 type metrics struct {
@@ -13,11 +66,13 @@ type metrics struct {
 	interceptorTime  *prometheus.HistogramVec
 	resourcesCreated *prometheus.CounterVec
 	requestDuration  *prometheus.HistogramVec
+	eventLabels      eventLabels
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
-		registry: prometheus.NewRegistry(),
+		registry:    prometheus.NewRegistry(),
+		eventLabels: newEventLabels(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookrun_events_total", Help: "Deliveries received, by listener, provider, event type and HTTP status.",
 		}, []string{"listener", "provider", "event", "code"}),

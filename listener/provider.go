@@ -25,9 +25,14 @@ type delivery struct {
 	Event    string // provider event type, e.g. push, "Merge Request Hook", repo:push
 	// ID is the sender's delivery id; stable across redeliveries. Empty when the sender gave none.
 	ID string
-	// EventID is hookrun's id for this event (the triggers-eventid label): derived from ID, so a
-	// redelivery carries the same one, else random.
+	// EventID is hookrun's id for this event (the triggers-eventid label): derived from the identity once
+	// a provider check authenticated the delivery, else from ID, so a redelivery carries the same one;
+	// random when there is neither.
 	EventID string
+	// identity is what authenticated deliveries are told apart by (see replay.go); generation counts the
+	// replay windows an identical delivery has outlived.
+	identity   string
+	generation int
 }
 
 // identify reads provider, event type and delivery id from the headers. The delivery-id headers are tried
@@ -69,15 +74,4 @@ func shortHash(parts ...string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
-}
-
-// eventLabel keeps the event type usable as a metric label: only the first 40 bytes of what the sender says.
-func eventLabel(e string) string {
-	if e == "" {
-		return "none"
-	}
-	if len(e) > 40 {
-		return e[:40]
-	}
-	return e
 }

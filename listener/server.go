@@ -18,6 +18,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hookrun/hookrun/interceptors"
@@ -37,6 +39,24 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 5s (slowloris)
 	MaxHeaderBytes    int           // default 64 KiB
 	CELCostLimit      uint64        // per-expression CEL cost budget; 0 = the interceptors default
+	// BodyTimeout bounds the time a sender may take to send the body once its headers arrived; default
+	// 5s, answered 408 (GitHub and GitLab send at once and wait 10s for the answer).
+	BodyTimeout time.Duration
+	// MaxBodyBytesInFlight bounds the memory that bodies and their decoded JSON hold at once, across
+	// every delivery; default 128 MiB. A delivery that does not fit waits up to BudgetWait, then is
+	// answered 429 with Retry-After. docs/reliability.md relates it to the pod's memory limit.
+	MaxBodyBytesInFlight int64
+	BudgetWait           time.Duration // default 1s
+	// MaxJSONValues bounds the values (objects, arrays, keys, scalars) one body may decode into; default
+	// 400,000 (a 2,048-commit GitHub push holds about 100,000). Beyond: 413, never decoded.
+	MaxJSONValues int
+	// ReplayWindow is how long identical authenticated bytes count as a replay of the first delivery
+	// (answered duplicate, no new run); default 24h; negative: for as long as the first run exists.
+	ReplayWindow time.Duration
+	// RequireAuth refuses to serve triggers that accept unauthenticated posts (no provider interceptor
+	// with a secretRef, no cel filter calling compareSecret): they fail as misconfigured, are listed on
+	// /readyz and in the EventListener's status.
+	RequireAuth bool
 	// AnyPath answers a POST on every path for EventListener alone, as Tekton's el- sink does (an el-NAME
 	// Pod: /hooks, / and whatever an Ingress forwards); no other EventListener is reachable.
 	AnyPath bool
@@ -74,6 +94,21 @@ func (o *Options) defaults() {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
 	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 5 * time.Second
+	}
+	if o.MaxBodyBytesInFlight <= 0 {
+		o.MaxBodyBytesInFlight = 128 << 20
+	}
+	if o.BudgetWait <= 0 {
+		o.BudgetWait = time.Second
+	}
+	if o.MaxJSONValues <= 0 {
+		o.MaxJSONValues = 400_000
+	}
+	if o.ReplayWindow == 0 {
+		o.ReplayWindow = 24 * time.Hour
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -94,14 +129,20 @@ type Server struct {
 	metrics *metrics
 	log     *slog.Logger
 	ready   atomic.Bool
+	budget  *budget
+	slots   *slots
+	// recorder records Events on EventListeners while Serve runs (nil before and after).
+	recorder atomic.Pointer[record.EventRecorder]
 }
 
 // New returns a Server reading configuration through reader (an informer cache) and creating resources
 // with c. syncer, if not nil, gates /readyz until the cache has synced.
 func New(reader client.Reader, c client.Client, syncer Syncer, opts Options) *Server {
 	opts.defaults()
-	s := &Server{opts: opts, reader: reader, client: c, syncer: syncer, metrics: newMetrics(), log: opts.Logger}
-	s.config = newConfig(reader, interceptors.Options{CELCostLimit: opts.CELCostLimit})
+	s := &Server{opts: opts, reader: reader, client: c, syncer: syncer, metrics: newMetrics(), log: opts.Logger,
+		budget: newBudget(opts.MaxBodyBytesInFlight, opts.BudgetWait),
+		slots:  newSlots(opts.MaxInFlight, opts.Backlog, opts.HandlerTimeout)}
+	s.config = newConfig(reader, interceptors.Options{CELCostLimit: opts.CELCostLimit}, opts.RequireAuth)
 	if syncer == nil {
 		s.ready.Store(true)
 	}
@@ -115,20 +156,15 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/readyz", s.handleReady)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	r.Group(func(r chi.Router) {
-		r.Use(middleware.ThrottleWithOpts(middleware.ThrottleOpts{
-			Limit: s.opts.MaxInFlight, BacklogLimit: s.opts.Backlog, BacklogTimeout: s.opts.HandlerTimeout,
-			RetryAfterFn: func(bool) time.Duration { return time.Second },
-		}))
-		def := func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, s.opts.EventListener) }
-		r.Post("/hooks", def)
-		r.Post("/", def)
-		if s.opts.AnyPath {
-			r.Post("/*", def)
-		} else {
-			r.Post("/hooks/{name}", func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, chi.URLParam(r, "name")) })
-		}
-	})
+	// No throttle middleware: handleHook takes its in-flight slot once the body is in memory.
+	def := func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, s.opts.EventListener) }
+	r.Post("/hooks", def)
+	r.Post("/", def)
+	if s.opts.AnyPath {
+		r.Post("/*", def)
+	} else {
+		r.Post("/hooks/{name}", func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, chi.URLParam(r, "name")) })
+	}
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here: webhooks are POSTed", r.Method))
 	})
@@ -161,6 +197,9 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	b.WriteString("ok\n")
 	for _, p := range s.config.problems() {
 		b.WriteString("invalid trigger " + p + "\n")
+	}
+	for _, t := range s.config.openTriggers() {
+		b.WriteString("open trigger " + t + ": accepts unauthenticated posts\n")
 	}
 	_, _ = w.Write([]byte(b.String()))
 }
@@ -196,6 +235,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.client != nil {
+		events := record.NewBroadcaster()
+		events.StartRecordingToSink(&eventSink{c: s.client})
+		var rec record.EventRecorder = events.NewRecorder(s.client.Scheme(), corev1.EventSource{Component: "hookrun-listener"})
+		s.recorder.Store(&rec)
+		defer func() {
+			s.recorder.Store(nil)
+			events.Shutdown()
+		}()
 	}
 	go s.checkLoop(ctx, 5*time.Second)
 	errc := make(chan error, 1)

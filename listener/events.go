@@ -1,0 +1,72 @@
+package listener
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+)
+
+// Events: what the answers to unauthenticated senders leave out (Secret names, CEL text, API errors) is
+// recorded as Events on the EventListener, where its owners look, as are triggers that accept
+// unauthenticated posts. (Its status conditions are written by one replica, elstatus: a trigger that
+// --require-auth refuses is an invalid trigger there, as on /readyz.) client-go's event
+// recorder rate-limits per EventListener (a burst of 25, then one per 5 minutes) and folds repeats
+// into counts, so a flood of forged deliveries cannot flood the API server.
+
+// maxEventMessage keeps Event messages within what the API server stores comfortably.
+const maxEventMessage = 1024
+
+// event records an Event on el (asynchronously; dropped when the recorder's queue is full).
+func (s *Server) event(el *triggersv1beta1.EventListener, eventType, reason, format string, args ...any) {
+	rec := s.recorder.Load()
+	if rec == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if len(msg) > maxEventMessage {
+		msg = msg[:maxEventMessage-3] + "..."
+	}
+	(*rec).Event(el, eventType, reason, msg)
+}
+
+// eventSink writes the recorder's Events through a controller-runtime client.
+type eventSink struct{ c client.Client }
+
+const eventWriteTimeout = 10 * time.Second
+
+func (e *eventSink) Create(ev *corev1.Event) (*corev1.Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
+	defer cancel()
+	out := ev.DeepCopy()
+	if err := e.c.Create(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (e *eventSink) Update(ev *corev1.Event) (*corev1.Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
+	defer cancel()
+	out := ev.DeepCopy()
+	if err := e.c.Update(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (e *eventSink) Patch(old *corev1.Event, data []byte) (*corev1.Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
+	defer cancel()
+	out := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: old.Namespace, Name: old.Name}}
+	if err := e.c.Patch(ctx, out, client.RawPatch(types.StrategicMergePatchType, data)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
