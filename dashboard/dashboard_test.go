@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +89,7 @@ spec:
               script: |
                 echo "testing $(params.commit)"
                 i=0
-                while [ $i -lt 600 ]; do i=$((i+1)); echo "tick $i"; sleep 0.2; done
+                while [ $i -lt 600 ]; do i=$((i+1)); echo "tick $i $(date +%s%3N)"; sleep 0.2; done
         - name: build
           runAfter: [test]
           when: [{input: $(params.build-image), operator: in, values: ["true"]}]
@@ -203,6 +205,10 @@ func TestRunPageGraphStepsLiveLogsAndActions(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Navigate(fmt.Sprintf("%s/runs/%s/pipelineruns/%s", dash, ns, pr.Name))); err != nil {
 		t.Fatal(err)
 	}
+	// Each tick line carries the time the step wrote it (ms): the page records when it showed it.
+	if err := chromedp.Run(ctx, chromedp.Evaluate(latencyProbe, nil)); err != nil {
+		t.Fatal(err)
+	}
 	nodes := waitJS(t, ctx, 20*time.Second, "graph nodes", `Array.from(document.querySelectorAll('#graph [data-node]')).map(n => n.dataset.node).join(',')`,
 		func(s string) bool { return s == "clone,test,build" })
 	t.Logf("graph: %s", nodes)
@@ -217,6 +223,17 @@ func TestRunPageGraphStepsLiveLogsAndActions(t *testing.T) {
 		t.Errorf("log lacks the step's first line (the clone result passed on):\n%s", logs)
 	}
 	waitJS(t, ctx, 10*time.Second, "more lines while the step runs", `document.getElementById('logbody').innerText`, contains("tick 15"))
+	waitJS(t, ctx, 20*time.Second, "30 live lines", `String(window.__lat.length)`, func(s string) bool { n, _ := strconv.Atoi(s); return n >= 30 })
+	var lat []float64
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.__lat.slice(10)`, &lat)); err != nil {
+		t.Fatal(err)
+	}
+	sort.Float64s(lat)
+	p50, worst := lat[len(lat)/2], lat[len(lat)-1]
+	t.Logf("figure: step writes a log line → line shown in the browser: p50 %.0f ms, max %.0f ms over %d live lines (target ≤ 1 s)", p50, worst, len(lat))
+	if p50 > 1000 {
+		t.Errorf("log line latency p50 %.0f ms > 1 s", p50)
+	}
 	steps := waitJS(t, ctx, 10*time.Second, "steps table", `Array.from(document.querySelectorAll('tr.step')).map(r => r.innerText).join('\n').toLowerCase()`,
 		contains("running"))
 	for _, want := range []string{"fetch", "succeeded", "unit"} {
@@ -449,3 +466,20 @@ spec:
 		t.Error("the read-only dashboard renders action buttons")
 	}
 }
+
+// latencyProbe records, for each log line "tick N MILLIS" the page adds, how long after MILLIS (when
+// the step wrote it) it appeared. The first lines seen may be backlog; callers skip them.
+const latencyProbe = `(() => {
+  window.__lat = [];
+  const seen = new WeakSet();
+  new MutationObserver(() => {
+    const body = document.getElementById('logbody');
+    if (!body) return;
+    for (const n of body.children) {
+      if (seen.has(n)) continue;
+      seen.add(n);
+      const m = /^tick \d+ (\d{13})$/.exec(n.textContent || '');
+      if (m) window.__lat.push(Date.now() - Number(m[1]));
+    }
+  }).observe(document.documentElement, {childList: true, subtree: true});
+})()`
