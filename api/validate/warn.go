@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hookrun/hookrun/api/load"
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 )
 
 // SecretPlaceholder is the value the repository's example Secrets carry instead of a real webhook secret.
@@ -15,11 +16,16 @@ import (
 const SecretPlaceholder = "generated-by-hookrun-dev"
 
 // Warnings returns what is allowed but unsafe in a set of objects: it does not make `hookrun validate`
-// fail, but it is printed. Today: Secrets still holding SecretPlaceholder.
+// fail, but it is printed: Secrets still holding SecretPlaceholder; EventListeners' kubernetesResource fields
+// the el-NAME Deployment and Service do not apply, and customResource (not supported).
 func Warnings(objs []load.Object) []load.Problem {
 	var out []load.Problem
 	for i := range objs {
 		o := &objs[i]
+		if el, ok := o.Obj.(*triggersv1beta1.EventListener); ok {
+			out = append(out, eventListenerWarnings(o, el)...)
+			continue
+		}
 		sec, ok := o.Obj.(*corev1.Secret)
 		if !ok {
 			continue
