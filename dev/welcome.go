@@ -135,6 +135,8 @@ func printWelcome(o Options, state, kubeconfig string, gen []Generated, hints []
 	fmt.Fprintf(&b, `
 hookrun is running.
   webhooks:    POST http://%[1]s/hooks  (EventListener %[2]s)   or  POST http://%[1]s/hooks/NAME
+               (every EventListener is served here, in-process: http://%[1]s/hooks/NAME stands for
+               a cluster's Service el-NAME, http://el-NAME.NAMESPACE.svc.cluster.local:8080, any path)
   dashboard:   http://%[5]s/  (runs, task graphs, live step logs, deliveries)
   kubeconfig:  %[3]s
   logs:        %[4]s
