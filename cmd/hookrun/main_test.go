@@ -23,6 +23,9 @@ func TestCLI(t *testing.T) {
 	must(t, os.WriteFile(good, []byte("apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  steps: [{name: s, image: alpine, script: echo hi}]\n"), 0o644))
 	must(t, os.WriteFile(bad, []byte("apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  steps: [{name: s, image: alpine, scirpt: echo hi}]\n"), 0o644))
 	must(t, os.WriteFile(payload, []byte(`{"ref":"refs/heads/main"}`), 0o644))
+	open := filepath.Join(t.TempDir(), "open.yaml")
+	must(t, os.WriteFile(open, []byte("apiVersion: triggers.tekton.dev/v1beta1\nkind: EventListener\nmetadata: {name: el}\n"+
+		"spec:\n  triggers:\n  - name: anyone\n    template: {spec: {resourcetemplates: []}}\n"), 0o644))
 
 	var got http.Header
 	var gotBody []byte
@@ -49,6 +52,8 @@ func TestCLI(t *testing.T) {
 		{"validate nothing", []string{"validate"}, 2, "", "give at least one file"},
 		{"validate flags example placeholder secrets", []string{"validate", "-f", "../../examples/github-push"}, 0,
 			`warning: ../../examples/github-push/00-secret.yaml: document 1 (Secret github-secret): stringData.secretToken: holds the placeholder "generated-by-hookrun-dev"`, ""},
+		{"validate warns on open triggers", []string{"validate", "-f", open}, 0,
+			`warning: ` + open + `: document 1 (EventListener el): spec.triggers[0].interceptors: trigger "anyone" accepts unauthenticated posts`, ""},
 		{"validate missing file", []string{"validate", "-f", filepath.Join(dir, "nope.yaml")}, 1, "", "no such file"},
 		{"validate help", []string{"validate", "--help"}, 0, "", "Usage: hookrun validate"},
 		{"send", []string{"send", "--provider", "github", "--event", "push", "--secret", "s3cret", "--delivery", "d-1", "--url", srv.URL + "/hooks", payload}, 0, "202 Accepted (delivery d-1)", ""},

@@ -42,7 +42,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}
-	for _, w := range validate.Warnings(objs) {
+	for _, w := range append(validate.Warnings(objs), validate.OpenTriggers(objs)...) {
 		fmt.Fprintln(stdout, "warning: "+w.String())
 	}
 	if len(problems) > 0 {
