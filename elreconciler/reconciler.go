@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -184,6 +185,11 @@ func (r *Reconciler) applyDeployment(ctx context.Context, el *triggersv1beta1.Ev
 	}
 	upd := cur.DeepCopy()
 	upd.Labels, upd.Annotations, upd.OwnerReferences = want.Labels, want.Annotations, want.OwnerReferences
+	for k, v := range cur.Annotations {
+		if strings.HasPrefix(k, "deployment.kubernetes.io/") {
+			upd.Annotations[k] = v // the Deployment controller's (revision)
+		}
+	}
 	replicas := upd.Spec.Replicas
 	upd.Spec = want.Spec
 	if upd.Spec.Replicas == nil {

@@ -312,8 +312,9 @@ func TestEditRolls(t *testing.T) {
 	d = get(t, ns, "el-edit", &appsv1.Deployment{})
 	want(t, "resourceVersion while nothing changed", d.ResourceVersion, rv)
 
-	// Autoscaler's choice kept while replicas is not asked for.
+	// Autoscaler's choice kept while replicas is not asked for; the Deployment controller's revision kept.
 	d.Spec.Replicas = ptr(int32(4))
+	d.Annotations["deployment.kubernetes.io/revision"] = "1"
 	if err := env.Client.Update(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +337,7 @@ func TestEditRolls(t *testing.T) {
 		return nil
 	})
 	want(t, "replicas kept", *d.Spec.Replicas, int32(4))
+	want(t, "revision annotation kept", d.Annotations["deployment.kubernetes.io/revision"], "1")
 	if d.Generation < 2 {
 		t.Errorf("generation %d: the Pod template change must be a new generation (a rollout)", d.Generation)
 	}
