@@ -201,6 +201,8 @@ spec:
 		{"update", "triggers.tekton.dev", "eventlisteners", "other", false},
 		{"create", "coordination.k8s.io", "leases", "hookrun", true},
 		{"create", "coordination.k8s.io", "leases", "other", false},
+		{"create", "", "events", "hookrun", true}, // Events on EventListeners (refusal detail, open triggers)
+		{"create", "", "events", "other", false},
 		{"impersonate", "", "users", "", false},
 		{"impersonate", "", "groups", "", false},
 		{"impersonate", "authentication.k8s.io", "userextras", "", false},
