@@ -64,7 +64,7 @@ func (s *Server) clientFor(el elIdentity, t *trigger, objs []*unstructured.Unstr
 		return nil, fmt.Errorf("%w: %s names ServiceAccount %s, but this listener was started without impersonation "+
 			"(hookrun listener always impersonates; an embedding program must set Options.Impersonate)", errConfig, id.from, id.ServiceAccount)
 	}
-	c, err := s.opts.Impersonate.As(id)
+	c, err := s.opts.Impersonate.As(id.Namespace, id.ServiceAccount)
 	if err != nil {
 		return nil, err
 	}

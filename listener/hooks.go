@@ -222,7 +222,11 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		}
 		return failed("template: " + err.Error())
 	}
-	c, err := s.clientFor(elIdentity{Namespace: el.Namespace, Name: el.Name, ServiceAccount: el.Spec.ServiceAccountName}, t, objs)
+	elID := elIdentity{Namespace: el.Namespace, Name: el.Name, ServiceAccount: el.Spec.ServiceAccountName}
+	if s.opts.Trace != nil {
+		s.trace(elID, t, values, objs)
+	}
+	c, err := s.clientFor(elID, t, objs)
 	if err != nil {
 		return failed(err.Error())
 	}

@@ -61,6 +61,11 @@ func confine(c client.Client, t *trigger, objs []*unstructured.Unstructured) err
 	return nil
 }
 
+// Impersonation hands out the client that acts as a ServiceAccount.
+type Impersonation interface {
+	As(namespace, serviceAccount string) (client.Client, error)
+}
+
 // Impersonator hands out one client per ServiceAccount, each acting as that ServiceAccount through
 // Kubernetes impersonation. Clients share the base client's REST mapper and are cached for the life of
 // the listener, so a delivery costs no client construction.
@@ -78,9 +83,9 @@ func NewImpersonator(cfg *rest.Config, opts client.Options) *Impersonator {
 	return &Impersonator{base: rest.CopyConfig(cfg), opts: opts, clients: map[string]client.Client{}}
 }
 
-// As returns the client acting as id.
-func (im *Impersonator) As(id identity) (client.Client, error) {
-	user := id.User()
+// As returns the client acting as ServiceAccount namespace/serviceAccount.
+func (im *Impersonator) As(namespace, serviceAccount string) (client.Client, error) {
+	user := identity{Namespace: namespace, ServiceAccount: serviceAccount}.User()
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	if c, ok := im.clients[user]; ok {

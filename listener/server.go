@@ -61,9 +61,12 @@ type Options struct {
 	// Pod: /hooks, / and whatever an Ingress forwards); no other EventListener is reachable.
 	AnyPath bool
 	// Impersonate makes the clients that create a trigger's resources as its ServiceAccount (the Trigger's,
-	// else the EventListener's serviceAccountName). nil: such triggers fail, saying impersonation is off.
-	Impersonate *Impersonator
-	Logger      *slog.Logger
+	// else the EventListener's serviceAccountName): NewImpersonator. nil: such triggers fail, saying
+	// impersonation is off.
+	Impersonate Impersonation
+	// Trace, when set, is told what each trigger that rendered resources made of a delivery (dry runs).
+	Trace  func(Trace)
+	Logger *slog.Logger
 }
 
 func (o *Options) defaults() {

@@ -32,6 +32,7 @@ func commands() []command {
 		{"send", "sign and send a webhook payload to a listener", runSend},
 		{"step", "run one TaskRun step inside its container (used in Pods the executor makes)", runStep},
 		{"validate", "check Tekton / Triggers YAML files and report every problem", runValidate},
+		{"test", "dry run: a payload through interceptors, bindings and templates of local YAML, no cluster", runTest},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "hookrun", version)
 			return err
