@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,7 @@ spec:
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	started := time.Now()
 	go func() { done <- mgr.Start(ctx) }()
 	defer func() { cancel(); <-done }()
 	var dep appsv1.Deployment
@@ -151,6 +153,7 @@ spec:
 			t.Fatalf("el-github-listener not created with the executor's rights: %v", err)
 		}
 	}
+	t.Logf("reconciler start → el-github-listener Deployment: %s", time.Since(started).Round(time.Millisecond))
 	pod := dep.Spec.Template.Spec
 	if pod.ServiceAccountName != "tekton-triggers-sa" {
 		t.Fatalf("el- Pod runs as %q", pod.ServiceAccountName)
@@ -190,11 +193,13 @@ spec:
 	}
 	defer func() { cancel(); _ = cmd.Wait() }()
 	probe := pod.Containers[0].ReadinessProbe.HTTPGet.Path
+	launched := time.Now()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		resp, err := http.Get("http://" + addr + probe)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				t.Logf("el- listener process start → %s 200: %s", probe, time.Since(launched).Round(time.Millisecond))
 				break
 			}
 		}
@@ -230,6 +235,14 @@ spec:
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(mbody), "hookrun_") {
 		t.Errorf("metrics port: %d, %d bytes", resp.StatusCode, len(mbody))
+	}
+	time.Sleep(2 * time.Second)
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") {
+				t.Logf("el- listener process at rest after 2 deliveries: %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
 	}
 }
 
