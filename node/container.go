@@ -33,8 +33,10 @@ type process struct {
 }
 
 // passEnv are host variables a container inherits (an image would normally provide PATH and friends).
-var passEnv = []string{"LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
-	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+// Not the host's HOME, nor its proxy variables: a step is not the agent's user (that HOME holds its
+// credentials: ~/.docker, ~/.git-credentials, ~/.kube, ~/.ssh), and a proxy is the Pod's own business
+// (env in its spec), as on a kubelet.
+var passEnv = []string{"LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR"}
 
 // containerEnv resolves the environment of c: a small host base, then envFrom, then env (with $(VAR)
 // expansion of values against the variables defined before them).
@@ -45,9 +47,14 @@ func (r *podRunner) containerEnv(ctx context.Context, c *corev1.Container) (*env
 		path = defaultPath
 	}
 	e.set("PATH", path)
-	home := os.Getenv("HOME")
-	if home == "" {
-		home = "/root"
+	// HOME, unless the Pod sets it (executor steps use /tekton/home): an empty directory of the Pod's own,
+	// as an image's user would have, never the agent's.
+	home, err := filepath.Abs(filepath.Join(r.dir, "home"))
+	if err != nil {
+		return nil, fmt.Errorf("pod HOME: %w", err)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("pod HOME: %w", err)
 	}
 	e.set("HOME", home)
 	hostname := r.pod.Name
