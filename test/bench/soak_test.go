@@ -165,7 +165,10 @@ func TestSoak(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: payload, ID: fmt.Sprintf("soak-%d", n)}
+			// Each event is a distinct push (its own bytes and delivery id): the same signed bytes again
+			// would be a replay, answered duplicate.
+			body := append([]byte(fmt.Sprintf(`{"hookrun_soak_seq":%d,`, n)), payload[strings.IndexByte(string(payload), '{')+1:]...)
+			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: body, ID: fmt.Sprintf("soak-%d", n)}
 			req, _ := o.Request(ctx, "http://"+addr+"/hooks")
 			resp, err := httpc.Do(req)
 			if err != nil {
