@@ -17,8 +17,9 @@ import (
 // recorded as Events on the EventListener, where its owners look, as are triggers that accept
 // unauthenticated posts. (Its status conditions are written by one replica, elstatus: a trigger that
 // --require-auth refuses is an invalid trigger there, as on /readyz.) client-go's event
-// recorder rate-limits per EventListener (a burst of 25, then one per 5 minutes) and folds repeats
-// into counts, so a flood of forged deliveries cannot flood the API server.
+// recorder rate-limits per EventListener and Event type (a burst of 100, then 2 a second: server.go) and
+// folds repeats into counts, so a flood of forged deliveries cannot flood the API server. Each delivery's
+// own history Event: history.go.
 
 // maxEventMessage keeps Event messages within what the API server stores comfortably.
 const maxEventMessage = 1024

@@ -142,6 +142,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		w.Header().Set("Retry-After", "5")
 	}
 	outcome := summary(resp.Triggers)
+	s.recordDelivery(&el, d, code, resp.Triggers)
 	code = s.coarsen(&el, d, v, &resp, code, r.RemoteAddr)
 	writeJSON(w, code, resp)
 	s.log.Info("delivery", "listener", el.Name, "namespace", el.Namespace, "provider", d.Provider, "event", d.Event,
@@ -208,6 +209,7 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 			triggersv1beta1.LabelTrigger:       t.Name,
 			triggersv1beta1.LabelEventID:       d.EventID,
 		},
+		Annotations: deliveryAnnotations(d),
 	}
 	if seed := d.seed(el, t); seed != "" {
 		// A redelivery or a replay renders the same names and $(uid), so creation is idempotent at the

@@ -65,8 +65,10 @@ type Options struct {
 	// impersonation is off.
 	Impersonate Impersonation
 	// Trace, when set, is told what each trigger that rendered resources made of a delivery (dry runs).
-	Trace  func(Trace)
-	Logger *slog.Logger
+	Trace func(Trace)
+	// NoDeliveryEvents turns off the Event each delivery leaves on its EventListener (history.go).
+	NoDeliveryEvents bool
+	Logger           *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -240,7 +242,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.client != nil {
-		events := record.NewBroadcaster()
+		// Per EventListener and Event type: a burst of 100, then 2 a second; more than 100 similar Events in
+		// 10 minutes are folded into one with a count. Enough for each delivery's history under normal
+		// traffic; a flood of forged posts stays bounded.
+		events := record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{BurstSize: 100, QPS: 2, MaxEvents: 100}))
 		events.StartRecordingToSink(&eventSink{c: s.client})
 		var rec record.EventRecorder = events.NewRecorder(s.client.Scheme(), corev1.EventSource{Component: "hookrun-listener"})
 		s.recorder.Store(&rec)

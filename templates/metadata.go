@@ -3,7 +3,7 @@ package templates
 import "fmt"
 
 // finishResource checks a rendered resource and applies opts to its metadata:
-// the default namespace, the labels and the deterministic name.
+// the default namespace, the labels and annotations, and the deterministic name.
 func finishResource(obj map[string]any, index int, opts Options) error {
 	if obj == nil {
 		return fmt.Errorf("%w: not a JSON object", ErrInvalidResource)
@@ -28,6 +28,15 @@ func finishResource(obj map[string]any, index int, opts Options) error {
 		}
 		for k, v := range opts.Labels {
 			labels[k] = v
+		}
+	}
+	if len(opts.Annotations) > 0 {
+		annotations, err := objectField(md, "annotations")
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		for k, v := range opts.Annotations {
+			annotations[k] = v
 		}
 	}
 	if opts.NameSeed != "" {

@@ -37,6 +37,9 @@ type Options struct {
 	// over the template's own labels of the same key; other template labels
 	// are kept.
 	Labels map[string]string
+	// Annotations are set in every resource's metadata.annotations, over the
+	// template's own of the same key.
+	Annotations map[string]string
 	// NameSeed, when not empty, gives every resource that has a
 	// metadata.generateName and no metadata.name the name
 	// DeterministicName(generateName, NameSeed, index), so a redelivery maps

@@ -495,6 +495,18 @@ func TestNamespaceAndLabels(t *testing.T) {
 			t.Errorf("resource %d: labels %v, want %v", i, u.GetLabels(), wantLabels[i])
 		}
 	}
+	// Annotations go over the template's own of the same key and keep the others.
+	tmpl.ResourceTemplates[1] = []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"annotations":{"keep":"me","hookrun.dev/delivery-id":"from-template"}}}`)
+	objs, err = Render(tmpl, nil, nil, Options{Annotations: map[string]string{"hookrun.dev/delivery-id": "d1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(objs[1].GetAnnotations()); got != "map[hookrun.dev/delivery-id:d1 keep:me]" {
+		t.Errorf("annotations %s", got)
+	}
+	if got := fmt.Sprint(objs[0].GetAnnotations()); got != "map[hookrun.dev/delivery-id:d1]" {
+		t.Errorf("annotations %s", got)
+	}
 	objs, err = Render(tmpl, nil, nil, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,12 @@ func listenerFlags(fs *flag.FlagSet, o *listener.Options) {
 			return nil
 		})
 	fs.BoolVar(&o.AnyPath, "any-path", false, "answer a POST on every path for --eventlistener alone, as Tekton's el- sink (what el-NAME Pods run); /hooks/NAME then serves no other EventListener")
+	fs.BoolFunc("delivery-events", "leave one Event per delivery on its EventListener (kubectl describe eventlistener; default true)",
+		func(v string) error {
+			b, err := strconv.ParseBool(v)
+			o.NoDeliveryEvents = !b
+			return err
+		})
 	fs.BoolVar(&o.RequireAuth, "require-auth", false, "refuse to serve triggers that accept unauthenticated posts (no github/gitlab/bitbucket interceptor with a secretRef, no cel compareSecret filter): they fail, and /readyz and the EventListener's status list them")
 }
 
