@@ -243,6 +243,18 @@ func TestListenerLoad(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	url := "http://" + addr + "/hooks"
 	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
+	// A second listener with the per-delivery Events off: the cost of delivery history.
+	ln, _ = net.Listen("tcp", "127.0.0.1:0")
+	quietAddr := ln.Addr().String()
+	ln.Close()
+	quiet := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
+		"--addr", quietAddr, "--watch-namespace", ns, "--max-in-flight", "64", "--delivery-events=false")
+	quiet.Stderr = io.Discard
+	if err := quiet.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = quiet.Process.Kill(); _ = quiet.Wait() }()
+	controlplane.WaitHTTP(t, "http://"+quietAddr+"/readyz", 30*time.Second)
 	payload, err := os.ReadFile(filepath.Join(env.Root, "..", "shared", "corpus", "github", "push", "with-new-branch.payload.json"))
 	if err != nil {
 		t.Logf("octokit payload absent (%v): using a small synthetic push", err)
@@ -277,10 +289,11 @@ func TestListenerLoad(t *testing.T) {
 		}
 		return nil
 	}
-	send, sendSA := sendTo(url), sendTo(url+"/load-sa")
+	send, sendSA, sendQuiet := sendTo(url), sendTo(url+"/load-sa"), sendTo("http://"+quietAddr+"/hooks")
 	// Warm up the connection pools and caches.
 	run(20, 4, 0, send)
 	run(20, 4, 0, sendSA)
+	run(20, 4, 0, sendQuiet)
 
 	// Reference: the same PipelineRun created straight through client-go.
 	refClient, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
@@ -305,7 +318,7 @@ func TestListenerLoad(t *testing.T) {
 	}
 	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row; machine: %d CPUs, shared\n", n, len(payload), numCPU())
 	fmt.Printf("%-6s %12s %10s %10s %8s %14s %8s %12s\n", "conc", "events/s", "p50", "p99", "fail", "client-go/s", "ratio", "listenerRSS")
-	var impersonation []string
+	var impersonation, history []string
 	for _, c := range []int{1, 8, 32} {
 		before := count()
 		r := run(n, c, 0, send)
@@ -319,33 +332,45 @@ func TestListenerLoad(t *testing.T) {
 			t.Errorf("concurrency %d: %d PipelineRuns for %d accepted events", c, created, n-r.failed)
 		}
 		// The same events to an EventListener whose trigger creates as a ServiceAccount (impersonated),
-		// in alternating rounds with the listener's own identity so drift on a shared machine hits both.
-		var own, sa time.Duration
-		var saFailed, ownFailed int
-		before = count()
-		const rounds = 6
-		for i := 0; i < rounds; i++ {
-			o := run(n/rounds, c, 0, send)
-			a := run(n/rounds, c, 0, sendSA)
-			own, sa = own+o.elapsed, sa+a.elapsed
-			saFailed += a.failed
-			ownFailed += o.failed
-		}
-		if got := count() - before; got != 2*rounds*(n/rounds)-saFailed-ownFailed {
-			t.Errorf("concurrency %d, alternating rounds: %d PipelineRuns for %d events", c, got, 2*rounds*(n/rounds))
-		}
-		per := float64(rounds * (n / rounds))
-		impersonation = append(impersonation, fmt.Sprintf("%-6d %12.0f %12.0f %7.1f%% %8d",
-			c, per/own.Seconds(), per/sa.Seconds(), 100*own.Seconds()/sa.Seconds(), saFailed))
+		// and to a listener with delivery Events off, in alternating rounds with the plain case so drift
+		// on a shared machine hits all alike.
+		impersonation = append(impersonation, alternate(t, c, n, count, send, sendSA))
+		history = append(history, alternate(t, c, n, count, sendQuiet, send))
 	}
 	fmt.Printf("\nimpersonation (trigger resources created as a ServiceAccount) against the listener's own identity:\n")
 	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", "own/s", "as-SA/s", "ratio", "fail")
 	for _, l := range impersonation {
 		fmt.Println(l)
 	}
+	fmt.Printf("\ndelivery history (one Event per delivery) against none:\n")
+	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", "off/s", "on/s", "ratio", "fail")
+	for _, l := range history {
+		fmt.Println(l)
+	}
 	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
 	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
 		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+}
+
+// alternate sends n events at concurrency c through base and variant in alternating rounds and returns
+// a row: base rate, variant rate, variant/base, variant failures. Every accepted event must make one run.
+func alternate(t *testing.T, c, n int, count func() int, base, variant func(int) error) string {
+	t.Helper()
+	var tb, tv time.Duration
+	var fb, fv int
+	before := count()
+	const rounds = 6
+	for i := 0; i < rounds; i++ {
+		b := run(n/rounds, c, 0, base)
+		v := run(n/rounds, c, 0, variant)
+		tb, tv = tb+b.elapsed, tv+v.elapsed
+		fb, fv = fb+b.failed, fv+v.failed
+	}
+	if got := count() - before; got != 2*rounds*(n/rounds)-fb-fv {
+		t.Errorf("concurrency %d, alternating rounds: %d PipelineRuns for %d events", c, got, 2*rounds*(n/rounds))
+	}
+	per := float64(rounds * (n / rounds))
+	return fmt.Sprintf("%-6d %12.0f %12.0f %7.1f%% %8d", c, per/tb.Seconds(), per/tv.Seconds(), 100*tb.Seconds()/tv.Seconds(), fv)
 }
 
 func numCPU() int {
