@@ -51,6 +51,9 @@ type Options struct {
 	// SkipNameValidation lets several managers in one process register the executor's controllers (tests
 	// that restart the executor); controller-runtime otherwise refuses a second controller of a name.
 	SkipNameValidation bool
+	// ForgeStatus configures the commit statuses reported for runs annotated hookrun.dev/status
+	// (forgestatus.go).
+	ForgeStatus ForgeStatusOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -120,6 +123,11 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	if err := pr.setup(mgr, copts); err != nil {
 		return fmt.Errorf("executor: pipelinerun controller: %w", err)
+	}
+	if !opts.ForgeStatus.Disabled {
+		if err := SetupForgeStatus(mgr, opts); err != nil {
+			return fmt.Errorf("executor: forge status controller: %w", err)
+		}
 	}
 	return nil
 }
