@@ -40,6 +40,7 @@ func Objects(objs []load.Object) []load.Problem {
 			v.pipelineSpec("spec", &obj.Spec, o.Namespace())
 		case *pipelinev1.PipelineRun:
 			v.params("spec.params", paramNames(obj.Spec.Params))
+			v.statusAnnotations("metadata.annotations", obj.Annotations)
 			if (obj.Spec.PipelineRef == nil) == (obj.Spec.PipelineSpec == nil) {
 				v.add("spec", "exactly one of pipelineRef or pipelineSpec is required")
 			}
@@ -405,6 +406,7 @@ func (v *validator) triggerTemplate(path string, s *triggersv1beta1.TriggerTempl
 		if err := json.Unmarshal(rt.Raw, &probe); err != nil || probe.APIVersion == "" || probe.Kind == "" {
 			v.add(fmt.Sprintf("%s.resourcetemplates[%d]", path, i), "must be an object with apiVersion and kind")
 		}
+		v.resourceTemplateAnnotations(fmt.Sprintf("%s.resourcetemplates[%d]", path, i), rt.Raw)
 		one := &templates.Template{Params: tpl.Params, ResourceTemplates: [][]byte{rt.Raw}}
 		for _, name := range templates.Undeclared(one) {
 			v.add(fmt.Sprintf("%s.resourcetemplates[%d]", path, i), "$(tt.params.%s) is not declared in %s.params", name, path)

@@ -41,6 +41,8 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	workers := fs.Int("workers", 4, "concurrent reconciles per controller")
 	qps := fs.Float64("kube-api-qps", 200, "API server requests per second the executor may make")
 	burst := fs.Int("kube-api-burst", 400, "API server request burst")
+	forgeStatus := fs.Bool("forge-status", true, "report commit statuses to GitHub/GitLab for runs annotated hookrun.dev/status (see README)")
+	dashboardURL := fs.String("dashboard-url", "", "the dashboard's external URL: commit statuses link to its page of the run unless hookrun.dev/status-url says otherwise")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
@@ -66,6 +68,7 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		Namespace: *namespace, MaxConcurrentRuns: *maxRuns,
 		HookrunImage: *hookrunImage, KanikoImage: *kaniko, GitImage: *gitImage,
 		Workers: *workers, Logger: logger,
+		ForgeStatus: executor.ForgeStatusOptions{Disabled: !*forgeStatus, DashboardURL: *dashboardURL},
 	}
 	if *listenerImage == "" {
 		*listenerImage = *hookrunImage
