@@ -124,7 +124,16 @@ type forgeStatusReconciler struct {
 
 	mu      sync.Mutex
 	retryAt map[types.NamespacedName]retryEntry // the next attempt of a run's failed delivery
+	tokens  map[types.NamespacedName]cachedToken
 }
+
+// cachedToken is a Secret's token, kept tokenTTL so a burst of runs does not read the Secret per status.
+type cachedToken struct {
+	key, token string
+	at         time.Time
+}
+
+const tokenTTL = 10 * time.Second
 
 type retryEntry struct {
 	state forge.State
@@ -148,6 +157,7 @@ func SetupForgeStatus(mgr manager.Manager, opts Options) error {
 		log:     opts.Logger.With("controller", "forgestatus"),
 		backoff: flowcontrol.NewBackOff(fo.RetryInitial, fo.RetryMax),
 		retryAt: map[types.NamespacedName]retryEntry{},
+		tokens:  map[types.NamespacedName]cachedToken{},
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("forgestatus").
@@ -347,19 +357,11 @@ var (
 
 // forgeClient reads the token from the run's Secret and makes the provider's client.
 func (r *forgeStatusReconciler) forgeClient(ctx context.Context, pr *pipelinev1.PipelineRun, t forge.Target) (forge.Client, error) {
-	var sec corev1.Secret
-	if err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: pr.Namespace, Name: t.Secret}, &sec); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("Secret %s/%s (%s) not found: %w", pr.Namespace, t.Secret, forge.AnnotationSecret, err)
-		}
-		return nil, fmt.Errorf("read Secret %s/%s: %w", pr.Namespace, t.Secret, err)
-	}
-	token := strings.TrimSpace(string(sec.Data[t.SecretKey]))
-	if token == "" {
-		return nil, fmt.Errorf("Secret %s/%s has no key %q (%s): %w", pr.Namespace, t.Secret, t.SecretKey, forge.AnnotationSecretKey, errNoToken)
+	token, err := r.token(ctx, types.NamespacedName{Namespace: pr.Namespace, Name: t.Secret}, t.SecretKey)
+	if err != nil {
+		return nil, err
 	}
 	var c forge.Client
-	var err error
 	switch t.Provider {
 	case forge.GitHub:
 		c, err = github.New(t.API, token, r.fo.HTTPClient)
@@ -374,6 +376,42 @@ func (r *forgeStatusReconciler) forgeClient(ctx context.Context, pr *pipelinev1.
 	return c, nil
 }
 
+// token reads the token from the Secret (uncached by the manager: the executor never lists Secrets), or
+// from the last read of it under tokenTTL ago.
+func (r *forgeStatusReconciler) token(ctx context.Context, nn types.NamespacedName, key string) (string, error) {
+	r.mu.Lock()
+	c, ok := r.tokens[nn]
+	r.mu.Unlock()
+	if ok && c.key == key && time.Since(c.at) < tokenTTL {
+		return c.token, nil
+	}
+	var sec corev1.Secret
+	if err := r.apiReader.Get(ctx, nn, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("Secret %s (%s) not found: %w", nn, forge.AnnotationSecret, err)
+		}
+		return "", fmt.Errorf("read Secret %s: %w", nn, err)
+	}
+	token := strings.TrimSpace(string(sec.Data[key]))
+	if token == "" {
+		return "", fmt.Errorf("Secret %s has no key %q (%s): %w", nn, key, forge.AnnotationSecretKey, errNoToken)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.tokens) > 1000 {
+		clear(r.tokens)
+	}
+	r.tokens[nn] = cachedToken{key: key, token: token, at: time.Now()}
+	return token, nil
+}
+
+// forgetToken drops a cached token the forge refused (a fixed Secret is read at the next status).
+func (r *forgeStatusReconciler) forgetToken(ns, name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.tokens, types.NamespacedName{Namespace: ns, Name: name})
+}
+
 // failed handles an error from the forge: permanent ones are recorded and not retried, the rest are
 // retried after the backoff or what the forge asked, whichever is longer.
 func (r *forgeStatusReconciler) failed(ctx context.Context, pr *pipelinev1.PipelineRun, s forge.State, key string, err error) (ctrl.Result, error) {
@@ -381,6 +419,10 @@ func (r *forgeStatusReconciler) failed(ctx context.Context, pr *pipelinev1.Pipel
 		return ctrl.Result{}, ctx.Err() // stopping: leave the record as it is
 	}
 	if forge.IsPermanent(err) {
+		var fe *forge.Error
+		if errors.As(err, &fe) && (fe.StatusCode == http.StatusUnauthorized || fe.StatusCode == http.StatusForbidden) {
+			r.forgetToken(pr.Namespace, strings.TrimSpace(pr.Annotations[forge.AnnotationSecret]))
+		}
 		r.backoff.Reset(key)
 		r.setRetry(client.ObjectKeyFromObject(pr), s, time.Time{})
 		return ctrl.Result{}, r.giveUp(ctx, pr, s, err.Error())
