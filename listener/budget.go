@@ -95,10 +95,19 @@ const growth = 8
 func (s *Server) readBody(ctx context.Context, w http.ResponseWriter, r *http.Request, h *hold) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout)) // unsupported writers (tests) keep the server's
-	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	// Once the body is in, no deadline: a read error in net/http's background read (which watches for the
+	// client going away) would cancel the delivery's context. On an error the deadline stays, so that what
+	// the server reads of an abandoned body after the answer is bounded too.
+	ok := false
+	defer func() {
+		if ok {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+	}()
 	limit := s.opts.MaxBody
 	known := r.ContentLength
 	if known == 0 {
+		ok = true
 		return nil, nil
 	}
 	capFor := func(want int64) int64 {
@@ -149,6 +158,7 @@ func (s *Server) readBody(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if int64(len(buf)) > limit {
 		return nil, errBodyTooLarge
 	}
+	ok = true
 	return buf, nil
 }
 

@@ -2,121 +2,14 @@ package listener
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/sha256"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookrun/hookrun/listener/internal/jsonsize"
 )
-
-// walkCount counts the values of a decoded JSON tree: containers, object keys and scalars.
-func walkCount(v any) int {
-	switch x := v.(type) {
-	case map[string]any:
-		n := 1
-		for _, e := range x {
-			n += 1 + walkCount(e) // the key, then the value
-		}
-		return n
-	case []any:
-		n := 1
-		for _, e := range x {
-			n += walkCount(e)
-		}
-		return n
-	}
-	return 1
-}
-
-func TestCountJSONValues(t *testing.T) {
-	cases := []struct {
-		in   string
-		want int
-	}{
-		{`1`, 1},
-		{`"a"`, 1},
-		{`[1,2,3]`, 4},
-		{`{"a":1,"b":[true,null]}`, 7},
-		{`{"a,b:{[":"],}"}`, 3},           // structure inside strings does not count
-		{`["a\"b,c", "\\", ","]`, 4},      // escaped quotes and backslashes
-		{`[]`, 2},                         // empty containers are over-counted by one: an upper bound
-		{`[{},{},{}]`, 7},                 // 4 true values
-		{" \n{ \"k\" : [ 1 , 2 ] }\t", 5}, // whitespace
-	}
-	for _, c := range cases {
-		if got := countJSONValues([]byte(c.in)); got != c.want {
-			t.Errorf("countJSONValues(%s) = %d, want %d", c.in, got, c.want)
-		}
-		var v any
-		if err := json.Unmarshal([]byte(c.in), &v); err != nil {
-			t.Fatalf("%s: %v", c.in, err)
-		}
-		if n := walkCount(v); n > c.want {
-			t.Errorf("%s holds %d values, more than the count %d", c.in, n, c.want)
-		}
-	}
-}
-
-// FuzzCountJSONValues: for any valid JSON text the count is never below the number of values it decodes
-// into (the bound the memory budget relies on), and it never panics on anything.
-func FuzzCountJSONValues(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2,{"b":"c"}]}`, `[{},{},[]]`, `"\\\""`, `{"x":"\u00e9,:{["}`, `[`, `"unterminated`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		n := countJSONValues(b)
-		if n < 1 || n > len(b)+1 {
-			t.Fatalf("count %d for %d bytes", n, len(b))
-		}
-		var v any
-		if json.Unmarshal(b, &v) != nil {
-			return
-		}
-		if w := walkCount(v); w > n {
-			t.Fatalf("%q decodes into %d values, counted %d", b, w, n)
-		}
-	})
-}
-
-// TestDecodeEstimate: for the costliest shapes of a JSON body, what decoding allocates (garbage included)
-// stays under decodeEstimate — the reservation the budget makes before decoding.
-func TestDecodeEstimate(t *testing.T) {
-	shapes := []struct{ name, elem string }{
-		{"empty objects", `{}`},
-		{"empty arrays", `[]`},
-		{"small ints", `1`},
-		{"floats", `123456789.5`},
-		{"empty strings", `""`},
-		{"short strings", `"ab"`},
-		{"literals", `true`},
-		{"one-key objects", `{"a":1}`},
-		{"mixed objects", `{"a":"b","c":[1]}`},
-		{"nested arrays", `[[[[1]]]]`},
-		{"long strings", `"` + strings.Repeat("x", 200) + `"`},
-	}
-	for _, sh := range shapes {
-		t.Run(sh.name, func(t *testing.T) {
-			n := (2 << 20) / (len(sh.elem) + 1)
-			body := []byte("[" + strings.TrimSuffix(strings.Repeat(sh.elem+",", n), ",") + "]")
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			var v any
-			if err := json.Unmarshal(body, &v); err != nil {
-				t.Fatal(err)
-			}
-			runtime.ReadMemStats(&after)
-			runtime.KeepAlive(v)
-			alloc := int64(after.TotalAlloc - before.TotalAlloc)
-			est := decodeEstimate(body, countJSONValues(body))
-			t.Logf("%-16s body %8d B, values %7d: decode allocated %9d B, estimate %9d B (%.0f%%)", sh.name, len(body), countJSONValues(body), alloc, est, 100*float64(alloc)/float64(est))
-			if alloc > est {
-				t.Errorf("decoding allocated %d bytes, over the estimate %d", alloc, est)
-			}
-		})
-	}
-}
 
 func TestBudget(t *testing.T) {
 	ctx := context.Background()
@@ -209,5 +102,33 @@ func TestEventLabels(t *testing.T) {
 		if got := l.label(c.provider, c.event); got != c.want {
 			t.Errorf("label(%s, %q) = %q, want %q", c.provider, c.event, got, c.want)
 		}
+	}
+}
+
+// BenchmarkDeliveryOverhead is the per-delivery work issue 18 added to the hot path, for an 8.8 KB push:
+// the budget reservation, the in-flight slot, the value count and decode reservation, and the body's
+// SHA-256 (its identity once a provider check passed).
+func BenchmarkDeliveryOverhead(b *testing.B) {
+	body := []byte(`{"ref":"refs/heads/main","commits":[` + strings.Repeat(`{"id":"0123456789abcdef0123456789abcdef01234567","message":"m","added":["a.go"],"modified":[],"removed":[]},`, 80) + `{}]}`)
+	s := &Server{opts: Options{MaxJSONValues: 400_000}, budget: newBudget(128<<20, time.Second), slots: newSlots(64, 256, time.Second)}
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		h := s.budget.hold()
+		if err := h.grow(ctx, int64(len(body))); err != nil {
+			b.Fatal(err)
+		}
+		release, ok := s.slots.acquire(ctx)
+		if !ok {
+			b.Fatal("no slot")
+		}
+		values := jsonsize.Count(body)
+		if err := h.grow(ctx, jsonsize.Estimate(body, values)); err != nil {
+			b.Fatal(err)
+		}
+		_ = sha256.Sum256(body)
+		release()
+		h.release()
 	}
 }

@@ -35,11 +35,8 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		code = c
 		s.log.Info("delivery refused", "listener", elName, "provider", d.Provider, "event", d.Event,
 			"deliveryID", d.ID, "eventID", d.EventID, "remote", r.RemoteAddr, "code", c, "reason", msg)
-		switch c {
-		case http.StatusTooManyRequests:
+		if c == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
-		case http.StatusRequestTimeout:
-			w.Header().Set("Connection", "close")
 		}
 		writeError(w, c, msg)
 	}
@@ -71,6 +68,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	defer mem.release()
 	body, err := s.readBody(ctx, w, r, mem)
 	if err != nil {
+		w.Header().Set("Connection", "close") // what is left of the body is not worth reading
 		fail(s.bodyAnswer(err))
 		return
 	}
