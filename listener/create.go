@@ -55,10 +55,10 @@ type createdObj struct {
 
 // clientFor returns the client that creates t's resources: the trigger's ServiceAccount impersonated
 // (identityOf), or the listener's own client with objs confined to the trigger's namespace.
-func (s *Server) clientFor(el elIdentity, t *trigger, objs []*unstructured.Unstructured) (client.Client, error) {
+func (s *Server) clientFor(ctx context.Context, el elIdentity, t *trigger, objs []*unstructured.Unstructured) (client.Client, error) {
 	id := identityOf(el, t)
 	if id.none() {
-		return s.client, confine(s.client, t, objs)
+		return s.client, confine(ctx, s.client, t, objs)
 	}
 	if s.opts.Impersonate == nil {
 		return nil, fmt.Errorf("%w: %s names ServiceAccount %s, but this listener was started without impersonation "+

@@ -226,8 +226,9 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 	if s.opts.Trace != nil {
 		s.trace(elID, t, values, objs)
 	}
-	c, err := s.clientFor(elID, t, objs)
+	c, err := s.clientFor(ctx, elID, t, objs)
 	if err != nil {
+		res.unavailable = errors.Is(err, errUnavailable)
 		return failed(err.Error())
 	}
 	before := len(*made)

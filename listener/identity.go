@@ -1,9 +1,11 @@
 package listener
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,11 +43,15 @@ type elIdentity struct{ Namespace, Name, ServiceAccount string }
 // confine checks that objects created with the listener's own identity stay in the trigger's namespace
 // and are namespaced: without a ServiceAccount to impersonate, RBAC cannot tell one tenant's trigger
 // from another's, so the listener enforces the boundary itself.
-func confine(c client.Client, t *trigger, objs []*unstructured.Unstructured) error {
+func confine(ctx context.Context, c client.Client, t *trigger, objs []*unstructured.Unstructured) error {
 	for i, obj := range objs {
-		namespaced, err := c.IsObjectNamespaced(obj)
-		if err != nil {
+		namespaced, err := isNamespaced(ctx, c, obj)
+		switch {
+		case meta.IsNoMatchError(err):
 			return fmt.Errorf("%w: resourcetemplates[%d]: %s: %v", errConfig, i, obj.GetObjectKind().GroupVersionKind(), err)
+		case err != nil:
+			// Discovery could not be asked (API server unreachable): the sender should retry.
+			return fmt.Errorf("%w: resourcetemplates[%d]: scope of %s: %v", errUnavailable, i, obj.GetObjectKind().GroupVersionKind(), err)
 		}
 		if !namespaced {
 			return fmt.Errorf("%w: resourcetemplates[%d]: %s %s is cluster-scoped: a trigger without serviceAccountName may only "+
@@ -59,6 +65,27 @@ func confine(c client.Client, t *trigger, objs []*unstructured.Unstructured) err
 		}
 	}
 	return nil
+}
+
+// isNamespaced asks c's REST mapper for obj's scope within ctx: a mapping not cached yet costs a
+// discovery call that takes no context, so it runs aside and an unreachable API server cannot hold
+// the delivery past its deadline.
+func isNamespaced(ctx context.Context, c client.Client, obj *unstructured.Unstructured) (bool, error) {
+	type answer struct {
+		namespaced bool
+		err        error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		n, err := c.IsObjectNamespaced(obj)
+		ch <- answer{n, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.namespaced, a.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // Impersonation hands out the client that acts as a ServiceAccount.
