@@ -106,7 +106,11 @@ func (a *Agent) MountMode() MountMode { return a.mounts }
 // Run registers the Node and runs Pods until ctx is done. On return every process the agent started has
 // been killed (process groups included) and the Pods it was running are marked Failed (NodeAgentStopped).
 func (a *Agent) Run(ctx context.Context) error {
-	if err := os.MkdirAll(a.opts.StateDir, 0o755); err != nil {
+	// The state holds Pods' secret volumes, service account tokens and logs: this user only.
+	if err := os.MkdirAll(a.opts.StateDir, 0o700); err != nil {
+		return fmt.Errorf("node: state dir: %w", err)
+	}
+	if err := os.Chmod(a.opts.StateDir, 0o700); err != nil {
 		return fmt.Errorf("node: state dir: %w", err)
 	}
 	lock, err := lockStateDir(a.opts.StateDir)

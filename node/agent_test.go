@@ -871,6 +871,32 @@ func TestStateDirLocked(t *testing.T) {
 	}
 }
 
+// TestStatePrivate: the agent's state (secret volumes, tokens, logs) is this user's only, even when the
+// directory existed before with wider rights.
+func TestStatePrivate(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, err := node.New(node.Options{Config: env.Config, NodeName: "private-" + strings.ToLower(strconv.FormatInt(time.Now().UnixNano(), 36)), StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st, err := os.Stat(state)
+		if err == nil && st.Mode().Perm() == 0o700 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state dir mode %v, want 0700", st.Mode().Perm())
+		}
+	}
+}
+
 // TestRootlessNamespace runs a whole agent as an unprivileged user: the mount namespace then lives in a user
 // namespace (the user is root inside it), and mountPaths are still literal.
 func TestRootlessNamespace(t *testing.T) {

@@ -54,11 +54,11 @@ func openContainerLog(stateDir, namespace, pod, container string) (*logCopier, e
 		_ = os.Remove(idxPath(prev))
 		_ = os.Rename(idxPath(logPath), idxPath(prev))
 	}
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := os.OpenFile(idxPath(logPath), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	idx, err := os.OpenFile(idxPath(logPath), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		log.Close()
 		return nil, err

@@ -77,7 +77,7 @@ func recordGroup(file string, pgid int) {
 	if err != nil {
 		return
 	}
-	_ = os.WriteFile(file, fmt.Appendf(nil, "%d %d\n", pgid, start), 0o644)
+	_ = os.WriteFile(file, fmt.Appendf(nil, "%d %d\n", pgid, start), 0o600)
 }
 
 // killLeftovers kills the process groups recorded in a Pod directory by an earlier agent and removes the

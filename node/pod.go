@@ -111,7 +111,7 @@ func (r *podRunner) run() {
 		r.log.Error("pod directory", "err", err)
 	}
 	defer func() {
-		_ = os.WriteFile(filepath.Join(r.dir, podDoneFile), nil, 0o644)
+		_ = os.WriteFile(filepath.Join(r.dir, podDoneFile), nil, 0o600)
 	}()
 
 	r.mu.Lock()
@@ -195,7 +195,7 @@ func (r *podRunner) setupDir() error {
 		}
 	}
 	for _, sub := range []string{"volumes", "termination", "run"} {
-		if err := os.MkdirAll(filepath.Join(r.dir, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(r.dir, sub), 0o700); err != nil {
 			return err
 		}
 	}
@@ -210,7 +210,7 @@ func (r *podRunner) setupDir() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(r.dir, podMetaFile), data, 0o644)
+	return os.WriteFile(filepath.Join(r.dir, podMetaFile), data, 0o600)
 }
 
 // prepare sets up the volumes, retrying while their sources are missing (like the kubelet, which keeps the
