@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/hookrun/hookrun/dashboard"
@@ -104,28 +103,8 @@ func startDashboard(t testing.TB, ns string, allowActions bool) string {
 // startListener serves /hooks for EventListener "hooks" of ns and returns its base URL.
 func startListener(t *testing.T, ns string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	lc, err := listener.NewCache(env.Config, env.Scheme, []string{ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := listener.Warm(ctx, lc); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = lc.Start(ctx) }()
-	if !lc.WaitForCacheSync(ctx) {
-		t.Fatal("listener cache did not sync")
-	}
-	srv := listener.New(lc, env.Client, lc, listener.Options{Namespace: ns, EventListener: "hooks", Logger: quietLogger(t),
-		Impersonate: listener.NewImpersonator(env.Config, client.Options{Scheme: env.Scheme, Mapper: env.Client.RESTMapper()})})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	url, _ := env.ServeListener(t, ns, listener.Options{EventListener: "hooks", Logger: quietLogger(t)})
+	return url
 }
 
 // send signs and posts a GitHub webhook to the listener and returns the HTTP status.
@@ -205,6 +184,12 @@ func browser(t *testing.T) context.Context {
 	if _, err := os.Stat(exe); err != nil {
 		t.Fatalf("%s is missing: `make test` installs it (hack/install-chromium.sh)", exe)
 	}
+	// Chromium's helper processes may still write its profile for a moment after the browser is gone,
+	// which t.TempDir's cleanup reports as a failure: the profile is removed here, with retries.
+	profile, err := os.MkdirTemp("", "hookrun-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -216,13 +201,20 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1360, 1000),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelC := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	t.Cleanup(func() {
+		cancelC()
+		cancelB()
+		cancelA()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}

@@ -313,18 +313,10 @@ func loadConfigs(paths []string) ([]load.Object, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	files, err := load.Paths(paths)
+	objs, problems, _, err := validate.Files(paths)
 	if err != nil {
 		return nil, err
 	}
-	var objs []load.Object
-	var problems []load.Problem
-	for _, f := range files {
-		o, p := load.File(f)
-		objs = append(objs, o...)
-		problems = append(problems, p...)
-	}
-	problems = append(problems, validate.Objects(objs)...)
 	if len(problems) > 0 {
 		var b strings.Builder
 		for _, p := range problems {

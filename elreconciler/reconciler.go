@@ -295,7 +295,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, el *triggersv1beta1.EventL
 
 func (r *Reconciler) writeStatus(ctx context.Context, el *triggersv1beta1.EventListener, st *status) error {
 	want := st.build()
-	if statusEqual(el.Status, want) {
+	if el.Status.Equal(want) {
 		return nil
 	}
 	upd := el.DeepCopy()

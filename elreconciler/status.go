@@ -2,8 +2,6 @@ package elreconciler
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -96,31 +94,11 @@ func (s *status) build() triggersv1beta1.EventListenerStatus {
 	if s.address != "" {
 		st.Address = &triggersv1beta1.Addressable{URL: s.address}
 	}
+	conds := make([]triggersv1beta1.Condition, 0, len(s.conds))
 	for _, c := range s.conds {
-		c.LastTransitionTime = s.now
-		for _, old := range s.el.Status.Conditions {
-			if old.Type == c.Type && old.Status == c.Status {
-				c.LastTransitionTime = old.LastTransitionTime
-			}
-		}
-		st.Conditions = append(st.Conditions, c)
+		conds = append(conds, c)
 	}
-	slices.SortFunc(st.Conditions, func(a, b triggersv1beta1.Condition) int { return strings.Compare(a.Type, b.Type) })
+	st.Conditions = triggersv1beta1.NewConditions(s.el.Status.Conditions, s.now, conds...)
 	return st
 }
 
-func statusEqual(a, b triggersv1beta1.EventListenerStatus) bool {
-	if (a.Address == nil) != (b.Address == nil) || a.Address != nil && a.Address.URL != b.Address.URL {
-		return false
-	}
-	if a.Configuration != b.Configuration || len(a.Conditions) != len(b.Conditions) {
-		return false
-	}
-	for i := range a.Conditions {
-		x, y := a.Conditions[i], b.Conditions[i]
-		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || !x.LastTransitionTime.Equal(&y.LastTransitionTime) {
-			return false
-		}
-	}
-	return true
-}

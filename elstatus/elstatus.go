@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +112,7 @@ func (w *Writer) Pass(ctx context.Context) error {
 		}
 		el := list.Items[i].DeepCopy()
 		want := w.desired(el, ready, problems)
-		if statusEqual(el.Status, want) {
+		if el.Status.Equal(want) {
 			continue
 		}
 		el.Status = want
@@ -187,41 +186,9 @@ func (w *Writer) status(el *triggersv1beta1.EventListener, url *string, availSta
 		st.Address = &triggersv1beta1.Addressable{URL: *url}
 	}
 	now := metav1.NewTime(w.opts.Now().Truncate(time.Second))
-	for _, c := range []triggersv1beta1.Condition{
-		{Type: ConditionAvailable, Status: availStatus, Reason: availReason, Message: availMsg},
-		{Type: ConditionReady, Status: readyStatus, Reason: readyReason, Message: readyMsg},
-	} {
-		c.LastTransitionTime = now
-		if old := find(el.Status.Conditions, c.Type); old != nil && old.Status == c.Status {
-			c.LastTransitionTime = old.LastTransitionTime
-		}
-		st.Conditions = append(st.Conditions, c)
-	}
-	slices.SortFunc(st.Conditions, func(a, b triggersv1beta1.Condition) int { return strings.Compare(a.Type, b.Type) })
+	st.Conditions = triggersv1beta1.NewConditions(el.Status.Conditions, now,
+		triggersv1beta1.Condition{Type: ConditionAvailable, Status: availStatus, Reason: availReason, Message: availMsg},
+		triggersv1beta1.Condition{Type: ConditionReady, Status: readyStatus, Reason: readyReason, Message: readyMsg})
 	return st
 }
 
-func find(cs []triggersv1beta1.Condition, typ string) *triggersv1beta1.Condition {
-	for i := range cs {
-		if cs[i].Type == typ {
-			return &cs[i]
-		}
-	}
-	return nil
-}
-
-func statusEqual(a, b triggersv1beta1.EventListenerStatus) bool {
-	if (a.Address == nil) != (b.Address == nil) || a.Address != nil && a.Address.URL != b.Address.URL {
-		return false
-	}
-	if a.Configuration != b.Configuration || len(a.Conditions) != len(b.Conditions) {
-		return false
-	}
-	for i := range a.Conditions {
-		x, y := a.Conditions[i], b.Conditions[i]
-		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || !x.LastTransitionTime.Equal(&y.LastTransitionTime) {
-			return false
-		}
-	}
-	return true
-}

@@ -188,35 +188,12 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func start(t *testing.T, ns string, tweak func(*listener.Options)) *harness {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cache, err := listener.NewCache(env.Config, env.Scheme, []string{ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := listener.Warm(ctx, cache); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cache.Start(ctx) }()
-	if !cache.WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
 	h := &harness{ns: ns, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	opts := listener.Options{Namespace: ns, EventListener: "hooks",
-		Logger:      slog.New(slog.NewJSONHandler(lockedWriter{h.mu, h.logs}, nil)),
-		Impersonate: listener.NewImpersonator(env.Config, client.Options{Scheme: env.Scheme, Mapper: env.Client.RESTMapper()})}
+	opts := listener.Options{EventListener: "hooks", Logger: slog.New(slog.NewJSONHandler(lockedWriter{h.mu, h.logs}, nil))}
 	if tweak != nil {
 		tweak(&opts)
 	}
-	srv := listener.New(cache, env.Client, cache, opts)
-	h.srv = srv
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	h.url = "http://" + ln.Addr().String()
+	h.url, h.srv = env.ServeListener(t, ns, opts)
 	return h
 }
 

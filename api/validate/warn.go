@@ -56,3 +56,21 @@ func PlaceholderKeys(sec *corev1.Secret) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Files loads every manifest under args (files, or directories read recursively) and validates them
+// together. It returns the objects, every problem (of loading and of validation) and the number of files
+// read; err is for args that cannot be read at all.
+func Files(args []string) ([]load.Object, []load.Problem, int, error) {
+	paths, err := load.Paths(args)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var objs []load.Object
+	var problems []load.Problem
+	for _, p := range paths {
+		o, probs := load.File(p)
+		objs = append(objs, o...)
+		problems = append(problems, probs...)
+	}
+	return objs, append(problems, Objects(objs)...), len(paths), nil
+}

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hookrun/hookrun/api"
-	"github.com/hookrun/hookrun/api/load"
 	"github.com/hookrun/hookrun/api/validate"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/listener/offline"
@@ -68,18 +67,10 @@ error (a manifest problem, a trigger that cannot be compiled, no such EventListe
 	if err != nil {
 		return fmt.Errorf("--payload: %w", err)
 	}
-	paths, err := load.Paths(files)
+	objs, problems, _, err := validate.Files(files)
 	if err != nil {
 		return err
 	}
-	var objs []load.Object
-	var problems []load.Problem
-	for _, p := range paths {
-		o, probs := load.File(p)
-		objs = append(objs, o...)
-		problems = append(problems, probs...)
-	}
-	problems = append(problems, validate.Objects(objs)...)
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p.String())

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hookrun/hookrun/api/load"
 	"github.com/hookrun/hookrun/api/validate"
 )
 
@@ -27,18 +26,10 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return errUsage
 	}
-	paths, err := load.Paths(files)
+	objs, problems, nfiles, err := validate.Files(files)
 	if err != nil {
 		return err
 	}
-	var objs []load.Object
-	var problems []load.Problem
-	for _, p := range paths {
-		o, probs := load.File(p)
-		objs = append(objs, o...)
-		problems = append(problems, probs...)
-	}
-	problems = append(problems, validate.Objects(objs)...)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}
@@ -46,9 +37,9 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stdout, "warning: "+w.String())
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "%d problem(s) in %d object(s) from %d file(s)\n", len(problems), len(objs), len(paths))
+		fmt.Fprintf(stderr, "%d problem(s) in %d object(s) from %d file(s)\n", len(problems), len(objs), nfiles)
 		return errFailed
 	}
-	fmt.Fprintf(stdout, "%d object(s) in %d file(s): ok\n", len(objs), len(paths))
+	fmt.Fprintf(stdout, "%d object(s) in %d file(s): ok\n", len(objs), nfiles)
 	return nil
 }

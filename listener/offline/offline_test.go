@@ -3,9 +3,6 @@ package offline_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,29 +26,8 @@ func TestMain(m *testing.M) { controlplane.Main(m, &env) }
 // serve runs the real listener for namespace ns against the control plane and returns its URL.
 func serve(t *testing.T, ns string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cache, err := listener.NewCache(env.Config, env.Scheme, []string{ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := listener.Warm(ctx, cache); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cache.Start(ctx) }()
-	if !cache.WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	srv := listener.New(cache, env.Client, cache, listener.Options{Namespace: ns,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Impersonate: listener.NewImpersonator(env.Config, client.Options{Scheme: env.Scheme, Mapper: env.Client.RESTMapper()})})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	url, _ := env.ServeListener(t, ns, listener.Options{})
+	return url
 }
 
 func loadDir(t *testing.T, dir string) []load.Object {

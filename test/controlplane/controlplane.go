@@ -3,6 +3,8 @@
 package controlplane
 
 import (
+	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/node"
 	"github.com/hookrun/hookrun/node/kubeletpki"
 )
@@ -96,6 +99,10 @@ func Start() (*Env, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "deploy", "crds")},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
+		// go test runs packages in parallel, each with its own control plane, on 2 shared cores: give
+		// the API server and the CRDs room to come up under load.
+		ControlPlaneStartTimeout: 3 * time.Minute,
+		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: 3 * time.Minute},
 	}
 	pkiDir, err := os.MkdirTemp("", "hookrun-kubelet-pki-")
 	if err != nil {
@@ -226,4 +233,40 @@ func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 			t.Fatalf("%s did not answer 200 within %s", url, timeout)
 		}
 	}
+}
+
+// ServeListener runs a listener for the EventListeners of ns against the control plane, as
+// `hookrun listener` does (informer cache, impersonation of triggers' ServiceAccounts), on a loopback
+// socket until the test ends, and returns its base URL and the Server. opts.Namespace is set to ns; a
+// nil Logger discards.
+func (e *Env) ServeListener(t testing.TB, ns string, opts listener.Options) (string, *listener.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cache, err := listener.NewCache(e.Config, e.Scheme, []string{ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listener.Warm(ctx, cache); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cache.Start(ctx) }()
+	if !cache.WaitForCacheSync(ctx) {
+		t.Fatal("listener cache did not sync")
+	}
+	opts.Namespace = ns
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Impersonate == nil {
+		opts.Impersonate = listener.NewImpersonator(e.Config, client.Options{Scheme: e.Scheme, Mapper: e.Client.RESTMapper()})
+	}
+	srv := listener.New(cache, e.Client, cache, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String(), srv
 }
