@@ -64,6 +64,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -163,9 +164,32 @@ func SetupForgeStatus(mgr manager.Manager, opts Options) error {
 		Named("forgestatus").
 		For(&pipelinev1.PipelineRun{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return forge.Enabled(o.GetAnnotations())
-		}))).
+		}), predicate.Funcs{UpdateFunc: statusRelevantUpdate})).
 		WithOptions(copts).
 		Complete(r)
+}
+
+// statusRelevantUpdate drops the update events that cannot change what to report: those where neither
+// the Succeeded condition (status, reason) nor the user's status annotations changed — notably the
+// reporter's own record patches and the executor's progress writes. Retries do not depend on events
+// (RequeueAfter), and a restarted executor lists every run.
+func statusRelevantUpdate(e event.UpdateEvent) bool {
+	oldPR, ok1 := e.ObjectOld.(*pipelinev1.PipelineRun)
+	newPR, ok2 := e.ObjectNew.(*pipelinev1.PipelineRun)
+	if !ok1 || !ok2 {
+		return true
+	}
+	oc, nc := oldPR.Status.GetCondition(pipelinev1.ConditionSucceeded), newPR.Status.GetCondition(pipelinev1.ConditionSucceeded)
+	if (oc == nil) != (nc == nil) || (oc != nil && (oc.Status != nc.Status || oc.Reason != nc.Reason)) {
+		return true
+	}
+	for _, k := range []string{forge.AnnotationStatus, forge.AnnotationSecret, forge.AnnotationSecretKey, forge.AnnotationRepo,
+		forge.AnnotationSHA, forge.AnnotationRef, forge.AnnotationContext, forge.AnnotationURL, forge.AnnotationAPI} {
+		if oldPR.Annotations[k] != newPR.Annotations[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // statusRecord is what the run's annotations say was reported.
