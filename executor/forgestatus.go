@@ -87,7 +87,8 @@ type ForgeStatusOptions struct {
 	RetryInitial, RetryMax time.Duration
 	// MaxWait caps how long a Retry-After or rate-limit reset may delay a status (default 1 h).
 	MaxWait time.Duration
-	// Workers is the number of runs reported at once (default 8).
+	// Workers is the number of runs reported at once (default 16: each mostly waits on the API server and
+	// the forge).
 	Workers int
 }
 
@@ -107,7 +108,7 @@ func (o ForgeStatusOptions) withDefaults() ForgeStatusOptions {
 		o.MaxWait = time.Hour
 	}
 	if o.Workers <= 0 {
-		o.Workers = 8
+		o.Workers = 16
 	}
 	return o
 }

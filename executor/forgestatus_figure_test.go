@@ -235,7 +235,7 @@ func TestForgeStatusFigure(t *testing.T) {
   forge requests:                     %d total, %.2f per run, max %d per run; duplicates %d, missing %d
   reporter's API requests:            %s
   baseline, same API server:          %d PipelineRun annotation patches alone (8 at a time) took %s (%.0f/s)
-`, runs, max(workers(), 8), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "), pendingAll.Round(time.Millisecond), finishedIn.Round(time.Millisecond), len(lags), runs,
+`, runs, max(workers(), 16), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "), pendingAll.Round(time.Millisecond), finishedIn.Round(time.Millisecond), len(lags), runs,
 		lastDelivered.Sub(slices.MaxFunc(ended, func(a, b time.Time) int { return a.Compare(b) })).Round(time.Millisecond),
 		pct(0.5), pct(0.95), pct(1), len(reqs), float64(len(reqs))/runs, maxPerRun, dups, missing, api,
 		runs, baseline.Round(time.Millisecond), runs/baseline.Seconds())
