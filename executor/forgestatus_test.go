@@ -406,3 +406,52 @@ func TestForgeStatusBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// A forge that answers 429 with Retry-After (or 403 with an exhausted rate limit) is not asked again
+// before the time it gave, though the backoff alone would retry after 50 ms.
+func TestForgeStatusRespectsRetryAfter(t *testing.T) {
+	srv := forgetest.NewServer(forgeToken)
+	defer srv.Close()
+	tests := []struct {
+		name  string
+		fault forgetest.Fault
+		wait  time.Duration
+	}{
+		{"429 Retry-After", forgetest.Fault{Code: http.StatusTooManyRequests, RetryAfter: "2", States: []string{"success"}}, 2 * time.Second},
+		// The reset is set 3 s ahead when the fault is switched on (below); whole seconds, so ≥ 2 s.
+		{"403 rate limit reset", forgetest.Fault{Code: http.StatusForbidden, States: []string{"success"}}, 1500 * time.Millisecond},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			tokenSecret(t, ns, forgeToken)
+			startForgeExecutor(t, ns, 50*time.Millisecond)
+			run := fmt.Sprintf("r%d", i)
+			apply(t, ns, echoTask+"---\n"+oneTaskPipeline+"---\n"+statusRun(run, forge.GitHub, srv.GitHubAPI(), forge.AnnotationSHA, forgeSHA[:39]+fmt.Sprint(i)))
+			sha := forgeSHA[:39] + fmt.Sprint(i)
+			eventually(t, 15*time.Second, "start status", func() (bool, error) {
+				return len(srv.Statuses(forge.GitHub, forgeRepo[forge.GitHub], sha)) == 1, nil
+			})
+			f := tc.fault
+			if f.Code == http.StatusForbidden {
+				f.RateLimitReset = time.Now().Add(3 * time.Second)
+			}
+			srv.SetFault(&f)
+			defer srv.SetFault(nil)
+			finishTask(t, ns, run+"-unit-test", nil)
+			var attempts []forgetest.Request
+			eventually(t, 15*time.Second, "two success attempts", func() (bool, error) {
+				attempts = nil
+				for _, r := range srv.Requests() {
+					if r.SHA == sha && (r.State == "success" || r.Method == http.MethodGet) {
+						attempts = append(attempts, r)
+					}
+				}
+				return len(attempts) >= 2, nil
+			})
+			if gap := attempts[1].At.Sub(attempts[0].At); gap < tc.wait {
+				t.Errorf("second attempt %s after the first, want ≥ %s", gap.Round(time.Millisecond), tc.wait)
+			}
+		})
+	}
+}
