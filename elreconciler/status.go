@@ -101,4 +101,3 @@ func (s *status) build() triggersv1beta1.EventListenerStatus {
 	st.Conditions = triggersv1beta1.NewConditions(s.el.Status.Conditions, s.now, conds...)
 	return st
 }
-

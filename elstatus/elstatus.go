@@ -191,4 +191,3 @@ func (w *Writer) status(el *triggersv1beta1.EventListener, url *string, availSta
 		triggersv1beta1.Condition{Type: ConditionReady, Status: readyStatus, Reason: readyReason, Message: readyMsg})
 	return st
 }
-
