@@ -221,7 +221,18 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
-	if err := executor.Setup(mgr, executor.Options{Logger: log.With("component", "executor")}); err != nil {
+	// The dashboard's address is taken first: forge statuses link to its run pages.
+	dln, err := net.Listen("tcp", o.dashboardAddr())
+	if err != nil && o.DashboardAddr == "" {
+		dln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return fmt.Errorf("dashboard address %s: %w", o.dashboardAddr(), err)
+	}
+	o.DashboardAddr = dln.Addr().String()
+	if err := executor.Setup(mgr, executor.Options{Logger: log.With("component", "executor"),
+		ForgeStatus: executor.ForgeStatusOptions{DashboardURL: "http://" + o.DashboardAddr}}); err != nil {
+		dln.Close()
 		return err
 	}
 	lcache, err := listener.NewCache(cfg, scheme, nil)
@@ -246,14 +257,6 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	dln, err := net.Listen("tcp", o.dashboardAddr())
-	if err != nil && o.DashboardAddr == "" {
-		dln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		return fmt.Errorf("dashboard address %s: %w", o.dashboardAddr(), err)
-	}
-	o.DashboardAddr = dln.Addr().String()
 	dash, err := dashboard.New(dashboard.Options{Listener: dln, Cache: mgr.GetCache(), Client: mgr.GetClient(), Kube: kube,
 		AllowActions: Loopback(o.DashboardAddr), Logger: log.With("component", "dashboard")})
 	if err != nil {

@@ -32,6 +32,7 @@ once per --state directory (kept in STATE/secrets.json, 0600) and printed at sta
 	fs.StringVar(&o.StateDir, "state", ".hookrun", "state directory: etcd data, kubeconfig, node agent (Pod dirs, PVCs, logs)")
 	fs.Var(&configs, "config", "directory or file of manifests to apply at start (repeatable; default examples/github-push and examples/gitlab-mr)")
 	fs.StringVar(&o.Addr, "addr", dev.DefaultAddr, "listener address (/hooks, /hooks/NAME, /livez, /readyz, /metrics); loopback by default: an address other machines reach lets them trigger runs that execute as you")
+	fs.StringVar(&o.DashboardAddr, "dashboard-addr", "", "web dashboard address (default 127.0.0.1:9097, or any free loopback port when that is taken); actions (cancel, re-run) are on when it is loopback")
 	fs.StringVar(&o.Namespace, "namespace", "default", "namespace the manifests go to when they name none; the listener serves EventListeners here")
 	fs.StringVar(&o.EventListener, "eventlistener", "github-listener", "EventListener served at POST /hooks")
 	fs.StringVar(&o.BinDir, "bin-dir", "", "where kube-apiserver and etcd are (default: beside this binary, then ./bin)")

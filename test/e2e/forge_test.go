@@ -111,6 +111,10 @@ func TestDevForgeStatus(t *testing.T) {
 		if g.Context != "hookrun/github-push" || !strings.HasPrefix(g.Description, run+" ") {
 			t.Errorf("status %+v: want context hookrun/github-push and the run named", g)
 		}
+		// The link goes to the run's page on the dashboard hookrun dev serves (its address is printed).
+		if !strings.HasSuffix(g.TargetURL, "/runs/default/pipelineruns/"+run) || !strings.Contains(d.out.String(), strings.TrimSuffix(g.TargetURL, "/runs/default/pipelineruns/"+run)) {
+			t.Errorf("status target_url %q: want the dashboard's page of %s", g.TargetURL, run)
+		}
 	}
 	if s := strings.Join(states, ","); s != "pending,success" {
 		t.Fatalf("statuses on %s@%s: %q, want pending,success; requests %+v\n%s", push.Repository.FullName, push.After, s, srv.Requests(), d.out)
