@@ -153,14 +153,19 @@ hookrun is running.
 			b.WriteString("  " + h.command(host) + "\n")
 		}
 	}
+	// hookrun logs finds .hookrun/kubeconfig by itself; another --state needs the flag.
+	logs := "bin/hookrun logs -f PIPELINERUN           (every task and step, live; the state's kubeconfig is found by itself)"
+	if rel(kubeconfig) != filepath.Join(".hookrun", "kubeconfig") {
+		logs = "bin/hookrun logs --kubeconfig " + rel(kubeconfig) + " -f PIPELINERUN   (every task and step, live)"
+	}
 	fmt.Fprintf(&b, `
 Then watch it run:
   bin/kubectl --kubeconfig %[1]s get pipelineruns,taskruns,eventlisteners
-  bin/hookrun logs -f PIPELINERUN           (every task and step, live; the state's kubeconfig is found by itself)
+  %[3]s
   bin/kubectl --kubeconfig %[1]s logs POD -c step-NAME [-f]
 
 Ctrl-C stops everything; runs and logs are kept in %[2]s for next time.
-`, rel(kubeconfig), rel(state))
+`, rel(kubeconfig), rel(state), logs)
 	_, _ = io.WriteString(o.Out, b.String())
 }
 
