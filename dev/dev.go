@@ -22,12 +22,14 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -95,64 +97,138 @@ func lock(state string) (*os.File, error) {
 
 // Run starts everything and blocks until ctx is done, then stops everything (children included).
 func Run(ctx context.Context, o Options) error {
-	state, err := filepath.Abs(o.StateDir)
-	if err != nil {
-		return err
-	}
-	// The state holds the cluster's admin credentials, the webhook secrets and the node agent's Pods.
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(state, 0o700); err != nil {
-		return err
-	}
-	lk, err := lock(state)
+	state, lk, err := openState(o)
 	if err != nil {
 		return err
 	}
 	defer lk.Close()
-	log := o.Logger
+	ctrllog.SetLogger(logr.FromSlogHandler(o.Logger.Handler()))
+	// Check the configuration before starting anything.
+	objs, generated, err := preflight(o, state)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "hookrun dev: starting the control plane (state in %s, logs in %s)…\n", state, filepath.Join(state, "hookrun.log"))
+	cp, err := startControlPlane(o, state)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cp.env.Stop(); err != nil {
+			o.Logger.Error("stop control plane", "error", err)
+		}
+	}()
+	payload, err := prepareRepo(state)
+	if err != nil {
+		fmt.Fprintf(o.Out, "warning: no local git repository for the github-push example: %v\n", err)
+	}
+	if err := seed(ctx, cp.client, objs, o.Namespace); err != nil {
+		return err
+	}
+	parts, err := assemble(ctx, &o, state, cp)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return parts.mgr.Start(gctx) })
+	g.Go(func() error { return parts.agent.Run(gctx) })
+	g.Go(func() error {
+		tctx, cancel := context.WithTimeout(gctx, 60*time.Second)
+		defer cancel()
+		if !parts.lcache.WaitForCacheSync(tctx) {
+			return nil
+		}
+		printWelcome(o, state, cp.kubeconfig, generated, sendHints(objs, o.Namespace, o.EventListener, generated, rel(payload)))
+		return nil
+	})
+	err = g.Wait()
+	fmt.Fprintln(o.Out, "\nhookrun dev: stopping (listener, executor, node agent, kube-apiserver, etcd)…")
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// openState makes the state directory private, takes its lock and stops what a killed run left behind.
+func openState(o Options) (string, *os.File, error) {
+	state, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return "", nil, err
+	}
+	// The state holds the cluster's admin credentials, the webhook secrets and the node agent's Pods.
+	if err := privateDir(state); err != nil {
+		return "", nil, err
+	}
+	lk, err := lock(state)
+	if err != nil {
+		return "", nil, err
+	}
 	if n := reapOrphans(state); n > 0 {
 		fmt.Fprintf(o.Out, "hookrun dev: stopped %d etcd/kube-apiserver process(es) left running on %s by an earlier hookrun dev that did not exit cleanly\n", n, state)
 	}
-	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
+	return state, lk, nil
+}
 
-	// Check the configuration before starting anything.
+// privateDir makes dir (0700, also when it existed with wider rights).
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// preflight loads and validates the manifests, fills their placeholder secrets, warns about an exposed
+// address, and checks the binaries and the listener address: all before anything starts.
+func preflight(o Options, state string) ([]load.Object, []Generated, error) {
 	objs, err := loadConfigs(o.Configs)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	store, err := openSecrets(state)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	generated, err := fillSecrets(objs, o.Namespace, store)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if !Loopback(o.Addr) {
 		warnExposed(o.Out, o.Addr)
-		log.Warn("listener reachable from other machines", "addr", o.Addr)
+		o.Logger.Warn("listener reachable from other machines", "addr", o.Addr)
 	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
-			return fmt.Errorf("%s not found in %s: build it with `make tools` (or pass --bin-dir)", b, o.BinDir)
+			return nil, nil, fmt.Errorf("%s not found in %s: build it with `make tools` (or pass --bin-dir)", b, o.BinDir)
 		}
 	}
-	if ln, err := net.Listen("tcp", o.Addr); err != nil {
-		return fmt.Errorf("listener address %s: %w", o.Addr, err)
-	} else {
-		ln.Close()
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listener address %s: %w", o.Addr, err)
 	}
-	fmt.Fprintf(o.Out, "hookrun dev: starting the control plane (state in %s, logs in %s)…\n", state, filepath.Join(state, "hookrun.log"))
+	ln.Close()
+	return objs, generated, nil
+}
 
+// controlPlane is the running etcd + kube-apiserver and what talks to it.
+type controlPlane struct {
+	env        *envtest.Environment
+	cfg        *rest.Config
+	scheme     *runtime.Scheme
+	client     client.Client
+	kubeconfig string
+	kubelet    *kubeletpki.Files
+}
+
+// startControlPlane starts etcd (data kept under the state) and kube-apiserver (fresh certificates,
+// the kubelet client certificate for `kubectl logs`) and writes the kubeconfig.
+func startControlPlane(o Options, state string) (*controlPlane, error) {
 	crds, err := deploy.CRDs()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	scheme, err := api.NewScheme()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: o.BinDir,
@@ -163,153 +239,139 @@ func Run(ctx context.Context, o Options) error {
 	// certificates are made afresh each start and the kubeconfig rewritten with them.
 	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(state, "etcd")}
 	if err := os.MkdirAll(env.ControlPlane.Etcd.DataDir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	// kubectl logs: kube-apiserver reads the node agent's logs with a client certificate from a CA made
 	// here (afresh each start), and checks the agent's serving certificate with it.
 	kubelet, err := kubeletpki.Generate(filepath.Join(state, "kubelet-pki"), []string{"127.0.0.1", "localhost"})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, f := range kubelet.APIServerFlags() {
 		env.ControlPlane.GetAPIServer().Configure().Set(f[0], f[1])
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return fmt.Errorf("start control plane: %w", err)
+		return nil, fmt.Errorf("start control plane: %w", err)
 	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			log.Error("stop control plane", "error", err)
-		}
-	}()
+	cp := &controlPlane{env: env, cfg: cfg, scheme: scheme, kubelet: kubelet, kubeconfig: filepath.Join(state, "kubeconfig")}
 	cfg.QPS, cfg.Burst = 200, 400
-	kubeconfig := filepath.Join(state, "kubeconfig")
-	if err := writeKubeconfig(cfg, kubeconfig); err != nil {
-		return err
+	if err = writeKubeconfig(cfg, cp.kubeconfig); err == nil {
+		err = os.Chmod(cp.kubeconfig, 0o600)
 	}
-	if err := os.Chmod(kubeconfig, 0o600); err != nil {
-		return err
+	if err == nil {
+		cp.client, err = client.New(cfg, client.Options{Scheme: scheme})
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return err
+		_ = env.Stop()
+		return nil, err
 	}
+	return cp, nil
+}
 
-	payload, err := prepareRepo(state)
-	if err != nil {
-		fmt.Fprintf(o.Out, "warning: no local git repository for the github-push example: %v\n", err)
-	}
+// seed applies the Tekton-named ClusterRoles, the version ConfigMaps tkn reads and the manifests.
+func seed(ctx context.Context, c client.Client, objs []load.Object, ns string) error {
 	if err := applyManifest(ctx, c, deploy.CompatRBAC()); err != nil {
 		return fmt.Errorf("Tekton-compatible ClusterRoles: %w", err)
 	}
 	if err := applyManifest(ctx, c, deploy.TektonInfo()); err != nil {
 		return fmt.Errorf("version ConfigMaps for tkn: %w", err)
 	}
-	if err := applyAll(ctx, c, objs, o.Namespace); err != nil {
-		return err
-	}
+	return applyAll(ctx, c, objs, ns)
+}
 
-	// Listener, executor and node agent in this process.
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
+// components are what runs in this process.
+type components struct {
+	mgr    manager.Manager // executor, listener, dashboard, EventListener status
+	lcache cache.Cache     // the listener's configuration cache
+	agent  *node.Agent
+}
+
+// assemble builds the manager with the executor, the listener, the dashboard and the EventListener
+// status writer, and the node agent. It sets o.DashboardAddr to the address the dashboard got.
+func assemble(ctx context.Context, o *Options, state string, cp *controlPlane) (*components, error) {
+	log := o.Logger
+	mgr, err := ctrl.NewManager(cp.cfg, ctrl.Options{
+		Scheme:                 cp.scheme,
 		Cache:                  executor.CacheOptions(executor.Options{}),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Logger:                 logr.FromSlogHandler(log.Handler()),
 	})
 	if err != nil {
-		return fmt.Errorf("manager: %w", err)
+		return nil, fmt.Errorf("manager: %w", err)
 	}
-	// The dashboard's address is taken first: forge statuses link to its run pages.
+	// The dashboard's address is taken first: forge statuses link to its run pages. The default port
+	// taken (another hookrun dev), it takes any free loopback port; the start-up text prints which.
 	dln, err := net.Listen("tcp", o.dashboardAddr())
 	if err != nil && o.DashboardAddr == "" {
 		dln, err = net.Listen("tcp", "127.0.0.1:0")
 	}
 	if err != nil {
-		return fmt.Errorf("dashboard address %s: %w", o.dashboardAddr(), err)
+		return nil, fmt.Errorf("dashboard address %s: %w", o.dashboardAddr(), err)
 	}
 	o.DashboardAddr = dln.Addr().String()
+	parts, err := addComponents(ctx, mgr, *o, cp, dln)
+	if err != nil {
+		dln.Close()
+		return nil, err
+	}
+	nodeDir := filepath.Join(state, "node")
+	if err := privateDir(nodeDir); err != nil {
+		return nil, err
+	}
+	parts.agent, err = node.New(node.Options{Config: cp.cfg, StateDir: nodeDir, Logger: log.With("component", "node"),
+		KubeletCertFile: cp.kubelet.ServingCert, KubeletKeyFile: cp.kubelet.ServingKey, KubeletClientCAFile: cp.kubelet.CACert})
+	if err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// addComponents registers the executor, the listener (and its cache), the dashboard on dln and the
+// EventListener status writer with mgr.
+func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *controlPlane, dln net.Listener) (*components, error) {
+	log := o.Logger
 	if err := executor.Setup(mgr, executor.Options{Logger: log.With("component", "executor"),
 		ForgeStatus: executor.ForgeStatusOptions{DashboardURL: "http://" + o.DashboardAddr}}); err != nil {
-		dln.Close()
-		return err
+		return nil, err
 	}
-	lcache, err := listener.NewCache(cfg, scheme, nil)
+	lcache, err := listener.NewCache(cp.cfg, cp.scheme, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := listener.Warm(ctx, lcache); err != nil {
-		return err
+		return nil, err
 	}
-	srv := listener.New(lcache, c, lcache, listener.Options{Addr: o.Addr, Namespace: o.Namespace,
+	srv := listener.New(lcache, cp.client, lcache, listener.Options{Addr: o.Addr, Namespace: o.Namespace,
 		EventListener: o.EventListener, Logger: log.With("component", "listener"),
-		Impersonate: listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})})
-	if err := mgr.Add(lcache); err != nil {
-		return err
-	}
-	if err := mgr.Add(srv); err != nil {
-		return err
-	}
-	// The web dashboard, on its own address, from the manager's informer cache. The default port taken
-	// (another hookrun dev), it takes any free loopback port; the start-up text prints which.
-	kube, err := kubernetes.NewForConfig(cfg)
+		Impersonate: listener.NewImpersonator(cp.cfg, client.Options{Scheme: cp.scheme, Mapper: cp.client.RESTMapper()})})
+	kube, err := kubernetes.NewForConfig(cp.cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dash, err := dashboard.New(dashboard.Options{Listener: dln, Cache: mgr.GetCache(), Client: mgr.GetClient(), Kube: kube,
 		AllowActions: Loopback(o.DashboardAddr), Logger: log.With("component", "dashboard")})
 	if err != nil {
-		dln.Close()
-		return err
-	}
-	if err := mgr.Add(dash); err != nil {
-		return err
+		return nil, err
 	}
 	// EventListener status (address.url, Available/Ready): this process is the only listener.
 	kick, err := elstatus.Changes(ctx, lcache)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	statusURL := "http://" + o.Addr
 	if strings.HasPrefix(o.Addr, ":") {
 		statusURL = "http://localhost" + o.Addr
 	}
-	status := elstatus.New(lcache, c, elstatus.Options{URL: statusURL, Namespace: o.Namespace, Default: o.EventListener,
+	status := elstatus.New(lcache, cp.client, elstatus.Options{URL: statusURL, Namespace: o.Namespace, Default: o.EventListener,
 		Health: srv.Health, Logger: log.With("component", "eventlistener-status")})
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return status.Run(ctx, kick) })); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(state, "node"), 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(filepath.Join(state, "node"), 0o700); err != nil {
-		return err
-	}
-	agent, err := node.New(node.Options{Config: cfg, StateDir: filepath.Join(state, "node"), Logger: log.With("component", "node"),
-		KubeletCertFile: kubelet.ServingCert, KubeletKeyFile: kubelet.ServingKey, KubeletClientCAFile: kubelet.CACert})
-	if err != nil {
-		return err
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return mgr.Start(gctx) })
-	g.Go(func() error { return agent.Run(gctx) })
-	g.Go(func() error {
-		tctx, cancel := context.WithTimeout(gctx, 60*time.Second)
-		defer cancel()
-		if !lcache.WaitForCacheSync(tctx) {
-			return nil
+	for _, r := range []manager.Runnable{lcache, srv, dash, manager.RunnableFunc(func(ctx context.Context) error { return status.Run(ctx, kick) })} {
+		if err := mgr.Add(r); err != nil {
+			return nil, err
 		}
-		printWelcome(o, state, kubeconfig, generated, sendHints(objs, o.Namespace, o.EventListener, generated, rel(payload)))
-		return nil
-	})
-	err = g.Wait()
-	fmt.Fprintln(o.Out, "\nhookrun dev: stopping (listener, executor, node agent, kube-apiserver, etcd)…")
-	if errors.Is(err, context.Canceled) {
-		err = nil
 	}
-	return err
+	return &components{mgr: mgr, lcache: lcache}, nil
 }
 
 func loadConfigs(paths []string) ([]load.Object, error) {

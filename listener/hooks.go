@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -105,38 +106,11 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		EventListener: el.Name, Namespace: el.Namespace, EventListenerUID: string(el.UID),
 		EventID: d.EventID, DeliveryID: d.ID, Triggers: make([]TriggerResult, 0, len(trigs)),
 	}
-	eventURL := requestURL(r)
 	var made []createdObj
-	for i := range v.runs {
-		ru := &v.runs[i]
-		var res TriggerResult
-		if ru.done != nil {
-			res = *ru.done
-		} else {
-			res = s.fire(ctx, &el, ru, d, body, decoded, r.Header, eventURL, &made)
-			// The same authenticated bytes after the replay window: a new run, under the next generation's
-			// names (another replica racing for it meets AlreadyExists and answers duplicate).
-			for dg := d; s.expired(ctx, dg, res) && dg.generation < maxGenerations; {
-				dg.generation++
-				res = s.fire(ctx, &el, ru, dg, body, decoded, r.Header, eventURL, &made)
-			}
-		}
-		s.metrics.outcomes.WithLabelValues(el.Name, res.Name, res.Status).Inc()
-		resp.Triggers = append(resp.Triggers, res)
-	}
+	resp.Triggers, made = s.fireAll(ctx, &el, v, d, body, decoded, r.Header, requestURL(r))
 	code = statusFor(resp.Triggers)
 	if code == http.StatusServiceUnavailable {
-		if err := s.rollback(made); err != nil {
-			s.log.Error("rollback incomplete", "listener", el.Name, "eventID", d.EventID, "error", err)
-		}
-		resp.Message = "the Kubernetes API was unavailable; nothing from this delivery was kept, send it again"
-		for i := range resp.Triggers {
-			if resp.Triggers[i].Status == StatusCreated && !resp.Triggers[i].Duplicate {
-				resp.Triggers[i].Status = StatusFailed
-				resp.Triggers[i].Reason = "rolled back: another trigger of this delivery could not reach the Kubernetes API"
-				resp.Triggers[i].Resources = nil
-			}
-		}
+		s.rollBackDelivery(&el, d, &resp, made)
 		w.Header().Set("Retry-After", "5")
 	}
 	outcome := summary(resp.Triggers)
@@ -146,6 +120,47 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	s.log.Info("delivery", "listener", el.Name, "namespace", el.Namespace, "provider", d.Provider, "event", d.Event,
 		"deliveryID", d.ID, "eventID", d.EventID, "authenticated", v.authenticated(), "remote", r.RemoteAddr,
 		"code", code, "outcome", outcome, "duration", time.Since(start).String())
+}
+
+// fireAll runs every trigger of a verified delivery, in order, and returns their results and what they
+// created (for a rollback).
+func (s *Server) fireAll(ctx context.Context, el *triggersv1beta1.EventListener, v *verdict, d delivery, body []byte, decoded any, header http.Header, eventURL string) ([]TriggerResult, []createdObj) {
+	results := make([]TriggerResult, 0, len(v.runs))
+	var made []createdObj
+	for i := range v.runs {
+		ru := &v.runs[i]
+		var res TriggerResult
+		if ru.done != nil {
+			res = *ru.done
+		} else {
+			res = s.fire(ctx, el, ru, d, body, decoded, header, eventURL, &made)
+			// The same authenticated bytes after the replay window: a new run, under the next generation's
+			// names (another replica racing for it meets AlreadyExists and answers duplicate).
+			for dg := d; s.expired(ctx, dg, res) && dg.generation < maxGenerations; {
+				dg.generation++
+				res = s.fire(ctx, el, ru, dg, body, decoded, header, eventURL, &made)
+			}
+		}
+		s.metrics.outcomes.WithLabelValues(el.Name, res.Name, res.Status).Inc()
+		results = append(results, res)
+	}
+	return results, made
+}
+
+// rollBackDelivery deletes what a delivery created when the API server was unavailable for one of its
+// triggers, and says so in the answer: nothing of it is kept, the sender retries.
+func (s *Server) rollBackDelivery(el *triggersv1beta1.EventListener, d delivery, resp *Response, made []createdObj) {
+	if err := s.rollback(made); err != nil {
+		s.log.Error("rollback incomplete", "listener", el.Name, "eventID", d.EventID, "error", err)
+	}
+	resp.Message = "the Kubernetes API was unavailable; nothing from this delivery was kept, send it again"
+	for i := range resp.Triggers {
+		if resp.Triggers[i].Status == StatusCreated && !resp.Triggers[i].Duplicate {
+			resp.Triggers[i].Status = StatusFailed
+			resp.Triggers[i].Reason = "rolled back: another trigger of this delivery could not reach the Kubernetes API"
+			resp.Triggers[i].Resources = nil
+		}
+	}
 }
 
 func requestURL(r *http.Request) string {
@@ -200,6 +215,18 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		res.badInput = true
 		return failed("bindings: " + err.Error())
 	}
+	objs, err := cp.template.Render(values, missing, renderOptions(el, t, d))
+	if err != nil {
+		if errors.Is(err, templates.ErrMissingParam) {
+			res.badInput = true
+		}
+		return failed("template: " + err.Error())
+	}
+	return s.create(ctx, el, t, d, values, objs, made)
+}
+
+// renderOptions are the labels, annotations and deterministic names of what t renders for d.
+func renderOptions(el *triggersv1beta1.EventListener, t *trigger, d delivery) templates.Options {
 	opts := templates.Options{
 		Namespace: t.Namespace,
 		Labels: map[string]string{
@@ -215,12 +242,16 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		opts.NameSeed = seed
 		opts.UID = shortHash("uid", seed)[:8]
 	}
-	objs, err := cp.template.Render(values, missing, opts)
-	if err != nil {
-		if errors.Is(err, templates.ErrMissingParam) {
-			res.badInput = true
-		}
-		return failed("template: " + err.Error())
+	return opts
+}
+
+// create creates what t rendered for d, as t's identity (the trigger's or EventListener's ServiceAccount,
+// or the listener confined to t's namespace); a trigger refused for good keeps nothing.
+func (s *Server) create(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, d delivery, values map[string]string, objs []*unstructured.Unstructured, made *[]createdObj) TriggerResult {
+	res := TriggerResult{Name: t.Name, Namespace: t.Namespace}
+	failed := func(reason string) TriggerResult {
+		res.Status, res.Reason = StatusFailed, reason
+		return res
 	}
 	elID := elIdentity{Namespace: el.Namespace, Name: el.Name, ServiceAccount: el.Spec.ServiceAccountName}
 	if s.opts.Trace != nil {

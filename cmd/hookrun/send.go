@@ -36,12 +36,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	var err error
-	if fs.Arg(0) == "-" {
-		o.Body, err = io.ReadAll(os.Stdin)
-	} else {
-		o.Body, err = os.ReadFile(fs.Arg(0))
-	}
-	if err != nil {
+	if o.Body, err = readPayload(fs.Arg(0)); err != nil {
 		return err
 	}
 	if o.ID == "" {
@@ -72,4 +67,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errFailed
 	}
 	return nil
+}
+
+// readPayload reads a webhook body from a file, or from standard input for "-".
+func readPayload(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(path)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 
@@ -57,13 +56,7 @@ error (a manifest problem, a trigger that cannot be compiled, no such EventListe
 		fs.Usage()
 		return errUsage
 	}
-	var body []byte
-	var err error
-	if *payload == "-" {
-		body, err = io.ReadAll(os.Stdin)
-	} else {
-		body, err = os.ReadFile(*payload)
-	}
+	body, err := readPayload(*payload)
 	if err != nil {
 		return fmt.Errorf("--payload: %w", err)
 	}
@@ -78,14 +71,10 @@ error (a manifest problem, a trigger that cannot be compiled, no such EventListe
 		fmt.Fprintf(stderr, "%d problem(s) in the manifests: fix them first (hookrun validate)\n", len(problems))
 		return errFailed
 	}
-	extra := http.Header{}
-	for _, h := range headers {
-		k, v, ok := strings.Cut(h, "=")
-		if !ok || k == "" {
-			fmt.Fprintf(stderr, "hookrun test: --header %q: want K=V\n", h)
-			return errUsage
-		}
-		extra.Add(k, v)
+	extra, bad := parseHeaders(headers)
+	if bad != "" {
+		fmt.Fprintf(stderr, "hookrun test: --header %q: want K=V\n", bad)
+		return errUsage
 	}
 	scheme, err := api.NewScheme()
 	if err != nil {
@@ -153,4 +142,17 @@ func printOutcome(w io.Writer, res *offline.Result) {
 			}
 		}
 	}
+}
+
+// parseHeaders turns K=V flags into a header; bad is the first flag that is not K=V.
+func parseHeaders(flags []string) (h http.Header, bad string) {
+	h = http.Header{}
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, f
+		}
+		h.Add(k, v)
+	}
+	return h, ""
 }
