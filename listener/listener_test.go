@@ -576,9 +576,11 @@ func TestBindingEditApplies(t *testing.T) {
 	if err := env.Client.Update(ctx, &tb); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, resp, _ := h.send(t, listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, Body: []byte(pushBody)})
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		// Other bytes each round: the same signed bytes again would be a replay answered with the first run.
+		body := strings.Replace(pushBody, `"ref":`, fmt.Sprintf(`"round":%d,"ref":`, i), 1)
+		code, resp, _ := h.send(t, listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, Body: []byte(body)})
 		if code != 202 {
 			t.Fatalf("%d %+v", code, resp)
 		}

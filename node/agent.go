@@ -133,10 +133,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Info("kubelet API not served (no serving certificate and client CA): kubectl logs cannot reach this node")
 	}
 	if err := a.registerNode(ctx); err != nil {
-		return err
+		return stoppedOr(ctx, err)
 	}
 	if err := a.renewLease(ctx); err != nil {
-		return err
+		return stoppedOr(ctx, err)
 	}
 	a.log.Info("node agent started", "stateDir", a.opts.StateDir, "mounts", string(a.mounts),
 		"binding", !a.opts.DisableBinding, "selfPath", a.opts.SelfPath)
@@ -531,4 +531,13 @@ func setCondition(st *corev1.PodStatus, t corev1.PodConditionType, s corev1.Cond
 	st.Conditions = append(st.Conditions, corev1.PodCondition{
 		Type: t, Status: s, Reason: reason, Message: msg, LastTransitionTime: metav1.Now(),
 	})
+}
+
+// stoppedOr is nil when ctx was cancelled (a stop during start-up is a clean stop, as one before the first
+// sync is), else err.
+func stoppedOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
