@@ -55,7 +55,8 @@ generate: $(BIN)/controller-gen
 	$(BIN)/controller-gen object paths=./api/...
 	$(BIN)/controller-gen crd:maxDescLen=0 paths=./api/... output:crd:artifacts:config=deploy/crds
 	$(GO) run ./hack/crdversions -from v1 -add v1beta1 deploy/crds/tekton.dev_tasks.yaml deploy/crds/tekton.dev_pipelines.yaml \
-		deploy/crds/tekton.dev_pipelineruns.yaml deploy/crds/tekton.dev_taskruns.yaml
+		deploy/crds/tekton.dev_pipelineruns.yaml deploy/crds/tekton.dev_taskruns.yaml deploy/crds/tekton.dev_stepactions.yaml
+	$(GO) run ./hack/crdversions -from v1 -add v1alpha1 deploy/crds/tekton.dev_stepactions.yaml
 	$(GO) run ./hack/crdversions -from v1beta1 -add v1alpha1 $$(ls deploy/crds/triggers.tekton.dev_*.yaml | grep -v -e clusterinterceptors -e interceptors)
 
 ## test: unit + integration tests against a real kube-apiserver + etcd (and headless chromium for dashboard/).

@@ -89,6 +89,9 @@ func hookrunObject(gvk schema.GroupVersionKind) (runtime.Object, bool) {
 				return &pipelinev1.TaskRun{}, true
 			}
 		}
+		if gvk.Kind == "StepAction" && (gvk.Version == "v1" || gvk.Version == "v1beta1" || gvk.Version == "v1alpha1") {
+			return &pipelinev1.StepAction{}, true
+		}
 		if gvk.Version == "v1alpha1" && gvk.Kind == "PipelineResource" {
 			return &resourcev1alpha1.PipelineResource{}, true
 		}

@@ -16,7 +16,14 @@ const (
 
 // Step is one container of a Task, run in order with the others.
 type Step struct {
-	Name       string   `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// DisplayName is a human-readable name for the step (shown by Tekton's tools; hookrun keeps it).
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+	// Ref names the StepAction this step runs; image, command, args, script, env and volumeMounts then come
+	// from the StepAction and may not be set here.
+	// +optional
+	Ref        *StepRef `json:"ref,omitempty"`
 	Image      string   `json:"image,omitempty"`
 	Command    []string `json:"command,omitempty"`
 	Args       []string `json:"args,omitempty"`
@@ -74,6 +81,17 @@ type Step struct {
 	Stdin bool `json:"stdin,omitempty"`
 	// +optional
 	TTY bool `json:"tty,omitempty"`
+}
+
+// StepRef references a StepAction: by name in the TaskRun's namespace, or through a remote resolver.
+type StepRef struct {
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Resolver and Params are Tekton remote resolution.
+	// +optional
+	Resolver string `json:"resolver,omitempty"`
+	// +optional
+	Params Params `json:"params,omitempty"`
 }
 
 // StepOutputConfig redirects a step's output to a file.
