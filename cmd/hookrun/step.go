@@ -64,7 +64,7 @@ func runStepInit(args []string, stderr io.Writer) error {
 }
 
 func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("step run", "step run --name NAME [--timeout D] [--on-error continue|stopAndFail] [--results a,b] -- COMMAND [ARG...]", stderr)
+	fs := newFlags("step run", "step run --name NAME [--timeout D] [--on-error continue|stopAndFail] [--results a,b] [--step-results a,b] [--step-result-refs S/R,…] [--when JSON] [--stdout-path P] [--stderr-path P] -- COMMAND [ARG...]", stderr)
 	name := fs.String("name", "", "step name")
 	timeout := fs.Duration("timeout", 0, "kill the step after this long (0 = no limit)")
 	onError := fs.String("on-error", "stopAndFail", "continue: record a failure but exit 0; stopAndFail: exit with the step's code")
@@ -73,8 +73,23 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
 	scriptsDir := fs.String("scripts-dir", entrypoint.ScriptsDir, "where scripts are written")
 	term := fs.String("termination-path", entrypoint.TerminationPath, "termination message file")
+	when := fs.String("when", "", "JSON list of when expressions ({input, operator, values} or {cel}); false skips the step")
+	stepResults := fs.String("step-results", "", "comma-separated step result names the step may write to "+entrypoint.StepsDir+"/NAME/results")
+	stepRefs := fs.String("step-result-refs", "", "comma-separated STEP/RESULT references $(steps.STEP.results.RESULT) to replace before the step runs")
+	stdoutPath := fs.String("stdout-path", "", "also write the step's stdout to this file (stdoutConfig.path)")
+	stderrPath := fs.String("stderr-path", "", "also write the step's stderr to this file (stderrConfig.path)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
+	}
+	whenList, err := entrypoint.ParseWhen(*when)
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun step run: --when:", err)
+		return errUsage
+	}
+	refs, err := entrypoint.ParseStepResultRefs(*stepRefs)
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun step run: --step-result-refs:", err)
+		return errUsage
 	}
 	if *onError != "continue" && *onError != "stopAndFail" {
 		fmt.Fprintf(stderr, "hookrun step run: --on-error %q: want continue or stopAndFail\n", *onError)
@@ -85,11 +100,17 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		Command: fs.Args(), Script: os.Getenv(entrypoint.ScriptEnv),
 		ResultsDir: *resultsDir, StepsDir: *stepsDir, ScriptsDir: *scriptsDir, TerminationPath: *term,
 		Stdout: stdout, Stderr: stderr,
+		When: whenList, StepResultRefs: refs, StdoutPath: *stdoutPath, StderrPath: *stderrPath,
 	}
 	if *results != "" {
 		opts.Results = strings.Split(*results, ",")
 	}
-	if opts.Script == "" && len(opts.Command) == 0 {
+	if *stepResults != "" {
+		opts.StepResults = strings.Split(*stepResults, ",")
+	}
+	// A step with when expressions may have nothing to run here: an image-entrypoint step the executor
+	// found skipped when it built the Pod.
+	if opts.Script == "" && len(opts.Command) == 0 && len(opts.When) == 0 {
 		fmt.Fprintln(stderr, "hookrun step run: no command after -- and no", entrypoint.ScriptEnv)
 		return errUsage
 	}

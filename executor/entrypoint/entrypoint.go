@@ -57,6 +57,8 @@ type Message struct {
 	ExitCode int `json:"exitCode"`
 	// Results are the results this container reports (name → value).
 	Results map[string]string `json:"results,omitempty"`
+	// StepResults are the step's own results ($(step.results.NAME.path)), name → value.
+	StepResults map[string]string `json:"stepResults,omitempty"`
 	// Reason is set when the step ended for a reason other than its own exit (e.g. TimeoutExceeded).
 	Reason string `json:"reason,omitempty"`
 	// Message explains Reason.
@@ -84,6 +86,16 @@ func writeMessage(path string, m Message) ([]string, error) {
 		data, err := json.Marshal(m)
 		if err != nil {
 			return nil, err
+		}
+		if len(data) > MaxMessageSize && len(m.Results) == 0 && len(m.StepResults) > 0 {
+			// Step results have no later container to report them: fail the step, saying why.
+			size := 0
+			for _, v := range m.StepResults {
+				size += len(v)
+			}
+			m = Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: fmt.Sprintf(
+				"step results %q total %d bytes and do not fit the %d-byte termination message", sortedNames(m.StepResults), size, MaxMessageSize)}
+			continue
 		}
 		if len(data) <= MaxMessageSize || len(m.Results) == 0 {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -196,4 +208,13 @@ func Results(opts ResultsOptions) error {
 		return errors.New(msg)
 	}
 	return markReported(opts.StepsDir, res)
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -33,6 +33,16 @@ type RunOptions struct {
 	// Script, if set, is run instead of Command[0]: with a shebang as written, otherwise under /bin/sh
 	// with "set -e" first.
 	Script string
+	// When are the step's when expressions: when they do not all hold the step is skipped (exit 0, reason
+	// Skipped) and nothing is run.
+	When []When
+	// StepResults are the step's own results, read back from StepsDir/NAME/results after it ends.
+	StepResults []string
+	// StepResultRefs are the $(steps.STEP.results.NAME) references replaced, before the step runs, in its
+	// command, script, environment and when expressions.
+	StepResultRefs []StepResultRef
+	// StdoutPath and StderrPath (stdoutConfig/stderrConfig) receive a copy of the step's output.
+	StdoutPath, StderrPath string
 
 	ResultsDir      string
 	StepsDir        string
@@ -93,9 +103,32 @@ func writeScript(dir, name, script string) (string, error) {
 // the step could be judged (the exit code is then non-zero too).
 func Run(ctx context.Context, opts RunOptions) (int, error) {
 	opts.defaults()
+	if opts.Name != "" {
+		if err := os.MkdirAll(StepResultsDir(opts.StepsDir, opts.Name), 0o777); err != nil {
+			fmt.Fprintln(opts.Stderr, "hookrun step: step results directory:", err)
+		}
+	}
 	msg, err := runStep(ctx, &opts)
 	if err != nil && msg.ExitCode == 0 {
 		msg.ExitCode = 1
+	}
+	if msg.Reason == ReasonSkipped {
+		if _, werr := writeMessage(opts.TerminationPath, msg); werr != nil {
+			fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)
+		}
+		return 0, nil
+	}
+	if len(opts.StepResults) > 0 {
+		res, rerr := collectStepResults(opts.StepsDir, opts.Name, opts.StepResults)
+		switch {
+		case rerr != nil:
+			fmt.Fprintln(opts.Stderr, "hookrun step:", rerr)
+			if msg.ExitCode == 0 {
+				msg = Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: rerr.Error()}
+			}
+		default:
+			msg.StepResults = res
+		}
 	}
 	if len(opts.Results) > 0 {
 		res, rerr := collectResults(opts.ResultsDir, opts.StepsDir, opts.Results)
@@ -147,6 +180,28 @@ func writeExitCode(stepsDir, name string, code int) {
 }
 
 func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
+	env, err := newStepResultExpander(opts.StepsDir, opts.StepResultRefs).expandInputs(opts)
+	if err != nil {
+		fmt.Fprintln(opts.Stderr, "hookrun step:", err)
+		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, nil
+	}
+	if len(opts.When) > 0 {
+		ok, err := EvalWhen(opts.When)
+		if err != nil {
+			fmt.Fprintln(opts.Stderr, "hookrun step:", err)
+			return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, nil
+		}
+		if !ok {
+			fmt.Fprintf(opts.Stderr, "hookrun step: %s skipped: its when expressions are false\n", opts.Name)
+			return Message{Reason: ReasonSkipped, Message: "when expressions evaluated to false"}, nil
+		}
+	}
+	stdout, stderr, closeOutputs, err := outputFiles(opts)
+	if err != nil {
+		fmt.Fprintln(opts.Stderr, "hookrun step:", err)
+		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, nil
+	}
+	defer closeOutputs()
 	argv := opts.Command
 	if opts.Script != "" {
 		p, err := writeScript(opts.ScriptsDir, opts.Name, opts.Script)
@@ -159,7 +214,8 @@ func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
 		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: "no command"}, errors.New("no command to run")
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = opts.Stdout, opts.Stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(opts.Stderr, "hookrun step: start %s: %v\n", argv[0], err)

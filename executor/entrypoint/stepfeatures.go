@@ -1,0 +1,255 @@
+package entrypoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+)
+
+// ReasonSkipped is the termination reason of a step whose when expressions were false (Tekton's).
+const ReasonSkipped = "Skipped"
+
+// When is one of a step's when expressions, after the executor replaced params in it: either
+// input/operator/values or cel.
+type When struct {
+	Input    string   `json:"input,omitempty"`
+	Operator string   `json:"operator,omitempty"`
+	Values   []string `json:"values,omitempty"`
+	CEL      string   `json:"cel,omitempty"`
+}
+
+// StepResultsDir is where step NAME writes its step results ($(step.results.R.path) is a file in it).
+func StepResultsDir(stepsDir, name string) string {
+	return filepath.Join(stepsDir, name, "results")
+}
+
+// EvalWhen reports whether every expression holds. "in" holds when the input is one of the values,
+// "notin" when it is none of them; a cel expression must evaluate to a bool.
+func EvalWhen(list []When) (bool, error) {
+	for i, w := range list {
+		ok, err := evalOne(w)
+		if err != nil {
+			return false, fmt.Errorf("when[%d]: %w", i, err)
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func evalOne(w When) (bool, error) {
+	if w.CEL != "" {
+		env, err := cel.NewEnv()
+		if err != nil {
+			return false, fmt.Errorf("cel environment: %w", err)
+		}
+		ast, iss := env.Compile(w.CEL)
+		if iss.Err() != nil {
+			return false, fmt.Errorf("cel %q: %w", w.CEL, iss.Err())
+		}
+		prg, err := env.Program(ast)
+		if err != nil {
+			return false, fmt.Errorf("cel %q: %w", w.CEL, err)
+		}
+		out, _, err := prg.Eval(map[string]any{})
+		if err != nil {
+			return false, fmt.Errorf("cel %q: %w", w.CEL, err)
+		}
+		b, ok := out.Value().(bool)
+		if !ok {
+			return false, fmt.Errorf("cel %q evaluates to %v, not a bool", w.CEL, out.Type())
+		}
+		return b, nil
+	}
+	in := slices.Contains(w.Values, w.Input)
+	switch w.Operator {
+	case "in":
+		return in, nil
+	case "notin":
+		return !in, nil
+	}
+	return false, fmt.Errorf("operator %q: want in or notin", w.Operator)
+}
+
+// ParseWhen decodes the --when flag.
+func ParseWhen(s string) ([]When, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []When
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("when expressions: %w", err)
+	}
+	return out, nil
+}
+
+// StepResultRef is a $(steps.STEP.results.NAME) reference a step may use: the wrapper replaces it with the
+// content STEP wrote to its step result NAME before running the step.
+type StepResultRef struct {
+	Step, Result string
+}
+
+// String is the form the --step-result-refs flag takes: STEP/NAME.
+func (r StepResultRef) String() string { return r.Step + "/" + r.Result }
+
+// ParseStepResultRefs decodes a comma-separated list of STEP/NAME.
+func ParseStepResultRefs(s string) ([]StepResultRef, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []StepResultRef
+	for _, p := range strings.Split(s, ",") {
+		step, res, ok := strings.Cut(p, "/")
+		if !ok || step == "" || res == "" {
+			return nil, fmt.Errorf("step result reference %q: want STEP/RESULT", p)
+		}
+		out = append(out, StepResultRef{Step: step, Result: res})
+	}
+	return out, nil
+}
+
+var stepResultExpr = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)\)`)
+
+// stepResultExpander replaces the listed $(steps.STEP.results.NAME) references with what STEP wrote.
+// Only references the executor listed (a step declared before this one, with that result) are replaced:
+// anything else that looks like one — in a webhook payload, say — stays as written.
+type stepResultExpander struct {
+	stepsDir string
+	allowed  map[StepResultRef]bool
+	err      error
+}
+
+func newStepResultExpander(stepsDir string, refs []StepResultRef) *stepResultExpander {
+	e := &stepResultExpander{stepsDir: stepsDir, allowed: map[StepResultRef]bool{}}
+	for _, r := range refs {
+		e.allowed[r] = true
+	}
+	return e
+}
+
+func (e *stepResultExpander) expand(s string) string {
+	if len(e.allowed) == 0 || !strings.Contains(s, "$(steps.") {
+		return s
+	}
+	return stepResultExpr.ReplaceAllStringFunc(s, func(m string) string {
+		sub := stepResultExpr.FindStringSubmatch(m)
+		ref := StepResultRef{Step: strings.TrimPrefix(sub[1], "step-"), Result: sub[2]}
+		if !e.allowed[ref] {
+			ref.Step = sub[1]
+			if !e.allowed[ref] {
+				return m
+			}
+		}
+		data, err := os.ReadFile(filepath.Join(StepResultsDir(e.stepsDir, ref.Step), ref.Result))
+		if err != nil {
+			if e.err == nil {
+				e.err = fmt.Errorf("step %q did not write its result %q (read %s): %w", ref.Step, ref.Result, m, err)
+			}
+			return m
+		}
+		return string(data)
+	})
+}
+
+func (e *stepResultExpander) expandAll(list []string) []string {
+	if len(e.allowed) == 0 {
+		return list
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = e.expand(s)
+	}
+	return out
+}
+
+// expandInputs replaces step result references in the step's command, script, when expressions and
+// environment (returned as the child's environment; nil means inherit unchanged).
+func (e *stepResultExpander) expandInputs(opts *RunOptions) (env []string, err error) {
+	if len(e.allowed) == 0 {
+		return nil, nil
+	}
+	opts.Command = e.expandAll(opts.Command)
+	opts.Script = e.expand(opts.Script)
+	for i := range opts.When {
+		opts.When[i].Input = e.expand(opts.When[i].Input)
+		opts.When[i].Values = e.expandAll(opts.When[i].Values)
+		opts.When[i].CEL = e.expand(opts.When[i].CEL)
+	}
+	env = e.expandAll(os.Environ())
+	return env, e.err
+}
+
+// outputFiles opens the stdoutConfig/stderrConfig files and returns writers that copy the step's output
+// to them as well as to the container log.
+func outputFiles(opts *RunOptions) (stdout, stderr io.Writer, closeAll func(), err error) {
+	stdout, stderr = opts.Stdout, opts.Stderr
+	var files []*os.File
+	closeAll = func() {
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}
+	open := func(p string) (*os.File, error) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		if err == nil {
+			files = append(files, f)
+		}
+		return f, err
+	}
+	if opts.StdoutPath != "" {
+		f, err := open(opts.StdoutPath)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, fmt.Errorf("stdoutConfig.path: %w", err)
+		}
+		stdout = io.MultiWriter(opts.Stdout, f)
+	}
+	if opts.StderrPath != "" {
+		if opts.StderrPath == opts.StdoutPath {
+			stderr = io.MultiWriter(opts.Stderr, files[len(files)-1])
+		} else {
+			f, err := open(opts.StderrPath)
+			if err != nil {
+				closeAll()
+				return nil, nil, nil, fmt.Errorf("stderrConfig.path: %w", err)
+			}
+			stderr = io.MultiWriter(opts.Stderr, f)
+		}
+	}
+	return stdout, stderr, closeAll, nil
+}
+
+// collectStepResults reads the step results the step wrote to its own results directory.
+func collectStepResults(stepsDir, name string, names []string) (map[string]string, error) {
+	dir := StepResultsDir(stepsDir, name)
+	out := map[string]string{}
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read step result %s: %w", n, err)
+		}
+		if len(data) > MaxResultSize {
+			return nil, fmt.Errorf("%w: step result %q is %d bytes, the limit is %d", errResultTooLarge, n, len(data), MaxResultSize)
+		}
+		out[n] = string(data)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
