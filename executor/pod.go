@@ -1,11 +1,9 @@
 package executor
 
 import (
-	"fmt"
 	"math"
 	"path"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,8 +38,67 @@ type podRequest struct {
 	Opts     Options
 }
 
+// podBuilder holds what every container of one Pod shares: the bound workspaces, the variables and the
+// implicit environment. Its methods build the containers in the order the package documentation lists.
+type podBuilder struct {
+	req            podRequest
+	ws             []boundWorkspace
+	vars           subst.Vars
+	isolated       map[string]bool // workspaces some step or sidecar names: mounted only there
+	podEnv         []corev1.EnvVar
+	hasDockerCreds bool
+	resultNames    []string
+	legacy         bool // the Task declares v1beta1 resources: steps start in /workspace
+}
+
 // buildPod turns a TaskRun into its Pod. See the package documentation for the layout.
 func buildPod(req podRequest) (*corev1.Pod, error) {
+	b, err := newPodBuilder(req)
+	if err != nil {
+		return nil, err
+	}
+	prepare, credVolumes := b.prepareContainer()
+	initContainers := []corev1.Container{prepare}
+	initContainers = append(initContainers, b.sidecarContainers()...)
+	initContainers = append(initContainers, b.gitInputContainers()...)
+	steps, err := b.stepContainers()
+	if err != nil {
+		return nil, err
+	}
+	initContainers = append(initContainers, steps...)
+
+	tr := req.TaskRun
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        req.PodName,
+			Namespace:   tr.Namespace,
+			Labels:      podLabels(tr, req.TaskName),
+			Annotations: propagatedAnnotations(tr.Annotations),
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         pipelinev1.GroupVersion.String(),
+				Kind:               "TaskRun",
+				Name:               tr.Name,
+				UID:                tr.UID,
+				Controller:         ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:      corev1.RestartPolicyNever,
+			ServiceAccountName: tr.Spec.ServiceAccountName,
+			InitContainers:     initContainers,
+			Containers:         []corev1.Container{b.resultsContainer()},
+			Volumes:            b.volumes(credVolumes),
+		},
+	}
+	if req.Deadline > 0 {
+		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
+	}
+	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
+	return pod, nil
+}
+
+func newPodBuilder(req podRequest) (*podBuilder, error) {
 	tr := req.TaskRun
 	ws, err := bindWorkspaces(req.Spec, tr.Spec.Workspaces)
 	if err != nil {
@@ -64,54 +121,62 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		}
 		seen[st.Name] = i
 	}
-
-	var resultNames []string
+	b := &podBuilder{req: req, ws: ws, vars: vars, isolated: map[string]bool{}}
 	for _, r := range req.Spec.Results {
-		resultNames = append(resultNames, r.Name)
+		b.resultNames = append(b.resultNames, r.Name)
 	}
-	hasDockerCreds := false
 	for _, c := range req.Creds {
 		if c.Kind == entrypoint.CredDocker {
-			hasDockerCreds = true
+			b.hasDockerCreds = true
 		}
 	}
-	legacyResources := req.Spec.Resources != nil && (len(req.Spec.Resources.Inputs) > 0 || len(req.Spec.Resources.Outputs) > 0)
-
+	b.legacy = req.Spec.Resources != nil && (len(req.Spec.Resources.Inputs) > 0 || len(req.Spec.Resources.Outputs) > 0)
 	// Workspaces a step or sidecar names explicitly are mounted only there (Tekton's isolated workspaces).
-	isolated := map[string]bool{}
 	for _, st := range req.Spec.Steps {
 		for _, u := range st.Workspaces {
-			isolated[u.Name] = true
+			b.isolated[u.Name] = true
 		}
 	}
 	for _, sc := range req.Spec.Sidecars {
 		for _, u := range sc.Workspaces {
-			isolated[u.Name] = true
+			b.isolated[u.Name] = true
 		}
 	}
-	wsMounts := func(usage []pipelinev1.WorkspaceUsage) []corev1.VolumeMount {
-		var out []corev1.VolumeMount
-		named := map[string]string{}
-		for _, u := range usage {
-			named[u.Name] = u.MountPath
-		}
-		for _, w := range ws {
-			if w.Binding == nil {
-				continue
-			}
-			mp, uses := named[w.Decl.Name]
-			if isolated[w.Decl.Name] && !uses {
-				continue
-			}
-			if mp == "" {
-				mp = w.MountPath
-			}
-			ro := w.Decl.ReadOnly || w.Binding.ConfigMap != nil || w.Binding.Secret != nil || w.Binding.Projected != nil
-			out = append(out, corev1.VolumeMount{Name: w.Volume, MountPath: mp, SubPath: w.Binding.SubPath, ReadOnly: ro})
-		}
-		return out
+	if pt := tr.Spec.PodTemplate; pt != nil {
+		b.podEnv = pt.Env
 	}
-	internalMounts := []corev1.VolumeMount{
+	return b, nil
+}
+
+// workspaceMounts are the bound workspaces a container mounts: every workspace no step or sidecar names,
+// plus those its own usage names (at the usage's mountPath when given).
+func (b *podBuilder) workspaceMounts(usage []pipelinev1.WorkspaceUsage) []corev1.VolumeMount {
+	var out []corev1.VolumeMount
+	named := map[string]string{}
+	for _, u := range usage {
+		named[u.Name] = u.MountPath
+	}
+	for _, w := range b.ws {
+		if w.Binding == nil {
+			continue
+		}
+		mp, uses := named[w.Decl.Name]
+		if b.isolated[w.Decl.Name] && !uses {
+			continue
+		}
+		if mp == "" {
+			mp = w.MountPath
+		}
+		ro := w.Decl.ReadOnly || w.Binding.ConfigMap != nil || w.Binding.Secret != nil || w.Binding.Projected != nil
+		out = append(out, corev1.VolumeMount{Name: w.Volume, MountPath: mp, SubPath: w.Binding.SubPath, ReadOnly: ro})
+	}
+	return out
+}
+
+// containerMounts are a step's or sidecar's mounts: the internal directories and workspaces, minus any
+// mount path the container mounts itself, then its own.
+func (b *podBuilder) containerMounts(own []corev1.VolumeMount, usage []pipelinev1.WorkspaceUsage) []corev1.VolumeMount {
+	internal := []corev1.VolumeMount{
 		{Name: volBin, MountPath: entrypoint.BinDir, ReadOnly: true},
 		{Name: volResults, MountPath: entrypoint.ResultsDir},
 		{Name: volSteps, MountPath: entrypoint.StepsDir},
@@ -119,38 +184,34 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		{Name: volHome, MountPath: entrypoint.HomeDir},
 		{Name: volWorkspace, MountPath: entrypoint.WorkspaceDir},
 	}
-	stepMounts := func(own []corev1.VolumeMount, usage []pipelinev1.WorkspaceUsage) []corev1.VolumeMount {
-		taken := map[string]bool{}
-		for _, m := range own {
+	taken := map[string]bool{}
+	for _, m := range own {
+		taken[m.MountPath] = true
+	}
+	var out []corev1.VolumeMount
+	for _, m := range append(internal, b.workspaceMounts(usage)...) {
+		if !taken[m.MountPath] {
+			out = append(out, m)
 			taken[m.MountPath] = true
 		}
-		var out []corev1.VolumeMount
-		for _, m := range append(append([]corev1.VolumeMount{}, internalMounts...), wsMounts(usage)...) {
-			if !taken[m.MountPath] {
-				out = append(out, m)
-				taken[m.MountPath] = true
-			}
-		}
-		return append(out, own...)
 	}
-	var podEnv []corev1.EnvVar
-	if pt := tr.Spec.PodTemplate; pt != nil {
-		podEnv = pt.Env
-	}
-	implicitEnv := func(own []corev1.EnvVar) []corev1.EnvVar {
-		env := []corev1.EnvVar{{Name: "HOME", Value: entrypoint.HomeDir}}
-		if hasDockerCreds {
-			env = append(env, corev1.EnvVar{Name: "DOCKER_CONFIG", Value: path.Join(entrypoint.HomeDir, ".docker")})
-		}
-		return mergeEnv(mergeEnv(env, podEnv), own)
-	}
+	return append(out, own...)
+}
 
-	var initContainers []corev1.Container
+// implicitEnv is HOME (and DOCKER_CONFIG with docker credentials), then the pod template's env, then own.
+func (b *podBuilder) implicitEnv(own []corev1.EnvVar) []corev1.EnvVar {
+	env := []corev1.EnvVar{{Name: "HOME", Value: entrypoint.HomeDir}}
+	if b.hasDockerCreds {
+		env = append(env, corev1.EnvVar{Name: "DOCKER_CONFIG", Value: path.Join(entrypoint.HomeDir, ".docker")})
+	}
+	return mergeEnv(mergeEnv(env, b.podEnv), own)
+}
 
-	// 1. prepare
+// prepareContainer is the first init container and the credential Secret volumes only it mounts.
+func (b *podBuilder) prepareContainer() (corev1.Container, []corev1.Volume) {
 	prepare := corev1.Container{
 		Name:    PrepareContainer,
-		Image:   req.Opts.HookrunImage,
+		Image:   b.req.Opts.HookrunImage,
 		Command: []string{"hookrun", "step", "init", "--copy-self", entrypoint.BinPath},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volBin, MountPath: entrypoint.BinDir},
@@ -162,7 +223,7 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	credSecrets := map[string]bool{}
-	for _, c := range req.Creds {
+	for _, c := range b.req.Creds {
 		prepare.Command = append(prepare.Command, "--cred", c.String())
 		credSecrets[c.Name] = true
 	}
@@ -172,149 +233,14 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		credVolumes = append(credVolumes, corev1.Volume{Name: vn, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}})
 		prepare.VolumeMounts = append(prepare.VolumeMounts, corev1.VolumeMount{Name: vn, MountPath: path.Join(entrypoint.CredsDir, name), ReadOnly: true})
 	}
-	initContainers = append(initContainers, prepare)
+	return prepare, credVolumes
+}
 
-	// 2. sidecars (native: init containers that keep running)
-	var sidecarNames []string
-	for i, sc := range req.Spec.Sidecars {
-		sc = substituteSidecar(sc, vars)
-		name := sc.Name
-		if name == "" {
-			name = fmt.Sprintf("unnamed-%d", i)
-		}
-		c := corev1.Container{
-			Name:            SidecarPrefix + name,
-			Image:           sc.Image,
-			Command:         sc.Command,
-			Args:            sc.Args,
-			WorkingDir:      sc.WorkingDir,
-			Ports:           sc.Ports,
-			EnvFrom:         sc.EnvFrom,
-			Env:             implicitEnv(sc.Env),
-			Resources:       sc.ComputeResources,
-			VolumeMounts:    stepMounts(sc.VolumeMounts, sc.Workspaces),
-			VolumeDevices:   sc.VolumeDevices,
-			LivenessProbe:   sc.LivenessProbe,
-			ReadinessProbe:  sc.ReadinessProbe,
-			StartupProbe:    sc.StartupProbe,
-			ImagePullPolicy: sc.ImagePullPolicy,
-			SecurityContext: sc.SecurityContext,
-			RestartPolicy:   ptr.To(corev1.ContainerRestartPolicyAlways),
-		}
-		// Tekton starts the steps once the sidecars are Ready. A native sidecar's readiness does not hold
-		// back the next init container, its startup probe does: a sidecar with only a readinessProbe gets it
-		// as its startupProbe too.
-		if c.StartupProbe == nil && c.ReadinessProbe != nil {
-			c.StartupProbe = c.ReadinessProbe.DeepCopy()
-			c.StartupProbe.SuccessThreshold = 1
-		}
-		if sc.Script != "" {
-			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", SidecarPrefix + name, "--on-error", "stopAndFail", "--"}
-			c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: sc.Script})
-		}
-		sidecarNames = append(sidecarNames, c.Name)
-		initContainers = append(initContainers, c)
-	}
-
-	wrap := func(name string, timeout *metav1.Duration, onError pipelinev1.OnErrorType, results []string) []string {
-		cmd := []string{entrypoint.BinPath, "step", "run", "--name", name}
-		if timeout != nil && timeout.Duration > 0 {
-			cmd = append(cmd, "--timeout", timeout.Duration.String())
-		}
-		oe := string(pipelinev1.OnErrorStopAndFail)
-		if onError == pipelinev1.OnErrorContinue {
-			oe = string(pipelinev1.OnErrorContinue)
-		}
-		cmd = append(cmd, "--on-error", oe)
-		if len(results) > 0 {
-			cmd = append(cmd, "--results", strings.Join(results, ","))
-		}
-		return append(cmd, "--")
-	}
-
-	// 3. v1beta1 git inputs are cloned before the steps.
-	for _, r := range req.Resources.Inputs {
-		if r.Type != "git" {
-			continue
-		}
-		name := "git-source-" + r.Name
-		env := implicitEnv([]corev1.EnvVar{
-			{Name: "HOOKRUN_GIT_URL", Value: r.Params["url"]},
-			{Name: "HOOKRUN_GIT_REVISION", Value: r.Params["revision"]},
-			{Name: "HOOKRUN_GIT_REFSPEC", Value: r.Params["refspec"]},
-			{Name: "HOOKRUN_GIT_SSL_VERIFY", Value: defaultString(r.Params["sslverify"], "true")},
-			{Name: "HOOKRUN_GIT_SUBMODULES", Value: defaultString(r.Params["submodules"], "true")},
-			{Name: "HOOKRUN_GIT_DEPTH", Value: defaultString(r.Params["depth"], "1")},
-			{Name: "HOOKRUN_GIT_DEST", Value: r.path(false)},
-		})
-		env = append(env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: gitCloneScript})
-		initContainers = append(initContainers, corev1.Container{
-			Name:                     StepPrefix + name,
-			Image:                    req.Opts.GitImage,
-			Command:                  wrap(name, nil, "", nil),
-			Env:                      env,
-			VolumeMounts:             stepMounts(nil, nil),
-			TerminationMessagePath:   entrypoint.TerminationPath,
-			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-		})
-	}
-
-	// 4. steps
-	for i, raw := range req.Spec.Steps {
-		st := substituteStep(applyStepTemplate(raw, req.Spec.StepTemplate), vars)
-		cname := stepContainerName(raw.Name, i)
-		if isUpstreamKaniko(st.Image) && !imageFromGivenParam(raw, req.Spec.StepTemplate, tr) {
-			st.Image = req.Opts.KanikoImage
-		}
-		if st.Image == "" {
-			return nil, invalid("TaskRunValidationFailed", "step %q has no image (spec.steps[%d].image)", cname, i)
-		}
-		if st.Script != "" && len(st.Command) > 0 {
-			return nil, invalid("TaskRunValidationFailed", "step %q sets both script and command (spec.steps[%d])", cname, i)
-		}
-		workingDir := st.WorkingDir
-		if workingDir == "" && legacyResources {
-			workingDir = entrypoint.WorkspaceDir
-		}
-		c := corev1.Container{
-			Name:            cname,
-			Image:           st.Image,
-			Args:            st.Args,
-			WorkingDir:      workingDir,
-			Ports:           st.Ports,
-			EnvFrom:         st.EnvFrom,
-			Env:             implicitEnv(st.Env),
-			Resources:       st.ComputeResources,
-			VolumeMounts:    stepMounts(st.VolumeMounts, st.Workspaces),
-			VolumeDevices:   st.VolumeDevices,
-			ImagePullPolicy: st.ImagePullPolicy,
-			SecurityContext: st.SecurityContext,
-			Stdin:           st.Stdin,
-			TTY:             st.TTY,
-		}
-		if tr.Spec.ComputeResources != nil && isEmptyResources(c.Resources) {
-			c.Resources = *tr.Spec.ComputeResources
-		}
-		stepName := strings.TrimPrefix(cname, StepPrefix)
-		if st.Script != "" || len(st.Command) > 0 {
-			// Wrapped: hookrun runs the command, enforces timeout/onError and reports results.
-			c.Command = append(wrap(stepName, st.Timeout, st.OnError, resultNames), st.Command...)
-			if st.Script != "" {
-				c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: st.Script})
-			}
-			c.TerminationMessagePath = entrypoint.TerminationPath
-			c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
-		} else {
-			// Image entrypoint: run the image as is, with only its args (no registry lookup needed).
-			c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
-		}
-		initContainers = append(initContainers, c)
-	}
-
-	// 5. results collector
-	results := corev1.Container{
+// resultsContainer is the Pod's one regular container: it reports the results no wrapped step reported.
+func (b *podBuilder) resultsContainer() corev1.Container {
+	return corev1.Container{
 		Name:    ResultsContainer,
-		Image:   req.Opts.HookrunImage,
+		Image:   b.req.Opts.HookrunImage,
 		Command: []string{entrypoint.BinPath, "step", "results", "--dir", entrypoint.ResultsDir},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volBin, MountPath: entrypoint.BinDir, ReadOnly: true},
@@ -324,7 +250,10 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		TerminationMessagePath:   entrypoint.TerminationPath,
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 	}
+}
 
+// volumes are the internal emptyDirs, the credential Secrets, the bound workspaces and the Task's volumes.
+func (b *podBuilder) volumes(credVolumes []corev1.Volume) []corev1.Volume {
 	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 	volumes := []corev1.Volume{
 		{Name: volBin, VolumeSource: emptyDir},
@@ -335,42 +264,13 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		{Name: volWorkspace, VolumeSource: emptyDir},
 	}
 	volumes = append(volumes, credVolumes...)
-	for _, w := range ws {
+	for _, w := range b.ws {
 		if w.Binding == nil {
 			continue
 		}
 		volumes = append(volumes, corev1.Volume{Name: w.Volume, VolumeSource: workspaceSource(w.Binding)})
 	}
-	volumes = append(volumes, substituteVolumes(req.Spec.Volumes, vars)...)
-
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        req.PodName,
-			Namespace:   tr.Namespace,
-			Labels:      podLabels(tr, req.TaskName),
-			Annotations: propagatedAnnotations(tr.Annotations),
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         pipelinev1.GroupVersion.String(),
-				Kind:               "TaskRun",
-				Name:               tr.Name,
-				UID:                tr.UID,
-				Controller:         ptr.To(true),
-				BlockOwnerDeletion: ptr.To(true),
-			}},
-		},
-		Spec: corev1.PodSpec{
-			RestartPolicy:      corev1.RestartPolicyNever,
-			ServiceAccountName: tr.Spec.ServiceAccountName,
-			InitContainers:     initContainers,
-			Containers:         []corev1.Container{results},
-			Volumes:            volumes,
-		},
-	}
-	if req.Deadline > 0 {
-		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
-	}
-	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
-	return pod, nil
+	return append(volumes, substituteVolumes(b.req.Spec.Volumes, b.vars)...)
 }
 
 // imageFromGivenParam reports whether a step's image comes from a param the run set explicitly — then

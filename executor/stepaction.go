@@ -1,0 +1,166 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/executor/subst"
+)
+
+// resolveStepRef returns the StepAction a step's ref names. It is the one place a step ref is fetched:
+// by name from the TaskRun's namespace (read uncached: each is read once, when the TaskRun starts). Remote
+// resolution (ref.resolver) plugs in here.
+func (r *TaskRunReconciler) resolveStepRef(ctx context.Context, namespace string, ref *pipelinev1.StepRef, field string) (*pipelinev1.StepActionSpec, error) {
+	if ref.Resolver != "" {
+		return nil, invalid(ReasonResolutionFailed, "%s.resolver: remote resolution (%s) of StepActions is not supported by hookrun: apply the StepAction to the namespace", field, ref.Resolver)
+	}
+	if ref.Name == "" {
+		return nil, invalid(ReasonValidationFailed, "%s.name: required", field)
+	}
+	var sa pipelinev1.StepAction
+	err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &sa)
+	if apierrors.IsNotFound(err) {
+		return nil, invalid(ReasonResolutionFailed, "StepAction %q not found in namespace %q (%s.name)", ref.Name, namespace, field)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get stepaction %s: %w", ref.Name, err)
+	}
+	return &sa.Spec, nil
+}
+
+// resolveStepActions replaces every step that references a StepAction with the StepAction's content, its
+// params substituted, as Tekton records it in status.taskSpec. field names the spec in messages
+// ("spec.taskSpec" or the Task).
+func (r *TaskRunReconciler) resolveStepActions(ctx context.Context, namespace string, spec *pipelinev1.TaskSpec, field string) error {
+	for i := range spec.Steps {
+		st := &spec.Steps[i]
+		sp := fmt.Sprintf("%s.steps[%d]", field, i)
+		if st.Ref == nil {
+			if len(st.Params) > 0 {
+				return invalid(ReasonValidationFailed, "%s.params: only a step with a ref takes params (an inline step uses the Task's)", sp)
+			}
+			continue
+		}
+		if err := stepRefConflicts(*st, sp); err != nil {
+			return err
+		}
+		sa, err := r.resolveStepRef(ctx, namespace, st.Ref, sp+".ref")
+		if err != nil {
+			return err
+		}
+		inlined, err := inlineStepAction(*st, sa, sp)
+		if err != nil {
+			return err
+		}
+		*st = inlined
+	}
+	return nil
+}
+
+// stepsField names, in messages, the spec a TaskRun's steps come from.
+func stepsField(tr *pipelinev1.TaskRun) string {
+	if tr.Spec.TaskSpec != nil || tr.Spec.TaskRef == nil {
+		return "spec.taskSpec"
+	}
+	return fmt.Sprintf("Task %s: spec", tr.Spec.TaskRef.Name)
+}
+
+// stepRefConflicts rejects the fields a StepAction provides when the step sets them too (Tekton's rule).
+func stepRefConflicts(st pipelinev1.Step, sp string) error {
+	var set []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"image", st.Image != ""},
+		{"command", len(st.Command) > 0},
+		{"args", len(st.Args) > 0},
+		{"script", st.Script != ""},
+		{"env", len(st.Env) > 0},
+		{"volumeMounts", len(st.VolumeMounts) > 0},
+		{"workingDir", st.WorkingDir != ""},
+		{"results", len(st.Results) > 0},
+	} {
+		if f.set {
+			set = append(set, f.name)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return invalid(ReasonValidationFailed, "%s.%s cannot be used with ref: the StepAction gives it (%s)", sp, set[0], strings.Join(prefixAll(sp+".", set), ", "))
+}
+
+func prefixAll(p string, list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = p + s
+	}
+	return out
+}
+
+// inlineStepAction builds the step a StepAction reference stands for: the StepAction's image, command,
+// args, script, env, workingDir, volumeMounts, securityContext and results with its params replaced by the
+// step's params or the StepAction's defaults. The step's own name, displayName, timeout, onError, when,
+// workspaces, stdout/stderr config, computeResources, envFrom, volumeDevices and imagePullPolicy stay.
+// A step param value may use the Task's params ($(params.x)): those are replaced later, with the Task's.
+func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp string) (pipelinev1.Step, error) {
+	given := map[string]pipelinev1.ParamValue{}
+	for _, p := range st.Params {
+		given[p.Name] = p.Value
+	}
+	vars := subst.Vars{}
+	var missing []string
+	declared := map[string]bool{}
+	for _, ps := range sa.Params {
+		declared[ps.Name] = true
+		v, ok := given[ps.Name]
+		if !ok {
+			if ps.Default == nil {
+				missing = append(missing, ps.Name)
+				continue
+			}
+			v = *ps.Default.DeepCopy()
+		}
+		if v.Type == "" {
+			v.Type = pipelinev1.ParamTypeString
+		}
+		if want := ps.EffectiveType(); v.Type != want {
+			return st, invalid(ReasonValidationFailed, "%s.params: param %q: the StepAction declares type %s but the value is %s", sp, ps.Name, want, v.Type)
+		}
+		setParam(vars, ps.Name, v)
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return st, invalid(ReasonValidationFailed, "%s.params: missing parameters of StepAction %q: %s", sp, st.Ref.Name, strings.Join(missing, ", "))
+	}
+	for _, p := range st.Params {
+		if !declared[p.Name] {
+			return st, invalid(ReasonValidationFailed, "%s.params: StepAction %q declares no param %q", sp, st.Ref.Name, p.Name)
+		}
+	}
+	body := substituteStep(pipelinev1.Step{
+		Image: sa.Image, Command: sa.Command, Args: sa.Args, Script: sa.Script, Env: sa.Env,
+		WorkingDir: sa.WorkingDir, VolumeMounts: sa.VolumeMounts,
+	}, vars)
+	if body.Image == "" {
+		return st, invalid(ReasonValidationFailed, "%s.ref: StepAction %q has no image", sp, st.Ref.Name)
+	}
+	if body.Script != "" && len(body.Command) > 0 {
+		return st, invalid(ReasonValidationFailed, "%s.ref: StepAction %q sets both script and command", sp, st.Ref.Name)
+	}
+	st.Image, st.Command, st.Args, st.Script, st.Env = body.Image, body.Command, body.Args, body.Script, body.Env
+	st.WorkingDir, st.VolumeMounts = body.WorkingDir, body.VolumeMounts
+	if sa.SecurityContext != nil {
+		st.SecurityContext = sa.SecurityContext.DeepCopy()
+	}
+	st.Results = append([]pipelinev1.StepResult(nil), sa.Results...)
+	st.Ref, st.Params = nil, nil
+	return st, nil
+}
