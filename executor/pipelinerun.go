@@ -80,6 +80,8 @@ func (r *PipelineRunReconciler) setup(mgr manager.Manager, copts controller.Opti
 		// When a run ends (or any run changes), wake the oldest queued runs that now fit.
 		b = b.Watches(&pipelinev1.PipelineRun{}, handler.EnqueueRequestsFromMapFunc(r.queuedToWake))
 	}
+	// When a run of a concurrency group ends, the group's next run may start.
+	b = b.Watches(&pipelinev1.PipelineRun{}, handler.EnqueueRequestsFromMapFunc(r.groupToWake))
 	return b.Complete(r)
 }
 
@@ -105,6 +107,7 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	before := pr.Status.DeepCopy()
 	res, err := r.reconcile(ctx, &pr)
+	noteCancelledBy(&pr)
 	if !equality.Semantic.DeepEqual(before, &pr.Status) {
 		if uerr := r.client.Status().Update(ctx, &pr); uerr != nil {
 			if apierrors.IsConflict(uerr) || apierrors.IsNotFound(uerr) {
@@ -150,6 +153,12 @@ func (r *PipelineRunReconciler) reconcile(ctx context.Context, pr *pipelinev1.Pi
 			return ctrl.Result{}, nil
 		case isCancelSpec(pr.Spec.Status):
 			r.finish(pr, corev1.ConditionFalse, ReasonCancelled, fmt.Sprintf("PipelineRun %q was cancelled", pr.Name))
+			return ctrl.Result{}, nil
+		}
+		if ok, msg, err := r.groupAdmit(ctx, pr); err != nil {
+			return ctrl.Result{}, err
+		} else if !ok {
+			setSucceeded(&pr.Status.Status, corev1.ConditionUnknown, ReasonQueued, msg, r.now())
 			return ctrl.Result{}, nil
 		}
 		if ok, running, err := r.admit(ctx, pr); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/bindings"
 	"github.com/hookrun/hookrun/interceptors"
+	"github.com/hookrun/hookrun/runctl"
 	"github.com/hookrun/hookrun/templates"
 )
 
@@ -38,7 +40,9 @@ type trigger struct {
 	Spec      triggersv1beta1.TriggerSpec
 	// Group holds interceptors of a triggerGroup, run before the trigger's own.
 	Group []*triggersv1beta1.TriggerInterceptor
-	key   string // identity + version of the trigger object itself
+	// Annotations carry run control (package runctl): the Trigger's, or the EventListener's for inline triggers.
+	Annotations map[string]string
+	key         string // identity + version of the trigger object itself
 }
 
 // compiled is everything about a trigger that is worked out once per configuration version.
@@ -49,6 +53,8 @@ type compiled struct {
 	template *templates.Compiled
 	// verifier is chain[0] when it is a provider check: it runs on the raw body before any decode.
 	verifier interceptors.Verifier
+	// runctl is the trigger's run control: [skip ci], path filters, concurrency group.
+	runctl *runctl.Policy
 }
 
 // config resolves EventListeners into triggers and compiles them, caching compiled triggers by the
@@ -59,6 +65,8 @@ type config struct {
 	opts    interceptors.Options
 	// requireAuth refuses to serve triggers that accept unauthenticated posts (--require-auth).
 	requireAuth bool
+	// watched are the namespaces reader sees (--watch-namespace); nil: every namespace.
+	watched []string
 
 	mu         sync.Mutex
 	cache      map[string]*compiled    // key: versions of trigger + bindings + template + ClusterInterceptors
@@ -77,7 +85,7 @@ type ciTransport struct {
 
 func newConfig(r client.Reader, opts interceptors.Options, requireAuth bool) *config {
 	c := &config{reader: r, opts: opts, requireAuth: requireAuth, cache: map[string]*compiled{}, bad: map[string]string{},
-		transports: map[string]*ciTransport{}}
+		transports: map[string]*ciTransport{}, watched: watchedNamespaces(r)}
 	c.secrets = &secretGetter{reader: r}
 	return c
 }
@@ -117,7 +125,7 @@ func (c *config) triggers(ctx context.Context, el *triggersv1beta1.EventListener
 		if et.Template != nil {
 			spec.Template = *et.Template
 		}
-		add(trigger{Name: name, Namespace: el.Namespace, Spec: spec, key: elKey + "/" + strconv.Itoa(i)})
+		add(trigger{Name: name, Namespace: el.Namespace, Spec: spec, Annotations: el.Annotations, key: elKey + "/" + strconv.Itoa(i)})
 	}
 	for _, g := range el.Spec.TriggerGroups {
 		sel, err := c.selectTriggers(ctx, el.Namespace, g.TriggerSelector.NamespaceSelector, g.TriggerSelector.LabelSelector)
@@ -149,7 +157,8 @@ func (t *trigger) chain() []*triggersv1beta1.TriggerInterceptor {
 
 func fromTrigger(tr *triggersv1beta1.Trigger) trigger {
 	name := tr.Name
-	return trigger{Name: name, Namespace: tr.Namespace, Spec: tr.Spec, key: fmt.Sprintf("trigger/%s/%s", tr.UID, tr.ResourceVersion)}
+	return trigger{Name: name, Namespace: tr.Namespace, Spec: tr.Spec, Annotations: tr.Annotations,
+		key: fmt.Sprintf("trigger/%s/%s", tr.UID, tr.ResourceVersion)}
 }
 
 // selectTriggers lists Trigger objects like Tekton: namespaceSelector.matchNames (["*"] = every namespace;
@@ -166,6 +175,9 @@ func (c *config) selectTriggers(ctx context.Context, elNS string, nsSel triggers
 	namespaces := nsSel.MatchNames
 	if len(namespaces) == 0 {
 		namespaces = []string{elNS}
+	}
+	if err := c.checkWatched(namespaces); err != nil {
+		return nil, err
 	}
 	var out []trigger
 	for _, ns := range namespaces {
@@ -189,6 +201,29 @@ func (c *config) selectTriggers(ctx context.Context, elNS string, nsSel triggers
 		}
 	}
 	return out, nil
+}
+
+// checkWatched refuses a namespaceSelector naming namespaces this listener does not watch: that is a
+// configuration error (answered 500 and shown on /readyz), not an unavailable API worth retrying.
+func (c *config) checkWatched(namespaces []string) error {
+	if c.watched == nil {
+		return nil
+	}
+	var outside []string
+	for _, ns := range namespaces {
+		if ns == "*" {
+			return fmt.Errorf("%w: namespaceSelector.matchNames [\"*\"] selects Triggers in every namespace, but this listener watches only %s (--watch-namespace)",
+				errConfig, strings.Join(c.watched, ", "))
+		}
+		if !slices.Contains(c.watched, ns) {
+			outside = append(outside, ns)
+		}
+	}
+	if len(outside) > 0 {
+		return fmt.Errorf("%w: namespaceSelector.matchNames names %s, outside the namespaces this listener watches (%s; --watch-namespace)",
+			errConfig, strings.Join(outside, ", "), strings.Join(c.watched, ", "))
+	}
+	return nil
 }
 
 // compile returns the compiled form of t, building it when any object it depends on changed.
@@ -228,6 +263,9 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 	}
 	if len(cp.chain) > 0 {
 		cp.verifier, _ = cp.chain[0].(interceptors.Verifier)
+	}
+	if cp.runctl, err = runctl.Parse(t.Annotations); err != nil {
+		return nil, c.markBad(t, fmt.Errorf("%w: %v", errConfig, err))
 	}
 	if cp.bindings, err = bindings.Compile(params); err != nil {
 		return nil, c.markBad(t, fmt.Errorf("%w: bindings: %v", errConfig, err))

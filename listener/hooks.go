@@ -15,6 +15,7 @@ import (
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/bindings"
 	"github.com/hookrun/hookrun/interceptors"
+	"github.com/hookrun/hookrun/runctl"
 	"github.com/hookrun/hookrun/templates"
 )
 
@@ -79,7 +80,8 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 		return
 	}
 	defer release()
-	if reason := checkContent(r.Header.Get("Content-Type"), body); reason != "" {
+	validate := payloadValidation(&el)
+	if reason := checkContent(body, validate); reason != "" {
 		fail(http.StatusBadRequest, reason)
 		return
 	}
@@ -98,8 +100,11 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	var decoded any
 	if v.needsBody() {
 		if decoded, err = s.decode(ctx, mem, body); err != nil {
-			fail(s.bodyAnswer(err))
-			return
+			if validate || !errors.Is(err, errNotJSON) {
+				fail(s.bodyAnswer(err))
+				return
+			}
+			decoded = map[string]any{} // payload validation off: a body that is not JSON is an empty body
 		}
 	}
 	resp := Response{
@@ -184,6 +189,7 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		Body: body, Decoded: decoded, Header: header, Extensions: map[string]any{}, Namespace: t.Namespace,
 		Context: interceptors.Context{EventURL: eventURL, EventID: d.EventID, TriggerID: "namespaces/" + t.Namespace + "/triggers/" + t.Name},
 	}
+	res.Cancelled = s.cancelOnClose(ctx, t, cp.runctl, d, decoded, header)
 	if len(cp.chain) > 0 {
 		begin := time.Now()
 		out := ru.runChain(ctx, req)
@@ -208,6 +214,11 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 			req.Extensions = map[string]any{}
 		}
 	}
+	skip, note := preflight(cp.runctl, d, decoded)
+	if skip != "" {
+		res.Status, res.Reason = StatusSkipped, skip
+		return res
+	}
 	values, missing, err := cp.bindings.Resolve(&bindings.Event{
 		Body: decoded, Header: header, Extensions: req.Extensions, EventID: d.EventID, EventURL: eventURL, TriggerName: t.Name,
 	})
@@ -215,14 +226,38 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		res.badInput = true
 		return failed("bindings: " + err.Error())
 	}
-	objs, err := cp.template.Render(values, missing, renderOptions(el, t, d))
+	opts, queuedAt := renderOptions(el, t, d), time.Now()
+	key, err := stampGroup(ctx, cp.runctl, d, runctl.Event{Body: decoded, Header: header, Extensions: req.Extensions}, queuedAt, &opts)
+	if err != nil {
+		res.badInput = true
+		return failed("concurrency group: " + err.Error())
+	}
+	objs, err := cp.template.Render(values, missing, opts)
 	if err != nil {
 		if errors.Is(err, templates.ErrMissingParam) {
 			res.badInput = true
 		}
 		return failed("template: " + err.Error())
 	}
-	return s.create(ctx, el, t, d, values, objs, made)
+	if key != "" && cp.runctl.Mode == runctl.Skip {
+		busy, err := s.busyGroup(ctx, key, objs)
+		if err != nil {
+			res.unavailable = true
+			return failed(err.Error())
+		}
+		if busy != "" {
+			res.Status, res.Reason = StatusSkipped, fmt.Sprintf("concurrency group %q is busy with %s (policy skip)", key, busy)
+			return res
+		}
+	}
+	cancelled := res.Cancelled
+	res = s.create(ctx, el, t, d, values, objs, made)
+	res.Cancelled = cancelled
+	s.cancelSuperseded(ctx, cp.runctl, key, queuedAt, d, &res)
+	if note != "" && res.Reason == "" {
+		res.Reason = note
+	}
+	return res
 }
 
 // renderOptions are the labels, annotations and deterministic names of what t renders for d.

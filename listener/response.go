@@ -28,6 +28,9 @@ type TriggerResult struct {
 	Reason    string     `json:"reason,omitempty"`
 	Duplicate bool       `json:"duplicate,omitempty"`
 	Resources []Resource `json:"resources,omitempty"`
+	// Cancelled names the runs (namespace/name) this delivery cancelled: older runs of a cancel-in-progress
+	// concurrency group, or a closed pull/merge request's runs.
+	Cancelled []string `json:"cancelled,omitempty"`
 
 	unauthenticated bool // the trigger rejected the signature or token
 	unavailable     bool // the API server could not be reached or refused for load
