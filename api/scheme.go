@@ -1,4 +1,5 @@
 // Package api gathers hookrun's API groups. The types live in api/pipeline/v1 (tekton.dev v1 + v1beta1),
+// api/pipeline/v1beta1 (ClusterTask),
 // api/resource/v1alpha1 (PipelineResource) and api/triggers/v1beta1 (triggers.tekton.dev).
 package api
 
@@ -9,6 +10,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	resourcev1alpha1 "github.com/hookrun/hookrun/api/resource/v1alpha1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 )
@@ -19,6 +21,7 @@ func NewScheme() (*runtime.Scheme, error) {
 	for name, add := range map[string]func(*runtime.Scheme) error{
 		"kubernetes":          clientgoscheme.AddToScheme,
 		"tekton.dev/v1":       pipelinev1.AddToScheme,
+		"tekton.dev/v1beta1":  pipelinev1beta1.AddToScheme,
 		"tekton.dev/v1alpha1": resourcev1alpha1.AddToScheme,
 		"triggers.tekton.dev": triggersv1beta1.AddToScheme,
 	} {
