@@ -51,6 +51,9 @@ type Options struct {
 	// SkipNameValidation lets several managers in one process register the executor's controllers (tests
 	// that restart the executor); controller-runtime otherwise refuses a second controller of a name.
 	SkipNameValidation bool
+	// HubURL and ArtifactHubURL are the hub resolver's APIs for type tekton and type artifact (defaults:
+	// Tekton's, resolve.DefaultTektonHubURL and resolve.DefaultArtifactHubURL).
+	HubURL, ArtifactHubURL string
 	// ForgeStatus configures the commit statuses reported for runs annotated hookrun.dev/status
 	// (forgestatus.go).
 	ForgeStatus ForgeStatusOptions
@@ -101,7 +104,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return errors.New("executor: nil manager")
 	}
 	opts = opts.withDefaults()
+	remote := newRemoteResolver(mgr.GetAPIReader(), opts)
 	tr := &TaskRunReconciler{
+		remote:    remote,
 		client:    mgr.GetClient(),
 		apiReader: mgr.GetAPIReader(),
 		opts:      opts,
@@ -115,6 +120,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("executor: taskrun controller: %w", err)
 	}
 	pr := &PipelineRunReconciler{
+		remote:    remote,
 		client:    mgr.GetClient(),
 		apiReader: mgr.GetAPIReader(),
 		opts:      opts,

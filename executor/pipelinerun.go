@@ -59,6 +59,7 @@ type PipelineRunReconciler struct {
 	opts      Options
 	log       *slog.Logger
 	queue     *runQueue
+	remote    *remoteResolver // resolvers, ClusterTasks, bundles (resolve.go)
 }
 
 func (r *PipelineRunReconciler) setup(mgr manager.Manager, copts controller.Options) error {
@@ -181,6 +182,10 @@ func (r *PipelineRunReconciler) reconcile(ctx context.Context, pr *pipelinev1.Pi
 				r.queue.forget(key)
 				return ctrl.Result{}, nil
 			}
+			var later *retryLater
+			if errors.As(err, &later) {
+				return later.wait(&pr.Status.Status, r.now()), nil
+			}
 			return ctrl.Result{}, err
 		}
 		pr.Status.PipelineSpec = spec
@@ -216,10 +221,11 @@ func (r *PipelineRunReconciler) resolvePipeline(ctx context.Context, pr *pipelin
 	switch {
 	case ref == nil || (ref.Name == "" && ref.Resolver == "" && ref.Bundle == ""):
 		return nil, invalid(ReasonPipelineValidationFailed, "PipelineRun needs spec.pipelineRef.name or spec.pipelineSpec")
-	case ref.Bundle != "":
-		return nil, invalid(ReasonCouldntGetPipeline, "spec.pipelineRef.bundle: OCI bundles are not supported by hookrun: apply the Pipeline to the namespace")
-	case ref.Resolver != "":
-		return nil, invalid(ReasonCouldntGetPipeline, "spec.pipelineRef.resolver: remote resolution (%s) is not supported by hookrun: apply the Pipeline to the namespace", ref.Resolver)
+	case ref.Bundle != "" || ref.Resolver != "":
+		if err := checkRef(ref.Resolver, ref.Params, "spec.pipelineRef", ReasonPipelineRunResolutionFailed); err != nil {
+			return nil, err
+		}
+		return r.resolveRemotePipeline(ctx, pr)
 	}
 	var p pipelinev1.Pipeline
 	err := getFresh(ctx, r.client, r.apiReader, types.NamespacedName{Namespace: pr.Namespace, Name: ref.Name}, &p)

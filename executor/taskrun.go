@@ -32,6 +32,7 @@ type TaskRunReconciler struct {
 	apiReader client.Reader // uncached reads: Secrets (never cached) and cache-miss double checks
 	opts      Options
 	log       *slog.Logger
+	remote    *remoteResolver // resolvers, ClusterTasks, bundles (resolve.go)
 }
 
 func (r *TaskRunReconciler) setup(mgr manager.Manager, copts controller.Options) error {
@@ -137,6 +138,10 @@ func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRu
 			if errors.As(err, &ve) {
 				r.fail(tr, ve.reason, ve.msg)
 				return ctrl.Result{}, nil
+			}
+			var later *retryLater
+			if errors.As(err, &later) {
+				return later.wait(&tr.Status.Status, now), nil
 			}
 			return ctrl.Result{}, err
 		}
@@ -278,6 +283,9 @@ func (r *TaskRunReconciler) resolveTask(ctx context.Context, tr *pipelinev1.Task
 	if err := refusedTaskRef(ref, "spec.taskRef"); err != nil {
 		return nil, err
 	}
+	if isRemoteTaskRef(ref) {
+		return r.resolveRemoteTask(ctx, tr)
+	}
 	var task pipelinev1.Task
 	err := getFresh(ctx, r.client, r.apiReader, types.NamespacedName{Namespace: tr.Namespace, Name: ref.Name}, &task)
 	if apierrors.IsNotFound(err) {
@@ -305,19 +313,13 @@ func propagateWorkspaces(s *pipelinev1.TaskSpec, bindings []pipelinev1.Workspace
 	}
 }
 
-// refusedTaskRef rejects the kinds of task reference hookrun does not run.
+// refusedTaskRef rejects the kinds of task reference hookrun does not run, and resolver refs whose params
+// are wrong (checked, not fetched: resolve.go fetches).
 func refusedTaskRef(ref *pipelinev1.TaskRef, field string) error {
-	switch {
-	case ref.Kind == "ClusterTask":
-		return invalid(ReasonResolutionFailed, "%s.kind: ClusterTask %q is not supported by hookrun (ClusterTasks are deprecated in Tekton): copy it into a namespaced Task", field, ref.Name)
-	case ref.Kind != "" && ref.Kind != "Task":
-		return invalid(ReasonResolutionFailed, "%s.kind: %q is not supported by hookrun (only Task)", field, ref.Kind)
-	case ref.Bundle != "":
-		return invalid(ReasonResolutionFailed, "%s.bundle: OCI bundles are not supported by hookrun: apply the Task to the namespace", field)
-	case ref.Resolver != "":
-		return invalid(ReasonResolutionFailed, "%s.resolver: remote resolution (%s) is not supported by hookrun: apply the Task to the namespace", field, ref.Resolver)
+	if ref.Kind != "" && ref.Kind != "Task" && ref.Kind != "ClusterTask" {
+		return invalid(ReasonResolutionFailed, "%s.kind: %q is not supported by hookrun (Task or ClusterTask)", field, ref.Kind)
 	}
-	return nil
+	return checkRef(ref.Resolver, ref.Params, field, ReasonResolutionFailed)
 }
 
 // createPod builds and creates the Pod of the current attempt.
