@@ -15,6 +15,7 @@ import (
 	"github.com/hookrun/hookrun/api/load"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
+	"github.com/hookrun/hookrun/runctl"
 	"github.com/hookrun/hookrun/interceptors"
 	"github.com/hookrun/hookrun/templates"
 )
@@ -55,8 +56,10 @@ func Objects(objs []load.Object) []load.Problem {
 			v.triggerTemplate("spec", &obj.Spec)
 		case *triggersv1beta1.Trigger:
 			v.trigger("spec", &obj.Spec, o.Namespace())
+			v.runControl(obj.Annotations)
 		case *triggersv1beta1.EventListener:
 			v.eventListener(obj, o.Namespace())
+			v.runControl(obj.Annotations)
 		}
 	}
 	sort.SliceStable(v.problems, func(i, j int) bool {
@@ -480,6 +483,14 @@ func (v *validator) interceptors(path string, list []*triggersv1beta1.TriggerInt
 		if _, err := interceptors.Build(r.Name, r.Params, offlineSecrets{}, interceptors.Options{}); err != nil {
 			v.add(ip, "%v", err)
 		}
+	}
+}
+
+// runControl checks hookrun's run-control annotations (package runctl): group keys compile, policies,
+// globs.
+func (v *validator) runControl(annotations map[string]string) {
+	if _, err := runctl.Parse(annotations); err != nil {
+		v.add("metadata.annotations", "%v", err)
 	}
 }
 

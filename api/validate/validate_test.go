@@ -62,6 +62,25 @@ spec:
     bindings: [{ref: tb}]
     template: {ref: tt}
 `, nil},
+		{"run control annotations", okTemplate + `---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: Trigger
+metadata:
+  name: t
+  annotations: {hookrun.dev/concurrency-group: "body.ref +", hookrun.dev/paths: "src/[a"}
+spec:
+  bindings: [{ref: tb}]
+  template: {ref: tt}
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata:
+  name: el
+  annotations: {hookrun.dev/concurrency-group: "body.ref", hookrun.dev/concurrency-policy: "cancel"}
+spec:
+  triggers: [{triggerRef: t}]
+`, []string{`(Trigger t): metadata.annotations: invalid run-control annotation: hookrun.dev/concurrency-group`,
+			`(EventListener el): metadata.annotations: invalid run-control annotation: hookrun.dev/concurrency-policy: "cancel"`}},
 		{"unknown kind", "apiVersion: tekton.dev/v1\nkind: Taskk\nmetadata: {name: x}\n",
 			[]string{"in.yaml: document 1 (Taskk x): kind: unknown kind: tekton.dev/v1 Taskk"}},
 		{"unknown apiVersion", "apiVersion: tekton.dev/v2\nkind: Task\nmetadata: {name: x}\n",
