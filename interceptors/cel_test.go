@@ -95,12 +95,19 @@ func TestCELFilterFunctions(t *testing.T) {
 		{`{'testing': 'value'}.marshalJSON() == '{"testing":"value"}'`, OK, ""},
 		{`marshalJSON(body.labels) == '[{"name":"test-a"},{"name":"test-b"}]'`, OK, ""},
 		{`body.pull_request.marshalJSON().parseJSON().head.sha == body.pull_request.head.sha`, OK, ""},
-		{`[1, 'a&b', true, null].marshalJSON() == '[1,"a&b",true,null]'`, OK, ""},
+		{`[1, 'a&b', true, null].marshalJSON() == '[1,"a\\u0026b",true,null]'`, OK, ""}, // encoding/json's escaping, as Tekton
+		{`{'b': '<x>', 'a': 1.5}.marshalJSON() == '{"a":1.5,"b":"\\u003cx\\u003e"}'`, OK, ""},
 		// first / last.
 		{"[1, 2, 3, 4, 5].first() == 1 && [1, 2, 3, 4, 5].last() == 5", OK, ""},
 		{"first(body.labels).name == 'test-a' && last(body.labels).name == 'test-b'", OK, ""},
 		{"body.labels.last().name == 'test-b'", OK, ""},
-		{"body.empty.first() == 1", InvalidArgument, "list is empty"},
+		// Tekton's first()/last() of an empty list are null, never an error.
+		{"body.empty.first() == null && body.empty.last() == null", OK, ""},
+		{"first(body.empty) == null && last(body.empty) == null", OK, ""},
+		{"[].first() == null && [].last() == null", OK, ""},
+		{"body.empty.first() == 1", Skip, ""},
+		{"[7].first() == 7 && [7].last() == 7", OK, ""},
+		{"body.empty.first().name == 'x'", InvalidArgument, ""},
 		// translate.
 		{`"This is $an Invalid5String ".translate("[^a-z0-9]+", "") == "hisisannvalid5tring"`, OK, ""},
 		{`"This is $an Invalid5String ".translate("[^a-z0-9]+", "ABC") == "ABChisABCisABCanABCnvalid5ABCtringABC"`, OK, ""},

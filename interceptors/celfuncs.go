@@ -1,7 +1,6 @@
 package interceptors
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -45,14 +44,13 @@ const secretScopeTypeName = "hookrun.secretScope"
 //	<string>.parseYAML() -> map                 decode a YAML mapping
 //	<string>.parseURL() -> map                  scheme, host, path, rawQuery, fragment, query, queryStrings, auth
 //	<value>.marshalJSON() -> string             JSON encoding; also marshalJSON(value)
-//	<list>.first(), <list>.last() -> elem       also first(list), last(list)
+//	<list>.first(), <list>.last() -> dyn        also first(list), last(list); null on an empty list (as Tekton)
 //	<string>.translate(regex, repl) -> string   regexp replace-all
 type triggersLib struct{}
 
 func (triggersLib) CompileOptions() []cel.EnvOption {
 	mapStrDyn := cel.MapType(cel.StringType, cel.DynType)
 	listT := cel.ListType(cel.TypeParamType("T"))
-	elemT := cel.TypeParamType("T")
 	return []cel.EnvOption{
 		cel.Variable(secretsVar, cel.DynType),
 		cel.Function("match",
@@ -94,14 +92,14 @@ func (triggersLib) CompileOptions() []cel.EnvOption {
 			cel.Overload("hookrun_marshalJSON_global_dyn", []*cel.Type{cel.DynType}, cel.StringType,
 				cel.UnaryBinding(celMarshalJSON))),
 		cel.Function("first",
-			cel.MemberOverload("hookrun_first_list", []*cel.Type{listT}, elemT,
+			cel.MemberOverload("hookrun_first_list", []*cel.Type{listT}, cel.DynType,
 				cel.UnaryBinding(celFirst)),
-			cel.Overload("hookrun_first_global_list", []*cel.Type{listT}, elemT,
+			cel.Overload("hookrun_first_global_list", []*cel.Type{listT}, cel.DynType,
 				cel.UnaryBinding(celFirst))),
 		cel.Function("last",
-			cel.MemberOverload("hookrun_last_list", []*cel.Type{listT}, elemT,
+			cel.MemberOverload("hookrun_last_list", []*cel.Type{listT}, cel.DynType,
 				cel.UnaryBinding(celLast)),
-			cel.Overload("hookrun_last_global_list", []*cel.Type{listT}, elemT,
+			cel.Overload("hookrun_last_global_list", []*cel.Type{listT}, cel.DynType,
 				cel.UnaryBinding(celLast))),
 		cel.Function("translate",
 			cel.MemberOverload("hookrun_translate_string_string_string", []*cel.Type{cel.StringType, cel.StringType, cel.StringType}, cel.StringType,
@@ -314,13 +312,12 @@ func celMarshalJSON(v ref.Val) ref.Val {
 	if err != nil {
 		return types.NewErr("marshalJSON: %v", err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(native); err != nil {
+	// encoding/json's defaults, as Tekton's: sorted keys, <, > and & escaped as \u003c, \u003e, \u0026.
+	out, err := json.Marshal(native)
+	if err != nil {
 		return types.NewErr("marshalJSON: %v", err)
 	}
-	return types.String(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}))
+	return types.String(out)
 }
 
 func celFirst(v ref.Val) ref.Val { return listEnd(v, "first", false) }
@@ -333,7 +330,7 @@ func listEnd(v ref.Val, fn string, last bool) ref.Val {
 	}
 	n, _ := l.Size().(types.Int)
 	if n == 0 {
-		return types.NewErr("%s: list is empty", fn)
+		return types.NullValue // Tekton's first()/last() of an empty list is null, not an error
 	}
 	if last {
 		return l.Get(n - 1)
