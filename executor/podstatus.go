@@ -54,6 +54,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 		statuses[s.Name] = s
 	}
 	results := map[string]string{}
+	stepResults := map[string]map[string]string{} // step name → its step results
 	var firstFailure string
 	stopped := false // a step failed: later steps never run
 	for _, c := range pod.Spec.InitContainers {
@@ -81,7 +82,8 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 				for k, v := range msg.Results {
 					results[k] = v
 				}
-				st.Results = nil
+				stepResults[st.Name] = msg.StepResults
+				st.Results = typedStepResults(msg.StepResults, stepDecl(spec, st.Name))
 				t.Message = msg.Message
 				switch {
 				case msg.ExitCode != 0 && t.ExitCode == 0:
@@ -149,6 +151,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 			}
 		}
 	}
+	resultsFromSteps(results, stepResults, spec)
 	out.Results = typedResults(results, spec)
 
 	switch pod.Status.Phase {
@@ -236,4 +239,52 @@ func setSucceeded(s *pipelinev1.Status, status corev1.ConditionStatus, reason, m
 	s.SetCondition(pipelinev1.Condition{
 		Type: pipelinev1.ConditionSucceeded, Status: status, Reason: reason, Message: message, LastTransitionTime: now,
 	})
+}
+
+// stepDecl returns the declared results of the step whose status name is name.
+func stepDecl(spec *pipelinev1.TaskSpec, name string) []pipelinev1.StepResult {
+	if spec == nil {
+		return nil
+	}
+	for i, st := range spec.Steps {
+		if stepContainerName(st.Name, i) == StepPrefix+name {
+			return st.Results
+		}
+	}
+	return nil
+}
+
+// typedStepResults turns a step's reported results into status.steps[].results, in declaration order.
+func typedStepResults(raw map[string]string, decl []pipelinev1.StepResult) []pipelinev1.TaskRunResult {
+	if len(raw) == 0 {
+		return nil
+	}
+	spec := &pipelinev1.TaskSpec{}
+	for _, d := range decl {
+		spec.Results = append(spec.Results, pipelinev1.TaskResult{Name: d.Name, Type: d.Type})
+	}
+	return typedResults(raw, spec)
+}
+
+// resultsFromSteps sets the Task results declared with value: $(steps.S.results.R) from the step results
+// the steps reported (Tekton's way of turning step results into task results).
+func resultsFromSteps(results map[string]string, steps map[string]map[string]string, spec *pipelinev1.TaskSpec) {
+	if spec == nil {
+		return
+	}
+	for _, d := range spec.Results {
+		if d.Value == nil || d.Value.StringVal == "" {
+			continue
+		}
+		m := stepResultRef.FindStringSubmatch(d.Value.StringVal)
+		if m == nil || m[0] != strings.TrimSpace(d.Value.StringVal) {
+			continue
+		}
+		for _, step := range []string{m[1], strings.TrimPrefix(m[1], "step-")} {
+			if v, ok := steps[step][m[2]]; ok {
+				results[d.Name] = v
+				break
+			}
+		}
+	}
 }

@@ -198,8 +198,10 @@ type WorkspacePipelineTaskBinding struct {
 
 // WorkspaceUsage lets a step or sidecar say which workspaces it uses.
 type WorkspaceUsage struct {
-	Name      string `json:"name"`
-	MountPath string `json:"mountPath"`
+	Name string `json:"name"`
+	// MountPath is where this step or sidecar mounts the workspace; empty means the workspace's own path.
+	// +optional
+	MountPath string `json:"mountPath,omitempty"`
 }
 
 // ResultsType is the type of a result.

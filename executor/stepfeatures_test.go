@@ -1,0 +1,176 @@
+package executor_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/executor"
+	"github.com/hookrun/hookrun/node"
+)
+
+// buildHookrun builds the hookrun binary the node agent runs for the step wrapper.
+func buildHookrun(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hookrun")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
+	cmd.Dir = env.Root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build hookrun: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startNodeLoop runs the executor for ns and a node agent that runs its Pods as local processes.
+func startNodeLoop(t *testing.T, ns, self string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := executor.Options{Namespace: ns, Logger: log, SkipNameValidation: true}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Cache: executor.CacheOptions(opts),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := executor.Setup(mgr, opts); err != nil {
+		t.Fatal(err)
+	}
+	agent, err := node.New(node.Options{Config: env.Config, NodeName: "steps-" + ns, StateDir: t.TempDir(), SelfPath: self,
+		HeartbeatInterval: time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	go func() { errs <- mgr.Start(ctx) }()
+	go func() { errs <- agent.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		}
+	})
+}
+
+// The StepAction (served as v1beta1, as Tekton's users write it) declares params with a default and a
+// step result; the Task passes one param from its own params, reads the step result in a later step, turns
+// it into a task result, guards two steps with when (one false: skipped), and captures a step's stdout
+// into a task result with stdoutConfig.
+const stepFeatures = `apiVersion: tekton.dev/v1beta1
+kind: StepAction
+metadata:
+  name: greet
+spec:
+  params:
+    - name: who
+    - name: greeting
+      default: hello
+  results:
+    - name: message
+  image: busybox
+  script: |
+    printf '%s, %s' "$(params.greeting)" "$(params.who)" > $(step.results.message.path)
+---
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: features
+spec:
+  displayName: Step features
+  params:
+    - name: name
+    - name: branch
+  results:
+    - name: greeting
+      value: $(steps.hello.results.message)
+    - name: echoed
+  steps:
+    - name: hello
+      displayName: Say hello
+      ref:
+        name: greet
+      params:
+        - name: who
+          value: $(params.name)
+    - name: echo
+      image: busybox
+      stdoutConfig:
+        path: $(results.echoed.path)
+      script: |
+        printf '%s!' "$(steps.hello.results.message)"
+    - name: only-on-main
+      image: busybox
+      when:
+        - input: $(params.branch)
+          operator: in
+          values: [main]
+      script: echo should not run; exit 1
+    - name: on-match
+      image: busybox
+      when:
+        - input: $(steps.hello.results.message)
+          operator: in
+          values: ["hello, world"]
+        - cel: "'$(params.branch)' == 'dev'"
+      script: echo matched
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: features
+spec:
+  taskRef:
+    name: features
+  params:
+    - {name: name, value: world}
+    - {name: branch, value: dev}
+`
+
+func TestStepFeaturesOnNodeAgent(t *testing.T) {
+	self := buildHookrun(t)
+	ns := newNamespace(t)
+	startNodeLoop(t, ns, self)
+	apply(t, ns, stepFeatures)
+
+	var tr *pipelinev1.TaskRun
+	eventually(t, 3*time.Minute, "TaskRun features done", func() (bool, error) {
+		tr = getTaskRun(t, ns, "features")
+		c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
+		return c != nil && c.Status != corev1.ConditionUnknown, nil
+	})
+	if c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != corev1.ConditionTrue {
+		t.Fatalf("TaskRun failed: %+v\nsteps: %+v", c, tr.Status.Steps)
+	}
+	res := map[string]string{}
+	for _, r := range tr.Status.Results {
+		res[r.Name] = r.Value.StringVal
+	}
+	if want := map[string]string{"greeting": "hello, world", "echoed": "hello, world!"}; !equalJSON(res, want) {
+		t.Errorf("results = %v, want %v", res, want)
+	}
+	want := []stepSummary{{"hello", "Completed", 0}, {"echo", "Completed", 0}, {"only-on-main", "Skipped", 0}, {"on-match", "Completed", 0}}
+	if got := steps(tr); !equalJSON(got, want) {
+		t.Errorf("steps = %+v, want %+v", got, want)
+	}
+	if got := tr.Status.Steps[0].Results; len(got) != 1 || got[0].Name != "message" || got[0].Value.StringVal != "hello, world" {
+		t.Errorf("steps[0].results = %+v", got)
+	}
+	spec := tr.Status.TaskSpec
+	if spec == nil || spec.DisplayName != "Step features" || spec.Steps[0].DisplayName != "Say hello" {
+		t.Fatalf("status.taskSpec lost displayName: %+v", spec)
+	}
+	if s := spec.Steps[0]; s.Ref != nil || s.Image != "busybox" || !strings.Contains(s.Script, `"hello" "$(params.name)"`) || len(s.Results) != 1 {
+		t.Errorf("status.taskSpec.steps[0] is not the resolved StepAction: %+v", s)
+	}
+}
