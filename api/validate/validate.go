@@ -29,6 +29,8 @@ func Objects(objs []load.Object) []load.Problem {
 		switch obj := o.Obj.(type) {
 		case *pipelinev1.Task:
 			v.taskSpec("spec", &obj.Spec)
+		case *pipelinev1.StepAction:
+			v.stepAction("spec", &obj.Spec)
 		case *pipelinev1.TaskRun:
 			v.params("spec.params", paramNames(obj.Spec.Params))
 			if (obj.Spec.TaskRef == nil) == (obj.Spec.TaskSpec == nil) {
@@ -160,6 +162,7 @@ func (v *validator) taskSpec(path string, s *pipelinev1.TaskSpec) {
 	for _, r := range s.Results {
 		declared[r.Name] = true
 	}
+	v.taskResultValues(path, s)
 	stepNames := map[string]int{}
 	templateImage := s.StepTemplate != nil && s.StepTemplate.Image != ""
 	if len(s.Steps) == 0 {
@@ -173,9 +176,10 @@ func (v *validator) taskSpec(path string, s *pipelinev1.TaskSpec) {
 			}
 			stepNames[st.Name] = i
 		}
-		if st.Image == "" && !templateImage {
+		if st.Image == "" && !templateImage && st.Ref == nil {
 			v.add(sp+".image", "required")
 		}
+		v.step(sp, &s.Steps[i], s.StepTemplate != nil && len(s.StepTemplate.Command) > 0)
 		if st.Script != "" && len(st.Command) > 0 {
 			v.add(sp+".script", "script cannot be used with command")
 		}
