@@ -33,13 +33,31 @@
 //     is not wrapped: it runs with just its args, so the image's own entrypoint runs and nothing has to look
 //     the image up in a registry. Per-step timeout and onError cannot apply to such a step; the Pod's
 //     activeDeadlineSeconds (the TaskRun timeout) still bounds it.
+//     The wrapper also carries the step's newer Tekton features. Step results: --step-results names them;
+//     $(step.results.R.path) is /tekton/steps/NAME/results/R and the wrapper reports them as "stepResults"
+//     in its termination message (status.steps[].results; a Task result declared with
+//     value: $(steps.NAME.results.R) takes its value from there). $(steps.S.results.R) in a later step's
+//     command, args, script, env values or when expressions is replaced by the wrapper just before the
+//     step runs, from S's file — only the references the Task author wrote to an earlier step that declares R
+//     (--step-result-refs S/R,…, found before params are replaced, so a webhook value never adds one).
+//     Per-step when (--when, the expressions as JSON with params replaced): the wrapper evaluates
+//     in/notin and cel after replacing step results; false means the step does not run, the container
+//     exits 0 and its message says reason Skipped (status.steps[].terminationReason: Skipped, Tekton's
+//     shape). stdoutConfig.path / stderrConfig.path (--stdout-path, --stderr-path; the same path twice
+//     shares one file): the output goes to the file and still to the log. An image-entrypoint step cannot
+//     have stdoutConfig, stderrConfig or step results (a validation error naming the field); its when
+//     expressions are evaluated when the Pod is built (they may only use params and context): true runs it
+//     as usual, false puts the wrapper with no command in its place, which reports it skipped.
 //  5. hookrun-results — the one regular container (`/tekton/bin/hookrun step results --dir
 //     /tekton/results`): it reports, in its termination message, the results no wrapped step reported
 //     (those written by image-entrypoint steps, e.g. Kaniko's --digest-file), then exits 0.
 //
 // Every step container mounts /tekton/bin (read-only), /tekton/results, /tekton/steps, /tekton/scripts,
 // /tekton/home (HOME=/tekton/home unless the step sets HOME), /workspace (an emptyDir), each bound
-// workspace at /workspace/NAME or its mountPath, the Task's volumes and the step's volumeMounts. When the
+// workspace at /workspace/NAME or its mountPath, the Task's volumes and the step's volumeMounts.
+// Isolated workspaces (Tekton's rule): a workspace that any step or sidecar lists in its workspaces is
+// mounted only in the containers that list it, at the listing's mountPath when given; the others are
+// mounted everywhere. When the
 // ServiceAccount has docker credentials, steps get DOCKER_CONFIG=/tekton/home/.docker unless they set it.
 // Steps of Tasks that declare v1beta1 resources start in /workspace when they name no workingDir.
 // The Pod has restartPolicy Never and activeDeadlineSeconds equal to the TaskRun's remaining timeout.
@@ -48,13 +66,25 @@
 // Task or coming from a param default such as the catalog's BUILDER_IMAGE — get Options.KanikoImage
 // instead; a BUILDER_IMAGE the run passes explicitly is used as given.
 //
+// # StepActions
+//
+// A step with ref: {name: X} runs the StepAction X of the TaskRun's namespace (tekton.dev/v1beta1 and
+// v1alpha1; read uncached, once, when the TaskRun starts). The step is replaced in status.taskSpec by the
+// StepAction's image, command, args, script, env, workingDir, volumeMounts, securityContext and results,
+// with the StepAction's $(params.x) replaced by the step's params or the StepAction's defaults; a step param
+// value may itself use the Task's params, replaced with the Task's afterwards. The step keeps its name,
+// displayName, timeout, onError, when, workspaces, stdout/stderrConfig, computeResources, envFrom,
+// volumeDevices and imagePullPolicy. Setting image, command, args, script, env, volumeMounts, workingDir or
+// results beside ref, params on an inline step, a missing or undeclared param, or a missing StepAction
+// fails the TaskRun with the field's path. resolveStepRef is where remote resolution (ref.resolver) goes.
+//
 // # Variables
 //
 // $(params.x), $(params['x']), $(params["x"]), $(params.x[*]), $(params.x[i]), $(params.x.key),
 // $(inputs.params.x), $(results.x.path), $(workspaces.x.path|bound|claim|volume),
 // $(resources.inputs.x.path|url|revision|…), $(resources.outputs.x.url|path),
 // $(context.taskRun.name|namespace|uid|retry-count), $(context.task.name), $(context.pipelineRun.name),
-// $(steps.NAME.exitCode.path) and $(credentials.path) are replaced in images, commands, args (an element
+// $(steps.NAME.exitCode.path), $(step.results.R.path) and $(credentials.path) are replaced in images, commands, args (an element
 // that is exactly an array param expands to its elements), scripts, env values and valueFrom names, envFrom
 // names, workingDir, volume mounts, sidecars and the Task's volumes (names, Secret, ConfigMap and PVC
 // names). Pipelines add $(tasks.T.results.R), $(tasks.T.status), $(tasks.status),
