@@ -57,7 +57,7 @@ generate: $(BIN)/controller-gen
 	$(GO) run ./hack/crdversions -from v1 -add v1beta1 deploy/crds/tekton.dev_tasks.yaml deploy/crds/tekton.dev_pipelines.yaml \
 		deploy/crds/tekton.dev_pipelineruns.yaml deploy/crds/tekton.dev_taskruns.yaml deploy/crds/tekton.dev_stepactions.yaml
 	$(GO) run ./hack/crdversions -from v1 -add v1alpha1 deploy/crds/tekton.dev_stepactions.yaml
-	$(GO) run ./hack/crdversions -from v1beta1 -add v1alpha1 $$(ls deploy/crds/triggers.tekton.dev_*.yaml | grep -v -e clusterinterceptors -e interceptors)
+	$(GO) run ./hack/crdversions -from v1beta1 -add v1alpha1 deploy/crds/triggers.tekton.dev_*.yaml
 
 ## test: unit + integration tests against a real kube-apiserver + etcd (and headless chromium for dashboard/).
 test: tools lint

@@ -18,7 +18,7 @@ func watched() []client.Object {
 	return []client.Object{
 		&triggersv1beta1.EventListener{}, &triggersv1beta1.Trigger{}, &triggersv1beta1.TriggerBinding{},
 		&triggersv1beta1.ClusterTriggerBinding{}, &triggersv1beta1.TriggerTemplate{},
-		&triggersv1beta1.ClusterInterceptor{}, &corev1.Secret{},
+		&triggersv1beta1.ClusterInterceptor{}, &triggersv1beta1.Interceptor{}, &corev1.Secret{},
 	}
 }
 
@@ -37,7 +37,33 @@ func NewCache(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string) (ca
 	if err != nil {
 		return nil, fmt.Errorf("listener cache: %w", err)
 	}
+	if len(namespaces) > 0 {
+		return &scopedCache{Cache: c, namespaces: append([]string(nil), namespaces...)}, nil
+	}
 	return c, nil
+}
+
+// scopedCache is a cache limited to some namespaces, saying which: a namespaceSelector naming another
+// namespace is a configuration error the listener can name, not an API failure.
+type scopedCache struct {
+	cache.Cache
+	namespaces []string
+}
+
+// WatchedNamespaces implements namespaceScoped.
+func (c *scopedCache) WatchedNamespaces() []string { return c.namespaces }
+
+// namespaceScoped is a reader that sees only some namespaces.
+type namespaceScoped interface {
+	WatchedNamespaces() []string
+}
+
+// watchedNamespaces returns the namespaces r sees, nil when it sees every namespace.
+func watchedNamespaces(r client.Reader) []string {
+	if s, ok := r.(namespaceScoped); ok {
+		return s.WatchedNamespaces()
+	}
+	return nil
 }
 
 // Warm registers the informers the listener needs, so they sync at start rather than on the first delivery.

@@ -55,6 +55,8 @@ type compiled struct {
 	verifier interceptors.Verifier
 	// runctl is the trigger's run control: [skip ci], path filters, concurrency group.
 	runctl *runctl.Policy
+	// schedule fires the trigger on a schedule too (nil: webhooks only).
+	schedule *runctl.Schedule
 }
 
 // config resolves EventListeners into triggers and compiles them, caching compiled triggers by the
@@ -71,7 +73,7 @@ type config struct {
 	mu         sync.Mutex
 	cache      map[string]*compiled    // key: versions of trigger + bindings + template + ClusterInterceptors
 	bad        map[string]string       // trigger -> last configuration error, for /readyz
-	transports map[string]*ciTransport // ClusterInterceptor name -> its HTTP client, rebuilt when it changes
+	transports map[string]*ciTransport // (Cluster)Interceptor kind/namespace/name -> its HTTP client, rebuilt when it changes
 	open       []string                // triggers that accept unauthenticated posts, for /readyz
 }
 
@@ -243,7 +245,7 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 	if c.requireAuth && !authenticating(chain) {
 		return nil, c.markBad(t, fmt.Errorf("%w: %s", errConfig, openTriggerRefused))
 	}
-	key := t.key + "|" + bindKey + "|" + tplKey + "|" + c.interceptorVersions(ctx, chain)
+	key := t.key + "|" + bindKey + "|" + tplKey + "|" + c.interceptorVersions(ctx, t.Namespace, chain)
 	c.mu.Lock()
 	cp, ok := c.cache[key]
 	c.mu.Unlock()
@@ -255,7 +257,7 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 		if i == 0 {
 			cp.first = interceptorLabel(ti)
 		}
-		ic, err := c.interceptor(ctx, ti)
+		ic, err := c.interceptor(ctx, t.Namespace, ti)
 		if err != nil {
 			return nil, c.markBad(t, fmt.Errorf("%w: interceptors[%d]: %v", errConfig, i, err))
 		}
@@ -265,6 +267,9 @@ func (c *config) compile(ctx context.Context, t *trigger) (*compiled, error) {
 		cp.verifier, _ = cp.chain[0].(interceptors.Verifier)
 	}
 	if cp.runctl, err = runctl.Parse(t.Annotations); err != nil {
+		return nil, c.markBad(t, fmt.Errorf("%w: %v", errConfig, err))
+	}
+	if cp.schedule, err = runctl.ParseSchedule(t.Annotations); err != nil {
 		return nil, c.markBad(t, fmt.Errorf("%w: %v", errConfig, err))
 	}
 	if cp.bindings, err = bindings.Compile(params); err != nil {
@@ -402,7 +407,7 @@ func refErr(err error, what string) error {
 }
 
 // interceptor builds one interceptor: a built-in in-process, anything else over HTTP.
-func (c *config) interceptor(ctx context.Context, ti *triggersv1beta1.TriggerInterceptor) (interceptors.Interceptor, error) {
+func (c *config) interceptor(ctx context.Context, ns string, ti *triggersv1beta1.TriggerInterceptor) (interceptors.Interceptor, error) {
 	if ti == nil {
 		return nil, errors.New("empty interceptor")
 	}
@@ -423,42 +428,66 @@ func (c *config) interceptor(ctx context.Context, ti *triggersv1beta1.TriggerInt
 		}
 		return nil, errors.New("webhook interceptor needs url or objectRef")
 	}
-	var ci triggersv1beta1.ClusterInterceptor
-	switch r.Kind {
-	case "", "ClusterInterceptor":
-		if err := c.reader.Get(ctx, client.ObjectKey{Name: r.Name}, &ci); err != nil {
-			return nil, fmt.Errorf("ClusterInterceptor %q: %w", r.Name, err)
-		}
-	case "NamespacedInterceptor", "Interceptor":
-		return nil, fmt.Errorf("namespaced Interceptor %q: reference it from a Trigger in its namespace as a ClusterInterceptor, or give its URL in a webhook interceptor", r.Name)
-	default:
-		return nil, fmt.Errorf("ref.kind %q is not ClusterInterceptor or Interceptor", r.Kind)
-	}
-	tr, err := c.transport(&ci)
+	ep, err := c.endpoint(ctx, ns, r)
 	if err != nil {
-		return nil, fmt.Errorf("ClusterInterceptor %q: %w", r.Name, err)
+		return nil, err
+	}
+	tr, err := c.transport(ep)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ep.what, err)
 	}
 	opts := c.opts
 	opts.HTTPClient = tr.client
 	return interceptors.NewWebhook(tr.url, r.Params, opts), nil
 }
 
+// interceptorObject is a ClusterInterceptor or a namespaced Interceptor a trigger references by name.
+type interceptorObject struct {
+	what    string // `ClusterInterceptor "x"` or `Interceptor "x" in namespace ns`, for messages
+	key     string // cache key of its transport: kind/namespace/name
+	version string // uid/resourceVersion
+	cc      triggersv1beta1.ClientConfig
+}
+
+// endpoint reads the interceptor r references: a ClusterInterceptor (ref.kind empty or
+// ClusterInterceptor), or an Interceptor in the trigger's namespace ns (ref.kind NamespacedInterceptor, as
+// Tekton spells it, or Interceptor).
+func (c *config) endpoint(ctx context.Context, ns string, r triggersv1beta1.Resolved) (interceptorObject, error) {
+	switch r.Kind {
+	case "", "ClusterInterceptor":
+		var ci triggersv1beta1.ClusterInterceptor
+		what := fmt.Sprintf("ClusterInterceptor %q", r.Name)
+		if err := c.reader.Get(ctx, client.ObjectKey{Name: r.Name}, &ci); err != nil {
+			return interceptorObject{}, fmt.Errorf("%s: %w", what, err)
+		}
+		return interceptorObject{what: what, key: "ci//" + r.Name, version: string(ci.UID) + "/" + ci.ResourceVersion, cc: ci.Spec.ClientConfig}, nil
+	case "NamespacedInterceptor", "Interceptor":
+		var in triggersv1beta1.Interceptor
+		what := fmt.Sprintf("Interceptor %q in namespace %s", r.Name, ns)
+		if err := c.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: r.Name}, &in); err != nil {
+			return interceptorObject{}, fmt.Errorf("%s: %w", what, err)
+		}
+		return interceptorObject{what: what, key: "in/" + ns + "/" + r.Name, version: string(in.UID) + "/" + in.ResourceVersion, cc: in.Spec.ClientConfig}, nil
+	}
+	return interceptorObject{}, fmt.Errorf("ref.kind %q is not ClusterInterceptor or NamespacedInterceptor", r.Kind)
+}
+
 // transport returns the HTTP client of a ClusterInterceptor, built once per version of it: triggers
 // calling the same ClusterInterceptor share one Transport and its connections. When the
 // ClusterInterceptor changes (URL, service, caBundle), the next compile builds a new one and the old
 // one's idle connections are closed.
-func (c *config) transport(ci *triggersv1beta1.ClusterInterceptor) (*ciTransport, error) {
-	version := string(ci.UID) + "/" + ci.ResourceVersion
+func (c *config) transport(ep interceptorObject) (*ciTransport, error) {
+	version := ep.version
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if tr, ok := c.transports[ci.Name]; ok && tr.version == version {
+	if tr, ok := c.transports[ep.key]; ok && tr.version == version {
 		return tr, nil
 	}
-	url, tlsConf, err := interceptorEndpoint(ci.Spec.ClientConfig)
+	url, tlsConf, err := interceptorEndpoint(ep.cc)
 	if err != nil {
 		return nil, err
 	}
-	if old, ok := c.transports[ci.Name]; ok {
+	if old, ok := c.transports[ep.key]; ok {
 		old.client.CloseIdleConnections()
 	}
 	if len(c.transports) >= 256 { // ClusterInterceptors come from configuration; bound the cache all the same
@@ -484,28 +513,29 @@ func (c *config) transport(ci *triggersv1beta1.ClusterInterceptor) (*ciTransport
 	}
 	tr := &ciTransport{version: version, url: url,
 		client: &http.Client{Transport: t, Timeout: timeout, CheckRedirect: interceptors.NoRedirects}}
-	c.transports[ci.Name] = tr
+	c.transports[ep.key] = tr
 	return tr, nil
 }
 
-// interceptorVersions is the part of a compiled trigger's cache key that the ClusterInterceptors its
-// chain calls contribute: editing one recompiles the triggers that use it.
-func (c *config) interceptorVersions(ctx context.Context, chain []*triggersv1beta1.TriggerInterceptor) string {
+// interceptorVersions is the part of a compiled trigger's cache key that the ClusterInterceptors and
+// Interceptors (in ns, the trigger's namespace) its chain calls contribute: editing one recompiles the
+// triggers that use it.
+func (c *config) interceptorVersions(ctx context.Context, ns string, chain []*triggersv1beta1.TriggerInterceptor) string {
 	var b strings.Builder
 	for _, ti := range chain {
 		if ti == nil {
 			continue
 		}
 		r, err := ti.Resolve()
-		if err != nil || r.Builtin() || r.Webhook != nil || (r.Kind != "" && r.Kind != "ClusterInterceptor") {
+		if err != nil || r.Builtin() || r.Webhook != nil {
 			continue
 		}
-		var ci triggersv1beta1.ClusterInterceptor
-		if err := c.reader.Get(ctx, client.ObjectKey{Name: r.Name}, &ci); err != nil {
-			fmt.Fprintf(&b, "ci/%s/missing;", r.Name)
+		ep, err := c.endpoint(ctx, ns, r)
+		if err != nil {
+			fmt.Fprintf(&b, "%s/%s/missing;", r.Kind, r.Name)
 			continue
 		}
-		fmt.Fprintf(&b, "ci/%s/%s/%s;", r.Name, ci.UID, ci.ResourceVersion)
+		fmt.Fprintf(&b, "%s/%s;", ep.key, ep.version)
 	}
 	return b.String()
 }

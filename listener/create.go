@@ -71,17 +71,20 @@ func (s *Server) clientFor(ctx context.Context, el elIdentity, t *trigger, objs 
 	return c, nil
 }
 
-// createAll creates the rendered objects of one trigger. An object that already exists with this
+// createAll creates the rendered objects of one trigger, with strict field validation. An object that already exists with this
 // delivery's event id is a redelivery: it counts as created and the result is marked duplicate. Objects
 // this call created are appended to *made so the whole delivery can be rolled back.
 func (s *Server) createAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, eventID string, made *[]createdObj) ([]Resource, bool, error) {
 	var out []Resource
 	dup := false
 	for i, obj := range objs {
-		err := c.Create(ctx, obj)
+		// Strict: a field the API server's schema does not know (pruned, or a typo) refuses the create with
+		// the field's path, instead of a warning nobody reads and a run without it.
+		err := c.Create(ctx, obj, client.FieldValidation(metav1.FieldValidationStrict))
 		if err == nil {
 			*made = append(*made, createdObj{obj: obj, client: c})
 			s.metrics.resourcesCreated.WithLabelValues(obj.GetKind()).Inc()
+			s.metrics.tekton.resources.WithLabelValues(obj.GetKind()).Inc()
 			out = append(out, resourceOf(obj))
 			continue
 		}

@@ -6,34 +6,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/listener/internal/jsonsize"
 )
 
 // errTooManyValues: the body holds more JSON values than --max-json-values (413).
 var errTooManyValues = errors.New("too many JSON values")
 
-// checkContent refuses, from the headers and the body's length alone, what cannot be a JSON webhook.
-// It returns a reason when the body cannot be used.
-func checkContent(contentType string, body []byte) string {
-	if len(bytes.TrimSpace(body)) == 0 {
+// errNotJSON: the body does not parse as JSON (400, unless the EventListener turned payload validation off).
+var errNotJSON = errors.New("body is not valid JSON")
+
+// PayloadValidationAnnotation on an EventListener set to "false" lets a body that is not JSON through, as
+// Tekton's sink does: the triggers see an empty body object.
+const PayloadValidationAnnotation = "tekton.dev/payload-validation"
+
+// payloadValidation reports whether el wants bodies validated as JSON (Tekton's default).
+func payloadValidation(el *triggersv1beta1.EventListener) bool {
+	return el.Annotations[PayloadValidationAnnotation] != "false"
+}
+
+// checkContent refuses, from the body's length alone, what cannot be a JSON webhook; it returns a reason
+// when the body cannot be used. Like Tekton's sink it does not look at the Content-Type: a JSON body sent
+// as text/plain or without the header (curl -d) is accepted, and the GitHub interceptor refuses
+// form-encoded deliveries itself. With payload validation off (the EventListener's
+// tekton.dev/payload-validation: "false"), even an empty body is let through.
+func checkContent(body []byte, validate bool) string {
+	if validate && len(bytes.TrimSpace(body)) == 0 {
 		return "empty body: a JSON payload is required"
 	}
-	if contentType == "" {
-		return ""
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return "malformed Content-Type header: " + err.Error()
-	}
-	switch {
-	case mt == "application/x-www-form-urlencoded":
-		return "form-encoded payloads are not supported: set the webhook's content type to application/json"
-	case mt == "application/json", mt == "text/plain", len(mt) > 5 && mt[len(mt)-5:] == "+json":
-		return ""
-	}
-	return fmt.Sprintf("Content-Type %q is not JSON: send application/json", mt)
+	return ""
 }
 
 // decode decodes the body once, after reserving from the delivery's budget what its decoded form may
@@ -48,7 +50,7 @@ func (s *Server) decode(ctx context.Context, h *hold, body []byte) (any, error) 
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("body is not valid JSON: %w", err)
+		return nil, fmt.Errorf("%w: %v", errNotJSON, err)
 	}
 	return v, nil
 }

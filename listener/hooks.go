@@ -32,6 +32,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	elLabel := otherLabel // the name of an EventListener that exists, once found: never the path alone
 	defer func() {
 		s.metrics.events.WithLabelValues(elLabel, d.Provider, s.metrics.eventLabels.label(d.Provider, d.Event), strconv.Itoa(code)).Inc()
+		s.metrics.tekton.delivery(code, time.Since(start).Seconds())
 	}()
 	fail := func(c int, msg string) {
 		code = c

@@ -67,12 +67,47 @@ type metrics struct {
 	resourcesCreated *prometheus.CounterVec
 	requestDuration  *prometheus.HistogramVec
 	eventLabels      eventLabels
+	tekton           tektonMetrics
+}
+
+// tektonMetrics are the series a Tekton Triggers sink exports, with Tekton's names, labels and buckets,
+// served beside hookrun's so dashboards and alerts written for Tekton keep working.
+type tektonMetrics struct {
+	events    *prometheus.CounterVec // eventlistener_event_received_total{status="succeeded"|"failed"}
+	resources *prometheus.CounterVec // eventlistener_triggered_resources_total{kind}
+	duration  prometheus.Histogram   // eventlistener_http_duration_seconds
+}
+
+func newTektonMetrics() tektonMetrics {
+	return tektonMetrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventlistener_event_received_total", Help: "number of events received by sink (Tekton Triggers' name)",
+		}, []string{"status"}),
+		resources: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventlistener_triggered_resources_total", Help: "Count of the number of triggered eventlistener resources (Tekton Triggers' name)",
+		}, []string{"kind"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eventlistener_http_duration_seconds", Help: "The eventlistener HTTP request duration (Tekton Triggers' name)",
+			Buckets: []float64{0.001, 0.01, 0.1, 1, 5, 10},
+		}),
+	}
+}
+
+// delivery records one answered delivery in Tekton's series: succeeded when it was answered 2xx.
+func (t tektonMetrics) delivery(code int, took float64) {
+	status := "failed"
+	if code >= 200 && code < 300 {
+		status = "succeeded"
+	}
+	t.events.WithLabelValues(status).Inc()
+	t.duration.Observe(took)
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
 		registry:    prometheus.NewRegistry(),
 		eventLabels: newEventLabels(),
+		tekton:      newTektonMetrics(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookrun_events_total", Help: "Deliveries received, by listener, provider, event type and HTTP status.",
 		}, []string{"listener", "provider", "event", "code"}),
@@ -92,6 +127,7 @@ func newMetrics() *metrics {
 		}, []string{"route", "code"}),
 	}
 	m.registry.MustRegister(m.events, m.outcomes, m.interceptorTime, m.resourcesCreated, m.requestDuration,
+		m.tekton.events, m.tekton.resources, m.tekton.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -96,8 +96,9 @@ func hookrunObject(gvk schema.GroupVersionKind) (runtime.Object, bool) {
 			return &resourcev1alpha1.PipelineResource{}, true
 		}
 	case triggersv1beta1.GroupVersion.Group:
-		// v1alpha1 (old tutorials) is served with the v1beta1 schema, interceptors excepted.
-		if gvk.Version == "v1alpha1" && gvk.Kind != "ClusterInterceptor" && gvk.Kind != "Interceptor" {
+		// v1alpha1 (old tutorials; Tekton's only version of ClusterInterceptor and Interceptor) is served
+		// with the v1beta1 schema.
+		if gvk.Version == "v1alpha1" {
 			gvk.Version = "v1beta1"
 		}
 		if gvk.Version == "v1beta1" {
