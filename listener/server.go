@@ -255,6 +255,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	go s.checkLoop(ctx, 5*time.Second)
+	if s.client != nil && s.opts.Trace == nil {
+		go s.scheduleLoop(ctx, time.Second)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("listener serving", "addr", ln.Addr().String(), "namespace", s.opts.Namespace, "eventlistener", s.opts.EventListener)

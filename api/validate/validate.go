@@ -496,6 +496,9 @@ func (v *validator) runControl(annotations map[string]string) {
 	if _, err := runctl.Parse(annotations); err != nil {
 		v.add("metadata.annotations", "%v", err)
 	}
+	if _, err := runctl.ParseSchedule(annotations); err != nil {
+		v.add("metadata.annotations", "%v", err)
+	}
 }
 
 func (v *validator) trigger(path string, s *triggersv1beta1.TriggerSpec, ns string) {
