@@ -15,8 +15,8 @@ import (
 	"github.com/hookrun/hookrun/api/load"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
-	"github.com/hookrun/hookrun/runctl"
 	"github.com/hookrun/hookrun/interceptors"
+	"github.com/hookrun/hookrun/runctl"
 	"github.com/hookrun/hookrun/templates"
 )
 
