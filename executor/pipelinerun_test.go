@@ -503,7 +503,7 @@ func TestPipelineRunValidation(t *testing.T) {
 		{"no-task", `pipelineSpec:
     tasks: [{name: a, taskRef: {name: nope}}]`, "CouldntGetTask", `spec.tasks[0].taskRef.name`},
 		{"cluster-task", `pipelineSpec:
-    tasks: [{name: a, taskRef: {name: x, kind: ClusterTask}}]`, "PipelineValidationFailed", `spec.tasks[0].taskRef.kind: ClusterTask`},
+    tasks: [{name: a, taskRef: {name: x, kind: ClusterTask}}]`, "PipelineRunResolutionFailed", `ClusterTask "x" not found (spec.tasks[0].taskRef.name)`},
 		{"workspace", `pipelineSpec:
     workspaces: [{name: src}]
     tasks: [{name: a, taskRef: {name: echo}}]`, "PipelineValidationFailed", `workspace "src"`},

@@ -640,8 +640,8 @@ func TestPodSpecValidationFailures(t *testing.T) {
 		{"missing-param", `taskSpec:
     params: [{name: IMAGE}]
     steps: [{name: s, image: busybox, script: "echo $(params.IMAGE)"}]`, "TaskRunValidationFailed", "missing parameters: IMAGE"},
-		{"cluster-task", `taskRef: {name: kaniko, kind: ClusterTask}`, "TaskRunResolutionFailed", "spec.taskRef.kind: ClusterTask"},
-		{"bundle", `taskRef: {name: kaniko, bundle: "gcr.io/x/y:1"}`, "TaskRunResolutionFailed", "spec.taskRef.bundle"},
+		{"cluster-task", `taskRef: {name: kaniko, kind: ClusterTask}`, "TaskRunResolutionFailed", `ClusterTask "kaniko" not found (spec.taskRef.name)`},
+		{"bundle", `taskRef: {name: kaniko, bundle: "UPPER::bad"}`, "TaskRunResolutionFailed", "spec.taskRef: resolver bundles, param bundle: not an image reference"},
 		{"no-task", `taskRef: {name: nope}`, "CouldntGetTask", `Task "nope" not found`},
 		{"missing-workspace", `taskSpec:
     workspaces: [{name: source}]

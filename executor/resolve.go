@@ -50,6 +50,7 @@ type remoteResolver struct {
 type retryState struct {
 	next  time.Time
 	delay time.Duration
+	msg   string // the pending message (kept while waiting, so the run's status does not change)
 }
 
 func newRemoteResolver(apiReader client.Reader, opts Options) *remoteResolver {
@@ -251,7 +252,7 @@ func (rr *remoteResolver) fetch(ctx context.Context, rn run, req resolve.Request
 	st, waiting := rr.waiting[key]
 	rr.mu.Unlock()
 	if waiting && now.Before(st.next) {
-		return resolve.Result{}, &retryLater{reason: rn.resolving, msg: pendingMsg, after: st.next.Sub(now)}
+		return resolve.Result{}, &retryLater{reason: rn.resolving, msg: st.msg, after: st.next.Sub(now)}
 	}
 	res, err := rr.res.Resolve(ctx, req)
 	if err == nil {
@@ -271,11 +272,12 @@ func (rr *remoteResolver) fetch(ctx context.Context, rn run, req resolve.Request
 	if !rn.deadline.IsZero() && st.next.After(rn.deadline) {
 		st.next = rn.deadline
 	}
+	st.msg = pendingMsg + ": " + err.Error() + "; retrying"
 	rr.mu.Lock()
 	rr.waiting[key] = st
 	rr.gc(now)
 	rr.mu.Unlock()
-	return resolve.Result{}, &retryLater{reason: rn.resolving, msg: pendingMsg + ": " + err.Error() + "; retrying", after: st.next.Sub(now)}
+	return resolve.Result{}, &retryLater{reason: rn.resolving, msg: st.msg, after: st.next.Sub(now)}
 }
 
 func (rr *remoteResolver) forget(key string) {
@@ -309,7 +311,11 @@ func decodeResolved(data []byte, want, field string, rn run, resolver string) (a
 	if len(problems) > 0 {
 		msgs := make([]string, 0, len(problems))
 		for _, p := range problems {
-			msgs = append(msgs, strings.TrimPrefix(p.Field+": "+p.Reason, ": "))
+			m := p.Reason
+			if p.Field != "" && !strings.Contains(m, p.Field) {
+				m = p.Field + ": " + m
+			}
+			msgs = append(msgs, m)
 		}
 		return nil, invalid(rn.failed, "%s: resolver %s: %s %q is not valid: %s", field, resolver, want, obj.Name, strings.Join(msgs, "; "))
 	}
