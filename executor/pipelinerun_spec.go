@@ -51,7 +51,7 @@ func (r *PipelineRunReconciler) validateRun(ctx context.Context, pr *pipelinev1.
 			case pt.TaskSpec != nil:
 				ts = &pt.TaskSpec.TaskSpec
 			case pt.TaskRef != nil:
-				t, err := r.getTaskRef(ctx, pr, pt.TaskRef, fmt.Sprintf("%s[%d].taskRef", set.field, i))
+				t, err := r.getTaskRef(ctx, pr, spec, pt.TaskRef, fmt.Sprintf("%s[%d].taskRef", set.field, i))
 				if apierrors.IsNotFound(err) {
 					return invalid(ReasonCouldntGetTask, "Task %q not found in namespace %q (%s[%d].taskRef.name of the Pipeline)", pt.TaskRef.Name, pr.Namespace, set.field, i)
 				}

@@ -50,6 +50,7 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 	switch {
 	case pt.TaskRef != nil:
 		ref := *pt.TaskRef
+		ref.Params = substituteRefParams(ref.Params, vars)
 		spec.TaskRef = &ref
 		labels[LabelTask] = ref.Name
 	case pt.TaskSpec != nil:

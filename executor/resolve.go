@@ -18,6 +18,7 @@ import (
 	"github.com/hookrun/hookrun/api/load"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
+	"github.com/hookrun/hookrun/executor/subst"
 	"github.com/hookrun/hookrun/resolve"
 )
 
@@ -351,14 +352,57 @@ func (r *PipelineRunReconciler) resolveRemotePipeline(ctx context.Context, pr *p
 	return spec, nil
 }
 
-// getTaskRef returns the Task a pipeline task's taskRef names: from the run's namespace, or resolved.
-func (r *PipelineRunReconciler) getTaskRef(ctx context.Context, pr *pipelinev1.PipelineRun, ref *pipelinev1.TaskRef, field string) (*pipelinev1.Task, error) {
+// getTaskRef returns the Task a pipeline task's taskRef names: from the run's namespace, or resolved. A
+// resolver's params may use the Pipeline's params and the run's context (substituted first, as they are
+// in the TaskRun made for the task); a param using a task result can only be known later and is refused.
+func (r *PipelineRunReconciler) getTaskRef(ctx context.Context, pr *pipelinev1.PipelineRun, spec *pipelinev1.PipelineSpec, ref *pipelinev1.TaskRef, field string) (*pipelinev1.Task, error) {
 	if !isRemoteTaskRef(ref) {
 		return r.getTask(ctx, pr.Namespace, ref.Name)
 	}
-	spec, _, err := r.remote.task(ctx, pipelineRunOf(pr), ref, field)
+	rn := pipelineRunOf(pr)
+	if len(ref.Params) > 0 {
+		params, err := pipelineParams(pr, spec)
+		if err != nil {
+			return nil, err
+		}
+		v := subst.Vars{}
+		for n, pv := range params {
+			switch pv.Type {
+			case pipelinev1.ParamTypeArray:
+				v.Set("params."+n, subst.Arr(pv.ArrayVal))
+			case pipelinev1.ParamTypeObject:
+				v.Set("params."+n, subst.Obj(pv.ObjectVal))
+			default:
+				v.SetString("params."+n, pv.StringVal)
+			}
+		}
+		v.SetString("context.pipelineRun.name", pr.Name)
+		v.SetString("context.pipelineRun.namespace", pr.Namespace)
+		v.SetString("context.pipelineRun.uid", string(pr.UID))
+		c := *ref
+		c.Params = substituteRefParams(ref.Params, v)
+		for i, p := range c.Params {
+			if strings.Contains(p.Value.StringVal, "$(tasks.") {
+				return nil, invalid(rn.failed, "%s.params[%d]: resolver param %q uses a task result, which hookrun does not support in a reference", field, i, p.Name)
+			}
+		}
+		ref = &c
+	}
+	spec2, _, err := r.remote.task(ctx, rn, ref, field)
 	if err != nil {
 		return nil, err
 	}
-	return &pipelinev1.Task{Spec: *spec}, nil
+	return &pipelinev1.Task{Spec: *spec2}, nil
+}
+
+// substituteRefParams replaces variables in a reference's resolver params.
+func substituteRefParams(ps pipelinev1.Params, v subst.Resolver) pipelinev1.Params {
+	if len(ps) == 0 {
+		return ps
+	}
+	out := make(pipelinev1.Params, len(ps))
+	for i, p := range ps {
+		out[i] = pipelinev1.Param{Name: p.Name, Value: substituteParamValue(p.Value, v)}
+	}
+	return out
 }

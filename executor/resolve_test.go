@@ -126,6 +126,8 @@ kind: Pipeline
 metadata:
   name: remote
 spec:
+  params:
+    - {name: catalog-ns}
   results:
     - {name: final, value: $(tasks.b.results.out)}
   tasks:
@@ -143,9 +145,9 @@ spec:
         params:
           - {name: kind, value: task}
           - {name: name, value: echo}
-          - {name: namespace, value: %q}
+          - {name: namespace, value: $(params.catalog-ns)}
       params: [{name: in, value: "$(tasks.a.results.out)"}]
-`, bundle, other)})
+`, bundle)})
 	startExecutor(t, ns)
 	apply(t, ns, fmt.Sprintf(`apiVersion: tekton.dev/v1
 kind: PipelineRun
@@ -158,7 +160,9 @@ spec:
       - {name: url, value: %q}
       - {name: revision, value: main}
       - {name: pathInRepo, value: pipelines/remote.yaml}
-`, repo))
+  params:
+    - {name: catalog-ns, value: %q}
+`, repo, other))
 	finishTask(t, ns, "remote-run-a", echoResult("hi"))
 	b := waitTaskRun(t, ns, "remote-run-b")
 	if got := paramOf(b, "in"); got != "hi" {
