@@ -20,6 +20,7 @@ import (
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/elreconciler"
 	"github.com/hookrun/hookrun/executor"
+	"github.com/hookrun/hookrun/resolve"
 )
 
 // runExecutor runs the PipelineRun and TaskRun controllers until ctx ends.
@@ -43,6 +44,8 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	burst := fs.Int("kube-api-burst", 400, "API server request burst")
 	forgeStatus := fs.Bool("forge-status", true, "report commit statuses to GitHub/GitLab for runs annotated hookrun.dev/status (see README)")
 	dashboardURL := fs.String("dashboard-url", "", "the dashboard's external URL: commit statuses link to its page of the run unless hookrun.dev/status-url says otherwise")
+	hubURL := fs.String("hub-url", resolve.DefaultTektonHubURL, "Tekton Hub API of the hub resolver (type tekton)")
+	artifactHubURL := fs.String("artifact-hub-url", resolve.DefaultArtifactHubURL, "Artifact Hub API of the hub resolver (type artifact, the default type)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
@@ -69,6 +72,7 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		HookrunImage: *hookrunImage, KanikoImage: *kaniko, GitImage: *gitImage,
 		Workers: *workers, Logger: logger,
 		ForgeStatus: executor.ForgeStatusOptions{Disabled: !*forgeStatus, DashboardURL: *dashboardURL},
+		HubURL:      *hubURL, ArtifactHubURL: *artifactHubURL,
 	}
 	if *listenerImage == "" {
 		*listenerImage = *hookrunImage
