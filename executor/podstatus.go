@@ -41,6 +41,10 @@ type podOutcome struct {
 	Reason       string
 	Message      string
 	Running      bool
+	// LogResults are results the results container printed to its log (they did not fit its termination
+	// message); raw holds the results read so far, as strings.
+	LogResults []string
+	raw        map[string]string
 }
 
 // readPod interprets a Pod's status. spec is the resolved Task (for result types).
@@ -143,6 +147,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 			for k, v := range msg.Results {
 				results[k] = v
 			}
+			out.LogResults = append(out.LogResults, msg.LogResults...)
 		}
 		if s.State.Terminated.ExitCode != 0 && firstFailure == "" {
 			firstFailure = fmt.Sprintf("%q exited with code %d", c.Name, s.State.Terminated.ExitCode)
@@ -153,6 +158,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	}
 	resultsFromSteps(results, stepResults, spec)
 	out.Results = typedResults(results, spec)
+	out.raw = results
 
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:

@@ -44,8 +44,10 @@ func startNodeLoop(t *testing.T, ns, self string) {
 	if err := executor.Setup(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
-	agent, err := node.New(node.Options{Config: env.Config, NodeName: "steps-" + ns, StateDir: t.TempDir(), SelfPath: self,
-		HeartbeatInterval: time.Second, Logger: log})
+	nodeOpts := node.Options{Config: env.Config, NodeName: "steps-" + ns, StateDir: t.TempDir(), SelfPath: self,
+		HeartbeatInterval: time.Second, Logger: log}
+	env.KubeletOptions(&nodeOpts) // pods/log: results beyond the termination message are read from a log
+	agent, err := node.New(nodeOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,5 +174,49 @@ func TestStepFeaturesOnNodeAgent(t *testing.T) {
 	}
 	if s := spec.Steps[0]; s.Ref != nil || s.Image != "busybox" || !strings.Contains(s.Script, `"hello" "$(params.name)"`) || len(s.Results) != 1 {
 		t.Errorf("status.taskSpec.steps[0] is not the resolved StepAction: %+v", s)
+	}
+}
+
+// Five results of 3000 bytes (15 KB, beyond any termination message) reach the TaskRun whole: what does
+// not fit the steps' and the results container's messages is read back from the results container's log.
+const largeResults = `apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: large
+spec:
+  taskSpec:
+    results: [{name: a}, {name: b}, {name: c}, {name: d}, {name: e}]
+    steps:
+      - name: four
+        image: busybox
+        script: |
+          for r in a b c d; do head -c 3000 /dev/zero | tr '\0' "$r" > /tekton/results/$r; done
+      - name: one
+        image: busybox
+        script: head -c 3000 /dev/zero | tr '\0' e > $(results.e.path)
+`
+
+func TestLargeResultsOnNodeAgent(t *testing.T) {
+	self := buildHookrun(t)
+	ns := newNamespace(t)
+	startNodeLoop(t, ns, self)
+	apply(t, ns, largeResults)
+	var tr *pipelinev1.TaskRun
+	eventually(t, 3*time.Minute, "TaskRun large done", func() (bool, error) {
+		tr = getTaskRun(t, ns, "large")
+		c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
+		return c != nil && c.Status != corev1.ConditionUnknown, nil
+	})
+	if c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != corev1.ConditionTrue {
+		t.Fatalf("TaskRun failed: %+v", c)
+	}
+	got := map[string]string{}
+	for _, r := range tr.Status.Results {
+		got[r.Name] = r.Value.StringVal
+	}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		if want := strings.Repeat(n, 3000); got[n] != want {
+			t.Errorf("result %s: %d bytes %.20q…, want 3000 × %q", n, len(got[n]), got[n], n)
+		}
 	}
 }

@@ -30,12 +30,20 @@ import (
 type TaskRunReconciler struct {
 	client    client.Client // cached reads, writes
 	apiReader client.Reader // uncached reads: Secrets (never cached) and cache-miss double checks
+	podLogs   podLogs       // reads the results container's log when results did not fit its message
 	opts      Options
 	log       *slog.Logger
 	remote    *remoteResolver // resolvers, ClusterTasks, bundles (resolve.go)
 }
 
 func (r *TaskRunReconciler) setup(mgr manager.Manager, copts controller.Options) error {
+	if r.podLogs == nil {
+		logs, err := newPodLogs(mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		r.podLogs = logs
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("taskrun").
 		For(&pipelinev1.TaskRun{}).
@@ -172,6 +180,14 @@ func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRu
 	out := r.observe(tr, pod)
 	if !out.Done {
 		return r.requeueForTimeout(tr), nil
+	}
+	if !out.Failed && len(out.LogResults) > 0 {
+		if err := r.readLogResults(ctx, tr, pod, out); err != nil {
+			if !errors.Is(err, errLogResults) {
+				return ctrl.Result{}, err // transient: retried with the controller's backoff
+			}
+			out.Failed, out.Reason, out.Message = true, ReasonFailed, err.Error()
+		}
 	}
 	if out.Failed {
 		// A Pod stuck on a container it cannot start (image pull, config error) would retry forever:

@@ -24,7 +24,7 @@ func runStep(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "run":
 		return runStepRun(ctx, args[1:], stdout, stderr)
 	case "results":
-		return runStepResults(args[1:], stderr)
+		return runStepResults(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, "Usage: hookrun step init|run|results [flags]")
 		return nil
@@ -129,7 +129,7 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func runStepResults(args []string, stderr io.Writer) error {
+func runStepResults(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("step results", "step results [--dir DIR]", stderr)
 	dir := fs.String("dir", entrypoint.ResultsDir, "results directory")
 	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
@@ -137,7 +137,7 @@ func runStepResults(args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
-	if err := entrypoint.Results(entrypoint.ResultsOptions{Dir: *dir, StepsDir: *stepsDir, TerminationPath: *term}); err != nil {
+	if err := entrypoint.Results(entrypoint.ResultsOptions{Dir: *dir, StepsDir: *stepsDir, TerminationPath: *term, Stdout: stdout}); err != nil {
 		fmt.Fprintln(stderr, "hookrun step results:", err)
 		return errFailed
 	}

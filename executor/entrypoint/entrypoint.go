@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,6 +60,9 @@ type Message struct {
 	Results map[string]string `json:"results,omitempty"`
 	// StepResults are the step's own results ($(step.results.NAME.path)), name → value.
 	StepResults map[string]string `json:"stepResults,omitempty"`
+	// LogResults names the results that did not fit this message: the results container printed them to
+	// its log (LogResultPrefix lines) for the executor to read.
+	LogResults []string `json:"logResults,omitempty"`
 	// Reason is set when the step ended for a reason other than its own exit (e.g. TimeoutExceeded).
 	Reason string `json:"reason,omitempty"`
 	// Message explains Reason.
@@ -184,28 +188,56 @@ type ResultsOptions struct {
 	Dir             string
 	StepsDir        string
 	TerminationPath string
+	// Stdout is the container's log: results that do not fit the termination message go there.
+	Stdout io.Writer
 }
 
-// Results writes every result in opts.Dir not yet reported by a wrapped step to the termination message.
-// It fails if they cannot all fit.
+// Results writes every result in opts.Dir not yet reported by a wrapped step to the termination message;
+// those that do not fit are printed to opts.Stdout and named in the message's LogResults.
 func Results(opts ResultsOptions) error {
 	res, err := collectResults(opts.Dir, opts.StepsDir, nil)
 	if err != nil {
 		_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: err.Error()})
 		return err
 	}
-	dropped, err := writeMessage(opts.TerminationPath, Message{Results: res})
+	// writeMessage drops from the map it is given: give it a copy.
+	dropped, err := writeMessage(opts.TerminationPath, Message{Results: copyMap(res)})
 	if err != nil {
 		return fmt.Errorf("write termination message: %w", err)
 	}
 	if len(dropped) > 0 {
 		sort.Strings(dropped)
-		msg := fmt.Sprintf("results %q do not fit the %d-byte termination message", dropped, MaxMessageSize)
-		for _, d := range dropped {
-			delete(res, d)
+		if opts.Stdout == nil {
+			msg := fmt.Sprintf("results %q do not fit the %d-byte termination message", dropped, MaxMessageSize)
+			_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: msg})
+			return errors.New(msg)
 		}
-		_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Results: res, Reason: ReasonResultsOverflow, Message: msg})
-		return errors.New(msg)
+		if err := writeLogResults(opts.Stdout, res, dropped); err != nil {
+			return fmt.Errorf("write results to the log: %w", err)
+		}
+		kept := copyMap(res)
+		for _, d := range dropped {
+			delete(kept, d)
+		}
+		// The names of what went to the log must fit; results that still do not fit go to the log too.
+		m := Message{Results: copyMap(kept), LogResults: dropped}
+		more, err := writeMessage(opts.TerminationPath, m)
+		if err != nil {
+			return fmt.Errorf("write termination message: %w", err)
+		}
+		if len(more) > 0 {
+			if err := writeLogResults(opts.Stdout, res, more); err != nil {
+				return fmt.Errorf("write results to the log: %w", err)
+			}
+			for _, d := range more {
+				delete(kept, d)
+			}
+			m = Message{Results: kept, LogResults: append(dropped, more...)}
+			sort.Strings(m.LogResults)
+			if _, err := writeMessage(opts.TerminationPath, m); err != nil {
+				return fmt.Errorf("write termination message: %w", err)
+			}
+		}
 	}
 	return markReported(opts.StepsDir, res)
 }
@@ -216,5 +248,13 @@ func sortedNames(m map[string]string) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
 	return out
 }
