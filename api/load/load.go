@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	resourcev1alpha1 "github.com/hookrun/hookrun/api/resource/v1alpha1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 )
@@ -91,6 +92,9 @@ func hookrunObject(gvk schema.GroupVersionKind) (runtime.Object, bool) {
 		}
 		if gvk.Kind == "StepAction" && (gvk.Version == "v1" || gvk.Version == "v1beta1" || gvk.Version == "v1alpha1") {
 			return &pipelinev1.StepAction{}, true
+		}
+		if gvk.Version == "v1beta1" && gvk.Kind == "ClusterTask" {
+			return &pipelinev1beta1.ClusterTask{}, true
 		}
 		if gvk.Version == "v1alpha1" && gvk.Kind == "PipelineResource" {
 			return &resourcev1alpha1.PipelineResource{}, true

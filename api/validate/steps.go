@@ -75,7 +75,8 @@ func (v *validator) stepRef(sp string, st *pipelinev1.Step) {
 	v.params(sp+".params", paramNames(st.Params))
 	switch {
 	case st.Ref.Resolver != "":
-		return // fetched by the executor; nothing to check here
+		v.resolverRef(sp+".ref", st.Ref.Resolver, st.Ref.Params, "", st.Ref.Name) // fetched by the executor
+		return
 	case st.Ref.Name == "":
 		v.add(sp+".ref.name", "required (or ref.resolver)")
 		return

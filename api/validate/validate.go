@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookrun/hookrun/api/load"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/interceptors"
 	"github.com/hookrun/hookrun/runctl"
@@ -29,12 +30,17 @@ func Objects(objs []load.Object) []load.Problem {
 		switch obj := o.Obj.(type) {
 		case *pipelinev1.Task:
 			v.taskSpec("spec", &obj.Spec)
+		case *pipelinev1beta1.ClusterTask:
+			v.taskSpec("spec", &obj.Spec)
 		case *pipelinev1.StepAction:
 			v.stepAction("spec", &obj.Spec)
 		case *pipelinev1.TaskRun:
 			v.params("spec.params", paramNames(obj.Spec.Params))
 			if (obj.Spec.TaskRef == nil) == (obj.Spec.TaskSpec == nil) {
 				v.add("spec", "exactly one of taskRef or taskSpec is required")
+			}
+			if obj.Spec.TaskRef != nil {
+				v.taskRef("spec.taskRef", obj.Spec.TaskRef)
 			}
 			if obj.Spec.TaskSpec != nil {
 				v.taskSpec("spec.taskSpec", obj.Spec.TaskSpec)
@@ -46,6 +52,9 @@ func Objects(objs []load.Object) []load.Problem {
 			v.statusAnnotations("metadata.annotations", obj.Annotations)
 			if (obj.Spec.PipelineRef == nil) == (obj.Spec.PipelineSpec == nil) {
 				v.add("spec", "exactly one of pipelineRef or pipelineSpec is required")
+			}
+			if obj.Spec.PipelineRef != nil {
+				v.pipelineRef("spec.pipelineRef", obj.Spec.PipelineRef)
 			}
 			if obj.Spec.PipelineSpec != nil {
 				v.pipelineSpec("spec.pipelineSpec", obj.Spec.PipelineSpec, o.Namespace())
@@ -272,6 +281,9 @@ func (v *validator) pipelineSpec(path string, s *pipelinev1.PipelineSpec, ns str
 			}
 			if pt.TaskSpec != nil {
 				v.taskSpec(tp+".taskSpec", &pt.TaskSpec.TaskSpec)
+			}
+			if pt.TaskRef != nil {
+				v.taskRef(tp+".taskRef", pt.TaskRef)
 			}
 			v.params(tp+".params", paramNames(pt.Params))
 			for j, ra := range pt.RunAfter {
