@@ -11,7 +11,8 @@ import (
 // The first response that does not continue is returned (a stop reported
 // with Code OK is turned into Skip). When every
 // interceptor continues, Run returns an OK response whose Extensions are
-// the merged extensions.
+// the merged extensions. A legacy webhook interceptor's reply (Response.Replace) replaces req's Body,
+// Decoded and Header for the interceptors after it; the last one is returned in Replace.
 //
 // Run never modifies the map the caller put in req.Extensions: the first
 // merge replaces req.Extensions with a copy.
@@ -35,6 +36,7 @@ var (
 
 func run(ctx context.Context, chain []Interceptor, req *Request, verified bool) Response {
 	copied := false
+	var replaced *Event
 	for i, ic := range chain {
 		if err := ctx.Err(); err != nil {
 			return fail(Internal, "interceptor chain interrupted: %v", err)
@@ -52,6 +54,10 @@ func run(ctx context.Context, chain []Interceptor, req *Request, verified bool) 
 			}
 			return resp
 		}
+		if resp.Replace != nil {
+			req.Body, req.Decoded, req.Header = resp.Replace.Body, resp.Replace.Decoded, resp.Replace.Header
+			replaced = resp.Replace
+		}
 		if len(resp.Extensions) == 0 {
 			continue
 		}
@@ -63,5 +69,5 @@ func run(ctx context.Context, chain []Interceptor, req *Request, verified bool) 
 		}
 		maps.Copy(req.Extensions, resp.Extensions)
 	}
-	return Response{Continue: true, Code: OK, Extensions: req.Extensions}
+	return Response{Continue: true, Code: OK, Extensions: req.Extensions, Replace: replaced}
 }

@@ -95,6 +95,10 @@ type Response struct {
 	// Proof says what a provider check authenticated when it let the event continue (Verifier
 	// interceptors); NoProof from every other interceptor.
 	Proof Proof
+	// Replace, from a legacy webhook interceptor that continued, is the body and headers that take the
+	// delivery's place for the rest of the chain and the bindings. Run applies it to the Request and
+	// reports the last one in its own Response.
+	Replace *Event
 }
 
 // Proof is what a successful signature or token check vouches for.

@@ -214,6 +214,9 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		if req.Extensions == nil {
 			req.Extensions = map[string]any{}
 		}
+		if out.Replace != nil { // a legacy webhook interceptor's reply is the event from here on
+			decoded, header = out.Replace.Decoded, out.Replace.Header
+		}
 	}
 	skip, note := preflight(cp.runctl, d, decoded)
 	if skip != "" {

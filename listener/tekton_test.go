@@ -42,6 +42,28 @@ spec:
       taskRunTemplate: {serviceAccountName: default, notAField: x}
 ---
 apiVersion: triggers.tekton.dev/v1beta1
+kind: TriggerTemplate
+metadata:
+  name: old-escape
+  annotations: {triggers.tekton.dev/old-escape-quotes: "true"}
+spec:
+  params: [{name: v}]
+  resourcetemplates:
+  - apiVersion: tekton.dev/v1
+    kind: PipelineRun
+    metadata: {generateName: escaped-}
+    spec:
+      pipelineRef: {name: build}
+      params: [{name: v, value: "$(tt.params.v)"}]
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: oldescape}
+spec:
+  triggers:
+  - {name: object, bindings: [{name: v, value: $(body.object)}], template: {ref: old-escape}}
+---
+apiVersion: triggers.tekton.dev/v1beta1
 kind: EventListener
 metadata: {name: open}
 spec:
@@ -139,6 +161,10 @@ func TestTektonSink(t *testing.T) {
 		{"namespaceSelector outside the watched namespaces", "elsewhere", "application/json", `{"a":2}`, 500,
 			[]string{"some-namespace-not-watched", "outside the namespaces this listener watches"}, ""},
 		{"namespaceSelector every namespace", "everywhere", "application/json", `{"a":3}`, 500, []string{"every namespace", ns}, ""},
+		// Tekton's old-escape-quotes: a JSON object from the payload, quoted in the template, is a string
+		// holding that JSON (hookrun always inserts values escaped, which is what the annotation asks for).
+		{"old-escape-quotes", "oldescape", "application/json", `{"object":{"name":"testing","q":"a \"b\""}}`, 202, []string{`"created"`},
+			`{"name":"testing","q":"a \"b\""}`},
 		{"first()/last() of an empty list are null", "celempty", "application/json", `{"items":[]}`, 202, []string{`"created"`}, "true"},
 	}
 	for _, c := range cases {
@@ -264,4 +290,58 @@ spec:
 	if !vias["namespaced"] || !vias["cluster"] {
 		t.Errorf("interceptor extensions in params: %v", vias)
 	}
+}
+
+// TestLegacyWebhookInterceptor: Tekton's v1alpha1 `webhook:` interceptor through /hooks: the delivery's
+// bytes and headers (plus its header list) are forwarded, and the reply's body and headers are what the
+// bindings read.
+func TestLegacyWebhookInterceptor(t *testing.T) {
+	type seen struct {
+		body              string
+		token, requestURL string
+	}
+	got := make(chan seen, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{body: string(b), token: r.Header.Get("X-Token"), requestURL: r.Header.Get("Eventlistener-Request-Url")}
+		w.Header().Set("X-Reply", "r")
+		_, _ = w.Write([]byte(`{"rewritten":"yes"}`))
+	}))
+	t.Cleanup(srv.Close)
+	ns := env.Namespace(t)
+	apply(t, ns, tektonFixture+fmt.Sprintf(`
+---
+apiVersion: triggers.tekton.dev/v1alpha1
+kind: EventListener
+metadata: {name: legacy}
+spec:
+  triggers:
+  - name: legacy
+    interceptors:
+    - webhook:
+        url: "%s"
+        header: [{name: X-Token, value: abc}]
+    bindings: [{name: v, value: "$(body.rewritten)-$(header.X-Reply)"}]
+    template: {ref: plain}
+`, srv.URL))
+	h := start(t, ns, nil)
+	sent := `{"original": true,   "spaced": "as sent"}`
+	code, text, resp := post(t, h.url+"/hooks/legacy", "application/json", sent)
+	if code != 202 {
+		t.Fatalf("status %d: %s", code, text)
+	}
+	s := <-got
+	if s.body != sent || s.token != "abc" || !strings.HasSuffix(s.requestURL, "/hooks/legacy") {
+		t.Errorf("the interceptor got %+v", s)
+	}
+	name := createdName(resp)
+	for _, pr := range pipelineRuns(t, ns) {
+		if pr.Name == name {
+			if v := params(&pr)["v"]; v != "yes-r" {
+				t.Errorf("param v = %q, want the reply's body and header (yes-r)", v)
+			}
+			return
+		}
+	}
+	t.Fatalf("no PipelineRun %q: %s", name, text)
 }
