@@ -4,7 +4,7 @@
 // depend on Tekton; its go.mod pins the Tekton releases compared (github.com/tektoncd/pipeline v1.15.1 and
 // github.com/tektoncd/triggers v0.37.0, both served by the Go module proxy).
 //
-//	cd hack/conformance && go test ./...          # check (part of make test)
+//	cd hack/conformance && go test -mod=mod ./... # check (part of make test; -mod=mod follows hookrun's go.mod)
 //	make compat-docs                              # regenerate the table, keeping the decisions written in it
 //
 // To move to newer Tekton releases: go get github.com/tektoncd/pipeline@vX github.com/tektoncd/triggers@vY,

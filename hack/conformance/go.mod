@@ -8,6 +8,7 @@ require (
 	github.com/hookrun/hookrun v0.0.0-00010101000000-000000000000
 	github.com/tektoncd/pipeline v1.15.1
 	github.com/tektoncd/triggers v0.37.0
+	k8s.io/apimachinery v0.36.3
 )
 
 require (
@@ -78,7 +79,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	k8s.io/api v0.36.3 // indirect
 	k8s.io/apiextensions-apiserver v0.36.3 // indirect
-	k8s.io/apimachinery v0.36.3 // indirect
 	k8s.io/client-go v0.36.3 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20260317180543-43fb72c5454a // indirect
