@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/runlogs"
 )
 
 // DefaultAddr is where `hookrun dashboard` listens unless told otherwise.
@@ -61,6 +62,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready, if set, receives the listen address once the server accepts connections.
 	Ready func(addr string)
+	// Archive, if set, serves the logs of PipelineRuns that retention deleted (archive.go).
+	Archive *runlogs.Archive
 }
 
 //go:embed templates/*.html static/*
@@ -276,6 +279,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /deliveries/{ns}/{name}", s.whenSynced(s.deliveriesPage))
 	mux.HandleFunc("GET /live", s.whenSynced(s.live))
 	mux.HandleFunc("GET /logs/{ns}/{taskrun}/{step}", s.whenSynced(s.logs))
+	mux.HandleFunc("GET /archive/{ns}/{name}", s.archived)
 	mux.HandleFunc("POST /actions/{action}/{ns}/{kind}/{name}", s.whenSynced(s.action))
 	return securityHeaders(mux)
 }

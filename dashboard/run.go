@@ -80,6 +80,10 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d, err = s.taskRunData(r, ns, name)
 	}
+	if apierrors.IsNotFound(err) && kind == kindPipelineRun && s.opts.Archive != nil && s.opts.Archive.Has(ns, name) {
+		http.Redirect(w, r, "/archive/"+ns+"/"+name, http.StatusFound)
+		return
+	}
 	if apierrors.IsNotFound(err) {
 		http.Error(w, fmt.Sprintf("%s %s/%s not found (deleted, or not created yet)", strings.TrimSuffix(kind, "s"), ns, name), http.StatusNotFound)
 		return

@@ -46,6 +46,8 @@ import (
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/node"
 	"github.com/hookrun/hookrun/node/kubeletpki"
+	"github.com/hookrun/hookrun/retention"
+	"github.com/hookrun/hookrun/runlogs"
 )
 
 // Options configure Run.
@@ -350,8 +352,17 @@ func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *cont
 	if err != nil {
 		return nil, err
 	}
+	// Retention: runs are archived under the state before deletion, which only annotations on a
+	// Namespace or EventListener ask for here (hookrun.dev/retain-…); hookrun logs finds the archive.
+	archive := &runlogs.Archive{Dir: filepath.Join(o.StateDir, "archive")}
+	if err := os.MkdirAll(archive.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := retention.Setup(mgr, kube, retention.Options{Archive: archive, Logger: log.With("component", "retention")}); err != nil {
+		return nil, err
+	}
 	dash, err := dashboard.New(dashboard.Options{Listener: dln, Cache: mgr.GetCache(), Client: mgr.GetClient(), Kube: kube,
-		AllowActions: Loopback(o.DashboardAddr), Logger: log.With("component", "dashboard")})
+		AllowActions: Loopback(o.DashboardAddr), Logger: log.With("component", "dashboard"), Archive: archive})
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,8 @@ type Reader struct {
 	Kube   kubernetes.Interface
 	// Poll is how often a followed run's status is read again (default 500ms).
 	Poll time.Duration
+	// Archive, when set, serves the logs of PipelineRuns that were deleted after being archived.
+	Archive *Archive
 }
 
 // Options select what Write prints.
@@ -76,6 +78,15 @@ func ParseName(s string) (Kind, string, error) {
 // Write prints the logs of the named object to w. With kind empty, a PipelineRun of that name is looked
 // for first, then a TaskRun, then a Pod.
 func (r *Reader) Write(ctx context.Context, w io.Writer, namespace string, kind Kind, name string, o Options) error {
+	if kind == "" || kind == KindPipelineRun {
+		// A run that retention deleted is served from the archive.
+		if r.Archive != nil && r.Archive.Has(namespace, name) {
+			var pr pipelinev1.PipelineRun
+			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &pr); apierrors.IsNotFound(err) {
+				return r.Archive.Copy(w, namespace, name)
+			}
+		}
+	}
 	if kind == "" {
 		var err error
 		if kind, err = r.resolve(ctx, namespace, name); err != nil {

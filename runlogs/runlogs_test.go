@@ -23,6 +23,7 @@ import (
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/executor"
 	"github.com/hookrun/hookrun/node"
+	"github.com/hookrun/hookrun/retention"
 	"github.com/hookrun/hookrun/runlogs"
 	"github.com/hookrun/hookrun/test/controlplane"
 )
@@ -285,5 +286,40 @@ func TestRunLogs(t *testing.T) {
 				t.Errorf("exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr: %s (want %q)", code, tc.code, out.String(), tc.want, errOut.String(), tc.wantErr)
 			}
 		})
+	}
+	checkArchived(t, self, ns, pr.Name, kube)
+}
+
+// checkArchived: retention keeping no successful run archives the run's logs and deletes it; with its Pods
+// gone too, the logs read the same from the archive, in process and through hookrun logs --log-archive.
+func checkArchived(t *testing.T, self, ns, name string, kube kubernetes.Interface) {
+	ctx := context.Background()
+	zero := 0
+	archive := &runlogs.Archive{Dir: t.TempDir()}
+	p, err := retention.New(env.Client, env.Client, kube, retention.Options{Archive: archive, Namespace: ns,
+		Defaults: retention.Limits{Succeeded: &zero}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := p.PruneOnce(ctx)
+	if err != nil || len(deleted) != 1 || deleted[0] != ns+"/"+name {
+		t.Fatalf("pruned %v (%v), want [%s/%s]", deleted, err, ns, name)
+	}
+	// envtest runs no garbage collector: delete the run's Pods as it would.
+	if err := env.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	reader := &runlogs.Reader{Client: env.Client, Kube: kube, Archive: archive}
+	if err := reader.Write(ctx, &b, ns, "", name, runlogs.Options{}); err != nil || b.String() != wantAll {
+		t.Fatalf("archived logs (%v):\n%s\nwant:\n%s", err, b.String(), wantAll)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(self, "logs", "--kubeconfig", kubeconfig, "--log-archive", archive.Dir, "-n", ns, name).CombinedOutput()
+	if err != nil || string(out) != wantAll {
+		t.Fatalf("hookrun logs --log-archive: %v\n%s", err, out)
 	}
 }

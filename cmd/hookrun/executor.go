@@ -46,11 +46,17 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	dashboardURL := fs.String("dashboard-url", "", "the dashboard's external URL: commit statuses link to its page of the run unless hookrun.dev/status-url says otherwise")
 	hubURL := fs.String("hub-url", resolve.DefaultTektonHubURL, "Tekton Hub API of the hub resolver (type tekton)")
 	artifactHubURL := fs.String("artifact-hub-url", resolve.DefaultArtifactHubURL, "Artifact Hub API of the hub resolver (type artifact, the default type)")
+	keep := addRetentionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookrun executor: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	retain, retainOn, err := keep.options(*namespace)
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun executor:", err)
 		return errUsage
 	}
 
@@ -111,6 +117,11 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	}
 	if err := executor.Setup(mgr, opts); err != nil {
 		return err
+	}
+	if retainOn {
+		if err := setupRetention(mgr, cfg, retain, logger); err != nil {
+			return err
+		}
 	}
 	if *eventListeners {
 		if err := elreconciler.Setup(mgr, elreconciler.Options{Image: *listenerImage, Namespace: *namespace,

@@ -27,6 +27,9 @@ Logs are read through the Kubernetes API (pods/log), on a real cluster as under 
 server is found with --kubeconfig, else $KUBECONFIG, else the kubeconfig of hookrun dev in .hookrun/ when
 there is one, else in-cluster or ~/.kube/config. --state DIR (older releases: the node agent's state) finds
 the kubeconfig of the hookrun dev whose state is DIR or DIR's parent.
+
+A PipelineRun that retention deleted is read from the log archive (--log-archive DIR, by default the
+archive/ directory beside hookrun dev's kubeconfig when there is one).
 `
 
 // devState is hookrun dev's default state directory; its kubeconfig is used when nothing else is named.
@@ -39,7 +42,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		usage()
 		fmt.Fprint(stderr, logsHelp)
 	}
-	var namespace, kubeconfig, state string
+	var namespace, kubeconfig, state, archive string
 	var follow bool
 	fs.StringVar(&namespace, "n", "", "namespace (default: the kubeconfig context's, else default)")
 	fs.StringVar(&namespace, "namespace", "", "same as -n")
@@ -47,6 +50,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&follow, "f", false, "follow the logs until the run ends")
 	fs.BoolVar(&follow, "follow", false, "same as -f")
 	fs.StringVar(&state, "state", "", "hookrun dev state directory whose kubeconfig to use (not needed: see below)")
+	fs.StringVar(&archive, "log-archive", "", "directory of archived run logs (the executor's --log-archive)")
 	// Accept flags after the name too (hookrun logs RUN -f), as kubectl does.
 	var name string
 	rest := args
@@ -111,6 +115,14 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	r := &runlogs.Reader{Client: c, Kube: kube}
+	if archive == "" && kubeconfig != "" {
+		if dir := filepath.Join(filepath.Dir(kubeconfig), "archive"); dirExists(dir) {
+			archive = dir
+		}
+	}
+	if archive != "" {
+		r.Archive = &runlogs.Archive{Dir: archive}
+	}
 	err = r.Write(ctx, stdout, namespace, kind, name, runlogs.Options{Follow: follow})
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // interrupted while following
@@ -128,6 +140,11 @@ func stateKubeconfig(dir string) (string, error) {
 	}
 	return "", fmt.Errorf("--state %s: no hookrun dev kubeconfig in it or its parent (logs are read through the "+
 		"Kubernetes API now: --state is not needed under hookrun dev; use --kubeconfig elsewhere)", dir)
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func fileExists(p string) bool {
