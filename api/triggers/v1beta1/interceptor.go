@@ -13,12 +13,19 @@ const (
 	InterceptorCEL       = "cel"
 )
 
+// Kinds of interceptor a ref names, as Tekton spells them (hookrun also accepts "Interceptor").
+const (
+	ClusterInterceptorKind    = "ClusterInterceptor"
+	NamespacedInterceptorKind = "NamespacedInterceptor"
+)
+
 // Resolved is an interceptor reduced to what runs it: a built-in name with its params, or an external one.
 type Resolved struct {
 	// Name is the interceptor name: a built-in (github, gitlab, bitbucket, cel) or a ClusterInterceptor /
 	// Interceptor to call over HTTP.
 	Name string
-	// Kind is ClusterInterceptor (default) or Interceptor; empty for the legacy webhook form.
+	// Kind is ClusterInterceptor (default), NamespacedInterceptor or Interceptor (an Interceptor in the
+	// trigger's namespace); empty for the legacy webhook form.
 	Kind string
 	// Params are the interceptor params as raw JSON by name.
 	Params map[string]json.RawMessage
@@ -95,6 +102,11 @@ func (ti *TriggerInterceptor) Resolve() (Resolved, error) {
 			}
 		}
 		return Resolved{Name: name, Params: params}, nil
+	}
+	switch ti.Ref.Kind {
+	case "", ClusterInterceptorKind, NamespacedInterceptorKind, "Interceptor":
+	default:
+		return Resolved{}, fmt.Errorf("ref.kind %q is not %s or %s", ti.Ref.Kind, ClusterInterceptorKind, NamespacedInterceptorKind)
 	}
 	for i, p := range ti.Params {
 		if _, dup := params[p.Name]; dup {

@@ -42,3 +42,27 @@ func TestTriggerTemplateSpecResourceTemplatesSpellings(t *testing.T) {
 		})
 	}
 }
+
+func TestInterceptorRefKind(t *testing.T) {
+	for _, tc := range []struct {
+		kind string
+		err  string
+	}{
+		{"", ""},
+		{"ClusterInterceptor", ""},
+		{"NamespacedInterceptor", ""},
+		{"Interceptor", ""},
+		{"Service", `ref.kind "Service" is not ClusterInterceptor or NamespacedInterceptor`},
+	} {
+		ti := &TriggerInterceptor{Ref: InterceptorRef{Name: "x", Kind: tc.kind}}
+		r, err := ti.Resolve()
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("kind %q: %v", tc.kind, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("kind %q: err %v, want %q", tc.kind, err, tc.err)
+		case err == nil && (r.Kind != tc.kind || r.Builtin()):
+			t.Errorf("kind %q: resolved %+v", tc.kind, r)
+		}
+	}
+}
