@@ -82,7 +82,18 @@
 // displayName, timeout, onError, when, workspaces, stdout/stderrConfig, computeResources, envFrom,
 // volumeDevices and imagePullPolicy. Setting image, command, args, script, env, volumeMounts, workingDir or
 // results beside ref, params on an inline step, a missing or undeclared param, or a missing StepAction
-// fails the TaskRun with the field's path. resolveStepRef is where remote resolution (ref.resolver) goes.
+// fails the TaskRun with the field's path. resolveStepRef hands a ref.resolver to resolve.go.
+//
+// # Remote references and ClusterTasks
+//
+// A taskRef, pipelineRef or step ref with a resolver (git, http, bundles, hub, cluster: package resolve,
+// in-process), the v1beta1 bundle field, and taskRef.kind ClusterTask are resolved once per run (resolve.go):
+// the content is decoded strictly as a tekton.dev v1 or v1beta1 object, normalised and kept in
+// status.taskSpec / status.pipelineSpec, and its source in status.provenance.refSource. Resolver params of a
+// pipeline task may use the Pipeline's params. A permanent failure (bad params, not found, invalid content)
+// fails the run with TaskRunResolutionFailed or PipelineRunResolutionFailed naming the field, resolver,
+// param and cause; an unreachable source leaves it pending (ResolvingTaskRef / ResolvingPipelineRef) and is
+// tried again after 1 s, doubling to 1 min, until the run's timeout.
 //
 // # Variables
 //

@@ -338,3 +338,30 @@ spec:
 	}
 	_ = metav1.Now
 }
+
+func TestStepActionResolver(t *testing.T) {
+	ns := newNamespace(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.WriteString(w, "apiVersion: tekton.dev/v1beta1\nkind: StepAction\nmetadata: {name: greet}\nspec:\n  image: alpine:3\n  script: echo remote\n")
+	}))
+	defer srv.Close()
+	startExecutor(t, ns)
+	apply(t, ns, fmt.Sprintf(`apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: step-remote
+spec:
+  taskSpec:
+    steps:
+      - name: greet
+        ref:
+          resolver: http
+          params: [{name: url, value: %q}]
+`, srv.URL+"/greet.yaml"))
+	waitPod(t, ns, "step-remote-pod")
+	tr := getTaskRun(t, ns, "step-remote")
+	if tr.Status.TaskSpec == nil || len(tr.Status.TaskSpec.Steps) != 1 || tr.Status.TaskSpec.Steps[0].Image != "alpine:3" ||
+		!strings.Contains(tr.Status.TaskSpec.Steps[0].Script, "echo remote") {
+		t.Fatalf("status.taskSpec = %+v, want the StepAction fetched over http inlined", tr.Status.TaskSpec)
+	}
+}

@@ -15,11 +15,12 @@ import (
 
 // resolveStepRef returns the StepAction a step's ref names. It is the one place a step ref is fetched:
 // by name from the TaskRun's namespace (read uncached: each is read once, when the TaskRun starts). Remote
-// resolution (ref.resolver) plugs in here.
-func (r *TaskRunReconciler) resolveStepRef(ctx context.Context, namespace string, ref *pipelinev1.StepRef, field string) (*pipelinev1.StepActionSpec, error) {
+// resolution (ref.resolver) is resolve.go's.
+func (r *TaskRunReconciler) resolveStepRef(ctx context.Context, tr *pipelinev1.TaskRun, ref *pipelinev1.StepRef, field string) (*pipelinev1.StepActionSpec, error) {
 	if ref.Resolver != "" {
-		return nil, invalid(ReasonResolutionFailed, "%s.resolver: remote resolution (%s) of StepActions is not supported by hookrun: apply the StepAction to the namespace", field, ref.Resolver)
+		return r.resolveRemoteStepAction(ctx, tr, ref, field)
 	}
+	namespace := tr.Namespace
 	if ref.Name == "" {
 		return nil, invalid(ReasonValidationFailed, "%s.name: required", field)
 	}
@@ -37,7 +38,7 @@ func (r *TaskRunReconciler) resolveStepRef(ctx context.Context, namespace string
 // resolveStepActions replaces every step that references a StepAction with the StepAction's content, its
 // params substituted, as Tekton records it in status.taskSpec. field names the spec in messages
 // ("spec.taskSpec" or the Task).
-func (r *TaskRunReconciler) resolveStepActions(ctx context.Context, namespace string, spec *pipelinev1.TaskSpec, field string) error {
+func (r *TaskRunReconciler) resolveStepActions(ctx context.Context, tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, field string) error {
 	for i := range spec.Steps {
 		st := &spec.Steps[i]
 		sp := fmt.Sprintf("%s.steps[%d]", field, i)
@@ -50,7 +51,7 @@ func (r *TaskRunReconciler) resolveStepActions(ctx context.Context, namespace st
 		if err := stepRefConflicts(*st, sp); err != nil {
 			return err
 		}
-		sa, err := r.resolveStepRef(ctx, namespace, st.Ref, sp+".ref")
+		sa, err := r.resolveStepRef(ctx, tr, st.Ref, sp+".ref")
 		if err != nil {
 			return err
 		}

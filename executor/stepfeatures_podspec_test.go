@@ -122,7 +122,7 @@ spec:
 		{"ref-not-found", `taskSpec:
     steps: [{name: s, ref: {name: nope}}]`, "TaskRunResolutionFailed", `StepAction "nope" not found in namespace`},
 		{"ref-resolver", `taskSpec:
-    steps: [{name: s, ref: {resolver: git, params: [{name: url, value: x}]}}]`, "TaskRunResolutionFailed", "spec.taskSpec.steps[0].ref.resolver"},
+    steps: [{name: s, ref: {resolver: git, params: [{name: url, value: x}]}}]`, "TaskRunResolutionFailed", "spec.taskSpec.steps[0].ref: resolver git, param pathInRepo"},
 		{"inline-step-params", `taskSpec:
     steps: [{name: s, image: busybox, script: "true", params: [{name: a, value: b}]}]`,
 			"TaskRunValidationFailed", "spec.taskSpec.steps[0].params: only a step with a ref takes params"},

@@ -139,7 +139,7 @@ func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRu
 	if tr.Status.TaskSpec == nil {
 		spec, err := r.resolveTask(ctx, tr)
 		if err == nil {
-			err = r.resolveStepActions(ctx, tr.Namespace, spec, stepsField(tr))
+			err = r.resolveStepActions(ctx, tr, spec, stepsField(tr))
 		}
 		if err != nil {
 			var ve *validationError
