@@ -88,8 +88,24 @@ func newConfig(r client.Reader, opts interceptors.Options, requireAuth bool) *co
 	return c
 }
 
-// triggers returns the triggers of el, in declaration order (inline and groups first, then selected).
+// triggers returns the triggers of el, in declaration order (inline and groups first, then selected). A
+// configuration error of el itself (a namespaceSelector outside the watched namespaces, a bad
+// labelSelector) is kept for /readyz and the EventListener's status until el is fixed.
 func (c *config) triggers(ctx context.Context, el *triggersv1beta1.EventListener) ([]trigger, error) {
+	out, err := c.collect(ctx, el)
+	key := el.Namespace + "/" + el.Name + " (EventListener)"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case errors.Is(err, errConfig):
+		c.bad[key] = err.Error()
+	case err == nil:
+		delete(c.bad, key)
+	}
+	return out, err
+}
+
+func (c *config) collect(ctx context.Context, el *triggersv1beta1.EventListener) ([]trigger, error) {
 	var out []trigger
 	seen := map[string]bool{}
 	add := func(t trigger) {

@@ -198,6 +198,11 @@ func TestTektonSink(t *testing.T) {
 			t.Errorf("strict validation let %s through", pr.Name)
 		}
 	}
+	// The EventListener's own configuration error is reported with the others (/readyz, its status).
+	_, problems := h.srv.Health()
+	if !strings.Contains(strings.Join(problems, "\n"), ns+"/elsewhere (EventListener): trigger configuration: namespaceSelector") {
+		t.Errorf("problems %q lack the namespaceSelector error", problems)
+	}
 }
 
 func createdName(resp map[string]any) string {
