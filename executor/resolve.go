@@ -335,10 +335,36 @@ func (r *TaskRunReconciler) resolveRemoteTask(ctx context.Context, tr *pipelinev
 	return spec, nil
 }
 
-// resolveRemoteStepAction resolves a step's ref with a resolver (for resolveStepRef).
+// resolveRemoteStepAction resolves a step's ref with a resolver (for resolveStepRef). The resolver's params
+// may use the TaskRun's params (and an embedded spec's defaults), as in Tekton's examples.
 func (r *TaskRunReconciler) resolveRemoteStepAction(ctx context.Context, tr *pipelinev1.TaskRun, ref *pipelinev1.StepRef, field string) (*pipelinev1.StepActionSpec, error) {
-	spec, _, err := r.remote.stepAction(ctx, taskRunOf(tr), ref, field)
+	v := subst.Vars{}
+	if ts := tr.Spec.TaskSpec; ts != nil {
+		for _, ps := range ts.Params {
+			if ps.Default != nil {
+				setParamVar(v, ps.Name, *ps.Default)
+			}
+		}
+	}
+	for _, p := range tr.Spec.Params {
+		setParamVar(v, p.Name, p.Value)
+	}
+	c := *ref
+	c.Params = substituteRefParams(ref.Params, v)
+	spec, _, err := r.remote.stepAction(ctx, taskRunOf(tr), &c, field)
 	return spec, err
+}
+
+// setParamVar makes $(params.name) resolve to pv.
+func setParamVar(v subst.Vars, name string, pv pipelinev1.ParamValue) {
+	switch pv.Type {
+	case pipelinev1.ParamTypeArray:
+		v.Set("params."+name, subst.Arr(pv.ArrayVal))
+	case pipelinev1.ParamTypeObject:
+		v.Set("params."+name, subst.Obj(pv.ObjectVal))
+	default:
+		v.SetString("params."+name, pv.StringVal)
+	}
 }
 
 // resolveRemotePipeline is resolvePipeline for a remote reference: it records the source in
@@ -367,14 +393,7 @@ func (r *PipelineRunReconciler) getTaskRef(ctx context.Context, pr *pipelinev1.P
 		}
 		v := subst.Vars{}
 		for n, pv := range params {
-			switch pv.Type {
-			case pipelinev1.ParamTypeArray:
-				v.Set("params."+n, subst.Arr(pv.ArrayVal))
-			case pipelinev1.ParamTypeObject:
-				v.Set("params."+n, subst.Obj(pv.ObjectVal))
-			default:
-				v.SetString("params."+n, pv.StringVal)
-			}
+			setParamVar(v, n, pv)
 		}
 		v.SetString("context.pipelineRun.name", pr.Name)
 		v.SetString("context.pipelineRun.namespace", pr.Namespace)

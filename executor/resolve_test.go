@@ -342,6 +342,10 @@ spec:
 func TestStepActionResolver(t *testing.T) {
 	ns := newNamespace(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/greet.yaml" {
+			http.NotFound(w, req)
+			return
+		}
 		_, _ = io.WriteString(w, "apiVersion: tekton.dev/v1beta1\nkind: StepAction\nmetadata: {name: greet}\nspec:\n  image: alpine:3\n  script: echo remote\n")
 	}))
 	defer srv.Close()
@@ -351,13 +355,18 @@ kind: TaskRun
 metadata:
   name: step-remote
 spec:
+  params:
+    - {name: base, value: %q}
   taskSpec:
+    params:
+      - {name: base}
+      - {name: file, default: greet.yaml}
     steps:
       - name: greet
         ref:
           resolver: http
-          params: [{name: url, value: %q}]
-`, srv.URL+"/greet.yaml"))
+          params: [{name: url, value: "$(params.base)/$(params.file)"}]
+`, srv.URL))
 	waitPod(t, ns, "step-remote-pod")
 	tr := getTaskRun(t, ns, "step-remote")
 	if tr.Status.TaskSpec == nil || len(tr.Status.TaskSpec.Steps) != 1 || tr.Status.TaskSpec.Steps[0].Image != "alpine:3" ||
