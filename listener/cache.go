@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	pacv1alpha1 "github.com/hookrun/hookrun/api/pac/v1alpha1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 )
 
@@ -19,6 +20,7 @@ func watched() []client.Object {
 		&triggersv1beta1.EventListener{}, &triggersv1beta1.Trigger{}, &triggersv1beta1.TriggerBinding{},
 		&triggersv1beta1.ClusterTriggerBinding{}, &triggersv1beta1.TriggerTemplate{},
 		&triggersv1beta1.ClusterInterceptor{}, &triggersv1beta1.Interceptor{}, &corev1.Secret{},
+		&pacv1alpha1.Repository{},
 	}
 }
 
