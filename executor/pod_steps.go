@@ -288,7 +288,8 @@ func stepWhen(list pipelinev1.WhenExpressions, v subst.Resolver) []entrypoint.Wh
 	return out
 }
 
-var stepResultRef = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)\)`)
+// stepResultRef matches $(steps.S.results.R), with an optional [*], [i] or .key selector.
+var stepResultRef = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
 
 // stepResultRefs finds the $(steps.S.results.R) references step i makes, as the Task author wrote them
 // (before params are replaced, so a param value never adds one), to a step before it that declares R.

@@ -3,9 +3,11 @@ package executor
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -119,6 +121,11 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp stri
 	vars := subst.Vars{}
 	var missing []string
 	declared := map[string]bool{}
+	var defaults []pipelinev1.ParamSpec
+	body := pipelinev1.Step{
+		Image: sa.Image, Command: sa.Command, Args: sa.Args, Script: sa.Script, Env: sa.Env,
+		WorkingDir: sa.WorkingDir, VolumeMounts: sa.VolumeMounts,
+	}
 	for _, ps := range sa.Params {
 		declared[ps.Name] = true
 		v, ok := given[ps.Name]
@@ -127,15 +134,26 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp stri
 				missing = append(missing, ps.Name)
 				continue
 			}
-			v = *ps.Default.DeepCopy()
+			defaults = append(defaults, ps)
+			continue
 		}
 		if v.Type == "" {
 			v.Type = pipelinev1.ParamTypeString
 		}
-		if want := ps.EffectiveType(); v.Type != want {
+		want := ps.EffectiveType()
+		if ref, ok := wholeStepResultRef(v); ok && want != pipelinev1.ParamTypeString {
+			// An array or object step result, known only when the step runs: the wrapper replaces it.
+			body = deferParam(body, ps.Name, ref, want == pipelinev1.ParamTypeArray)
+			continue
+		}
+		if v.Type != want {
 			return st, invalid(ReasonValidationFailed, "%s.params: param %q: the StepAction declares type %s but the value is %s", sp, ps.Name, want, v.Type)
 		}
 		setParam(vars, ps.Name, v)
+	}
+	// A default may use the other params ("$(params.message) world"): replaced once, with the values given.
+	for _, ps := range defaults {
+		setParam(vars, ps.Name, expandBase(*ps.Default.DeepCopy(), vars))
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
@@ -146,10 +164,7 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp stri
 			return st, invalid(ReasonValidationFailed, "%s.params: StepAction %q declares no param %q", sp, st.Ref.Name, p.Name)
 		}
 	}
-	body := substituteStep(pipelinev1.Step{
-		Image: sa.Image, Command: sa.Command, Args: sa.Args, Script: sa.Script, Env: sa.Env,
-		WorkingDir: sa.WorkingDir, VolumeMounts: sa.VolumeMounts,
-	}, vars)
+	body = substituteStep(body, vars)
 	if body.Image == "" {
 		return st, invalid(ReasonValidationFailed, "%s.ref: StepAction %q has no image", sp, st.Ref.Name)
 	}
@@ -164,4 +179,49 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp stri
 	st.Results = append([]pipelinev1.StepResult(nil), sa.Results...)
 	st.Ref, st.Params = nil, nil
 	return st, nil
+}
+
+// wholeStepResultRef reports whether a param value is exactly $(steps.S.results.R) or
+// $(steps.S.results.R[*]), returning "steps.S.results.R".
+func wholeStepResultRef(v pipelinev1.ParamValue) (string, bool) {
+	if v.Type != pipelinev1.ParamTypeString {
+		return "", false
+	}
+	s := strings.TrimSpace(v.StringVal)
+	m := stepResultRef.FindStringSubmatch(s)
+	if m == nil || m[0] != s || (m[3] != "" && m[3] != "[*]") {
+		return "", false
+	}
+	return "steps." + m[1] + ".results." + m[2], true
+}
+
+// deferParam rewrites $(params.NAME…) in a StepAction's command, args, script, env values and workingDir
+// into the step result reference ref ("steps.S.results.R") with the same selector; a bare array
+// reference becomes ref[*].
+func deferParam(st pipelinev1.Step, name, ref string, array bool) pipelinev1.Step {
+	re := regexp.MustCompile(`\$\(params\.` + regexp.QuoteMeta(name) + `(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
+	rw := func(s string) string {
+		return re.ReplaceAllStringFunc(s, func(m string) string {
+			sel := re.FindStringSubmatch(m)[1]
+			if sel == "" && array {
+				sel = "[*]"
+			}
+			return "$(" + ref + sel + ")"
+		})
+	}
+	all := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = rw(s)
+		}
+		return out
+	}
+	st.Command, st.Args, st.Script, st.WorkingDir = all(st.Command), all(st.Args), rw(st.Script), rw(st.WorkingDir)
+	env := make([]corev1.EnvVar, len(st.Env))
+	for i, e := range st.Env {
+		e.Value = rw(e.Value)
+		env[i] = e
+	}
+	st.Env = env
+	return st
 }

@@ -220,3 +220,84 @@ func TestLargeResultsOnNodeAgent(t *testing.T) {
 		}
 	}
 }
+
+// Array and object step results passed as a StepAction's array and object params (replaced by the
+// wrapper when the step runs), a string one through env, and a param default that uses another param.
+const stepResultParams = `apiVersion: tekton.dev/v1alpha1
+kind: StepAction
+metadata:
+  name: check
+spec:
+  params:
+    - name: list
+      type: array
+    - name: image
+      type: object
+      properties:
+        url: {type: string}
+        digest: {type: string}
+    - name: word
+    - name: who
+      default: you
+    - name: sentence
+      default: "hi $(params.who)"
+  image: busybox
+  env:
+    - name: WORD
+      value: $(params.word)
+  args: ["$(params.list[*])", "$(params.list[0])", "$(params.image.url)@$(params.image.digest)"]
+  script: |
+    got="$1|$2|$3|$4|$WORD|$(params.sentence)"
+    want="one|two words|one|reg.io@sha256:1|foo|hi me"
+    [ "$got" = "$want" ] || { echo "got $got, want $want"; exit 1; }
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: passing
+spec:
+  taskSpec:
+    steps:
+      - name: make
+        image: busybox
+        results:
+          - {name: list, type: array}
+          - {name: image, type: object, properties: {url: {type: string}, digest: {type: string}}}
+          - {name: word}
+        script: |
+          printf '["one","two words"]' > $(step.results.list.path)
+          printf '{"url":"reg.io","digest":"sha256:1"}' > $(step.results.image.path)
+          printf foo > $(step.results.word.path)
+      - name: use
+        ref: {name: check}
+        params:
+          - {name: list, value: "$(steps.make.results.list[*])"}
+          - {name: image, value: "$(steps.make.results.image[*])"}
+          - {name: word, value: $(steps.make.results.word)}
+          - {name: who, value: me}
+`
+
+func TestStepActionStepResultParamsOnNodeAgent(t *testing.T) {
+	self := buildHookrun(t)
+	ns := newNamespace(t)
+	startNodeLoop(t, ns, self)
+	apply(t, ns, stepResultParams)
+	var tr *pipelinev1.TaskRun
+	eventually(t, 3*time.Minute, "TaskRun passing done", func() (bool, error) {
+		tr = getTaskRun(t, ns, "passing")
+		c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
+		return c != nil && c.Status != corev1.ConditionUnknown, nil
+	})
+	if c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != corev1.ConditionTrue {
+		t.Fatalf("TaskRun failed: %+v", c)
+	}
+	got := map[string]string{}
+	for _, r := range tr.Status.Steps[0].Results {
+		b, _ := r.Value.MarshalJSON()
+		got[r.Name] = string(b)
+	}
+	want := map[string]string{"list": `["one","two words"]`, "image": `{"digest":"sha256:1","url":"reg.io"}`, "word": `"foo"`}
+	if !equalJSON(got, want) {
+		t.Errorf("status.steps[0].results = %v, want %v", got, want)
+	}
+}

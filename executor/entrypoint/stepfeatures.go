@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -117,7 +118,9 @@ func ParseStepResultRefs(s string) ([]StepResultRef, error) {
 	return out, nil
 }
 
-var stepResultExpr = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)\)`)
+// stepResultExpr matches $(steps.S.results.R), $(steps.S.results.R[*]), $(steps.S.results.R[i]) and
+// $(steps.S.results.R.key) (array and object step results hold JSON).
+var stepResultExpr = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
 
 // stepResultExpander replaces the listed $(steps.STEP.results.NAME) references with what STEP wrote.
 // Only references the executor listed (a step declared before this one, with that result) are replaced:
@@ -141,32 +144,79 @@ func (e *stepResultExpander) expand(s string) string {
 		return s
 	}
 	return stepResultExpr.ReplaceAllStringFunc(s, func(m string) string {
-		sub := stepResultExpr.FindStringSubmatch(m)
-		ref := StepResultRef{Step: strings.TrimPrefix(sub[1], "step-"), Result: sub[2]}
-		if !e.allowed[ref] {
-			ref.Step = sub[1]
-			if !e.allowed[ref] {
-				return m
-			}
-		}
-		data, err := os.ReadFile(filepath.Join(StepResultsDir(e.stepsDir, ref.Step), ref.Result))
-		if err != nil {
-			if e.err == nil {
-				e.err = fmt.Errorf("step %q did not write its result %q (read %s): %w", ref.Step, ref.Result, m, err)
-			}
+		vals, ok := e.lookup(m)
+		if !ok {
 			return m
 		}
-		return string(data)
+		return strings.Join(vals, " ")
 	})
 }
 
+// lookup returns the value of one reference (an array's elements for R[*]); false leaves it as written.
+func (e *stepResultExpander) lookup(m string) ([]string, bool) {
+	sub := stepResultExpr.FindStringSubmatch(m)
+	ref := StepResultRef{Step: strings.TrimPrefix(sub[1], "step-"), Result: sub[2]}
+	if !e.allowed[ref] {
+		ref.Step = sub[1]
+		if !e.allowed[ref] {
+			return nil, false
+		}
+	}
+	fail := func(err error) ([]string, bool) {
+		if e.err == nil {
+			e.err = err
+		}
+		return nil, false
+	}
+	data, err := os.ReadFile(filepath.Join(StepResultsDir(e.stepsDir, ref.Step), ref.Result))
+	if err != nil {
+		return fail(fmt.Errorf("step %q did not write its result %q (read %s): %w", ref.Step, ref.Result, m, err))
+	}
+	sel := sub[3]
+	switch {
+	case sel == "":
+		return []string{string(data)}, true
+	case strings.HasPrefix(sel, "."):
+		var obj map[string]string
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return fail(fmt.Errorf("%s: step result %q of step %q is not a JSON object of strings: %w", m, ref.Result, ref.Step, err))
+		}
+		v, ok := obj[sel[1:]]
+		if !ok {
+			return fail(fmt.Errorf("%s: step result %q of step %q has no key %q", m, ref.Result, ref.Step, sel[1:]))
+		}
+		return []string{v}, true
+	}
+	var arr []string
+	if err := json.Unmarshal(data, &arr); err != nil {
+		return fail(fmt.Errorf("%s: step result %q of step %q is not a JSON array of strings: %w", m, ref.Result, ref.Step, err))
+	}
+	idx := sel[1 : len(sel)-1]
+	if idx == "*" {
+		return arr, true
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || i >= len(arr) {
+		return fail(fmt.Errorf("%s: index %s out of the %d elements of step result %q of step %q", m, idx, len(arr), ref.Result, ref.Step))
+	}
+	return []string{arr[i]}, true
+}
+
+// expandAll replaces references in each element; an element that is exactly one R[*] reference becomes
+// the array's elements (as a Task's array params do in args).
 func (e *stepResultExpander) expandAll(list []string) []string {
 	if len(e.allowed) == 0 {
 		return list
 	}
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = e.expand(s)
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if loc := stepResultExpr.FindStringSubmatchIndex(s); loc != nil && loc[0] == 0 && loc[1] == len(s) && loc[6] >= 0 && s[loc[6]:loc[7]] == "[*]" {
+			if vals, ok := e.lookup(s); ok {
+				out = append(out, vals...)
+				continue
+			}
+		}
+		out = append(out, e.expand(s))
 	}
 	return out
 }

@@ -150,3 +150,52 @@ func TestRunOutputConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestRunArrayAndObjectStepResults(t *testing.T) {
+	d := newDirs(t)
+	dir := StepResultsDir(d.steps, "make")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, v := range map[string]string{"arr": `["image1","image 2"]`, "obj": `{"URL":"ar.com","DIGEST":"sha234"}`, "str": "foo"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs := []StepResultRef{{"make", "arr"}, {"make", "obj"}, {"make", "str"}}
+	for _, tc := range []struct {
+		name    string
+		command []string
+		want    string
+		wantErr string
+	}{
+		{name: "array expands into args", command: []string{"printf", "<%s>", "$(steps.make.results.arr[*])", "$(steps.make.results.arr[1])"},
+			want: "<image1><image 2><image 2>"},
+		{name: "object keys and strings", command: []string{"printf", "<%s>", "$(steps.make.results.obj.URL)@$(steps.make.results.obj.DIGEST)", "x$(steps.make.results.str)"},
+			want: "<ar.com@sha234><xfoo>"},
+		{name: "array inside a string is joined", command: []string{"printf", "<%s>", "all: $(steps.make.results.arr[*])"},
+			want: "<all: image1 image 2>"},
+		{name: "index out of range", command: []string{"echo", "$(steps.make.results.arr[5])"},
+			wantErr: `$(steps.make.results.arr[5]): index 5 out of the 2 elements of step result "arr" of step "make"`},
+		{name: "missing key", command: []string{"echo", "$(steps.make.results.obj.NOPE)"},
+			wantErr: `$(steps.make.results.obj.NOPE): step result "obj" of step "make" has no key "NOPE"`},
+		{name: "a string is not an array", command: []string{"echo", "$(steps.make.results.str[0])"},
+			wantErr: `$(steps.make.results.str[0]): step result "str" of step "make" is not a JSON array of strings`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			o := d.opts(RunOptions{Name: "use", StepResultRefs: refs, Command: tc.command, Stdout: &out, Stderr: &bytes.Buffer{}})
+			code, _ := Run(context.Background(), o)
+			m := readMessage(t, d.term)
+			if tc.wantErr != "" {
+				if code != 1 || !strings.HasPrefix(m.Message, tc.wantErr) {
+					t.Fatalf("exit %d, message %q; want it to start with %q", code, m.Message, tc.wantErr)
+				}
+				return
+			}
+			if code != 0 || out.String() != tc.want {
+				t.Fatalf("exit %d (%+v), output %q, want %q", code, m, out.String(), tc.want)
+			}
+		})
+	}
+}
