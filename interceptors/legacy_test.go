@@ -120,3 +120,36 @@ func TestLegacyWebhook(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLegacyBodyWithExtensions: whatever a sender posts, the body sent to a legacy webhook interceptor is
+// the delivery's bytes untouched (no extensions) or a JSON object holding the extensions, or an error;
+// never a panic.
+func FuzzLegacyBodyWithExtensions(f *testing.F) {
+	f.Add([]byte(`{"a":1,"extensions":{"old":true}}`), true)
+	f.Add([]byte(`[1,2]`), true)
+	f.Add([]byte(``), true)
+	f.Add([]byte(`{"a":`), false)
+	f.Fuzz(func(t *testing.T, body []byte, withExt bool) {
+		req := &Request{Body: body}
+		if withExt {
+			req.Extensions = map[string]any{"k": "v"}
+		}
+		out, err := bodyWithExtensions(req)
+		if err != nil {
+			return
+		}
+		if !withExt {
+			if string(out) != string(body) {
+				t.Fatalf("body changed without extensions: %q -> %q", body, out)
+			}
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		if ext, _ := m["extensions"].(map[string]any); ext["k"] != "v" {
+			t.Fatalf("extension missing: %s", out)
+		}
+	})
+}
