@@ -48,6 +48,20 @@ spec:
       results: [{name: r}]
       script: echo $(steps.hello.results.message) > $(step.results.r.path)
 `, nil},
+		{"displayName on a Pipeline and its tasks", `apiVersion: tekton.dev/v1beta1
+kind: Pipeline
+metadata: {name: p}
+spec:
+  displayName: Build and test
+  description: builds
+  tasks:
+    - name: build
+      displayName: Build the image
+      description: the build
+      taskSpec:
+        displayName: Build
+        steps: [{name: s, displayName: Step one, image: busybox, script: "true"}]
+`, nil},
 		{"forbidden fields with ref", stepAction + task(`    - name: s
       ref: {name: greet}
       image: busybox
