@@ -57,7 +57,13 @@ func (r *Resolvers) bundle(ctx context.Context, req Request) (Result, error) {
 		}
 		digest = desc.Digest.String()
 	}
-	key := cacheKey(Bundles, withoutKey(req.Params, "secret"), digest)
+	// A bundle read with credentials is cached for that Secret only: another namespace (or no secret) must
+	// not read a private bundle through the cache by its digest.
+	version := digest
+	if s := req.Params["secret"]; s != "" {
+		version += "\x00" + req.Namespace + "/" + s
+	}
+	key := cacheKey(Bundles, withoutKey(req.Params, "secret"), version)
 	if res, ok := r.cache.get(key); ok {
 		return res, nil
 	}
