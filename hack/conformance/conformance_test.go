@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	hookpipeline "github.com/hookrun/hookrun/api/pipeline/v1"
+	hookclustertask "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	hooktriggers "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	pipelinev1alpha1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1alpha1"
 	pipelinev1beta1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	triggersv1alpha1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1alpha1"
 	triggersv1beta1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1beta1"
@@ -34,6 +36,11 @@ func roots() []Root {
 		{"tekton.dev/v1beta1 Pipeline", typeOf[pipelinev1beta1.Pipeline](), typeOf[hookpipeline.Pipeline]()},
 		{"tekton.dev/v1beta1 TaskRun", typeOf[pipelinev1beta1.TaskRun](), typeOf[hookpipeline.TaskRun]()},
 		{"tekton.dev/v1beta1 PipelineRun", typeOf[pipelinev1beta1.PipelineRun](), typeOf[hookpipeline.PipelineRun]()},
+		{"tekton.dev/v1beta1 StepAction", typeOf[pipelinev1beta1.StepAction](), typeOf[hookpipeline.StepAction]()},
+		{"tekton.dev/v1alpha1 StepAction", typeOf[pipelinev1alpha1.StepAction](), typeOf[hookpipeline.StepAction]()},
+		// Tekton's Go types no longer have ClusterTask (removed in Pipelines v0.65); it was a cluster-scoped
+		// Task, so the v1beta1 Task is its shape.
+		{"tekton.dev/v1beta1 ClusterTask", typeOf[pipelinev1beta1.Task](), typeOf[hookclustertask.ClusterTask]()},
 		{"triggers.tekton.dev/v1beta1 EventListener", typeOf[triggersv1beta1.EventListener](), typeOf[hooktriggers.EventListener]()},
 		{"triggers.tekton.dev/v1beta1 Trigger", typeOf[triggersv1beta1.Trigger](), typeOf[hooktriggers.Trigger]()},
 		{"triggers.tekton.dev/v1beta1 TriggerBinding", typeOf[triggersv1beta1.TriggerBinding](), typeOf[hooktriggers.TriggerBinding]()},
