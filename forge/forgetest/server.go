@@ -1,5 +1,7 @@
 // Package forgetest is a fake forge for tests: a real HTTP server on 127.0.0.1 implementing GitHub's
 // commit-status endpoints (under /api/v3/, as GitHub Enterprise serves them) and GitLab's (under /api/v4/),
+// plus the repository endpoints package pac uses (contents at a ref, collaborator permission or project
+// membership, pull/merge request files, comments: repo.go),
 // recording every request it receives and every status it applies, with faults a test switches on: answer
 // 5xx or 429 (with Retry-After), drop the connection, or apply a status and lose the answer.
 package forgetest
@@ -73,6 +75,7 @@ type Server struct {
 	fault    *Fault
 	requests []Request
 	statuses map[string][]Request // provider/repo/sha → applied statuses, oldest first
+	repos    repoState            // repository contents, permissions and comments (repo.go)
 }
 
 // NewServer starts a fake forge accepting token. Close it when done.
@@ -83,6 +86,7 @@ func NewServer(token string) *Server {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/commits/{sha}/statuses", s.githubList)
 	mux.HandleFunc("POST /api/v4/projects/{id}/statuses/{sha}", s.gitlabPost)
 	mux.HandleFunc("GET /api/v4/projects/{id}/repository/commits/{sha}/statuses", s.gitlabList)
+	s.repoRoutes(mux)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s
@@ -313,3 +317,5 @@ func oneOf(s string, set ...string) bool {
 	}
 	return false
 }
+
+func decodeJSON(r *http.Request, v any) error { return json.NewDecoder(r.Body).Decode(v) }
