@@ -1,0 +1,121 @@
+package entrypoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Step sequencing when steps are regular containers that all start together (executor/doc.go): each
+// wrapper waits for its predecessor's record in RunDir, then runs its step and writes its own record.
+// A record holds "ok" (the step completed, or failed under onError: continue) or "failed STEP" (this or an
+// earlier step failed, or was stopped): a wrapper that reads a failure does not run its step, and passes
+// the failure on.
+
+// RunDir is where the step records live (an emptyDir shared by the steps).
+const RunDir = "/tekton/run"
+
+const (
+	recordOK     = "ok"
+	recordFailed = "failed"
+)
+
+// pollFallback is how often a waiter looks at the record when the file system cannot notify it.
+const pollFallback = 50 * time.Millisecond
+
+// waitRecord waits until path exists and returns its content. It is notified by inotify (fsnotify) on
+// path's directory, and polls only when a watch cannot be set up.
+func waitRecord(ctx context.Context, path string) (string, error) {
+	dir := filepath.Dir(path)
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		defer w.Close()
+		if err = w.Add(dir); err != nil {
+			w.Close()
+			w = nil
+		}
+	}
+	read := func() (string, bool, error) {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, nil
+		}
+		return strings.TrimSpace(string(b)), err == nil, err
+	}
+	// The record may have been written before the watch began.
+	if s, ok, err := read(); ok || err != nil {
+		return s, err
+	}
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w != nil {
+		events, errs = w.Events, w.Errors
+	}
+	poll := time.NewTicker(pollFallback)
+	defer poll.Stop()
+	if w != nil {
+		poll.Reset(time.Second) // a safety net only
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if filepath.Clean(ev.Name) != filepath.Clean(path) {
+				continue
+			}
+		case <-errs:
+		case <-poll.C:
+		}
+		if s, ok, err := read(); ok || err != nil {
+			return s, err
+		}
+	}
+}
+
+// postRecord writes the record at path whole (written aside, then renamed into place).
+func postRecord(path, record string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(record+"\n"), 0o666); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// RecordPath is the record of the step at index i (0-based, in Task order) in dir.
+func RecordPath(dir string, i int) string {
+	return filepath.Join(dir, fmt.Sprintf("%d.out", i))
+}
+
+// awaitTurn waits for the predecessor's record (none for the first step). It returns "" when the step may
+// run, else the failure to pass on.
+func awaitTurn(ctx context.Context, waitFile string) (failure string, err error) {
+	if waitFile == "" {
+		return "", nil
+	}
+	rec, err := waitRecord(ctx, waitFile)
+	if err != nil {
+		return "", fmt.Errorf("wait for the previous step: %w", err)
+	}
+	if rec == recordOK {
+		return "", nil
+	}
+	if f, ok := strings.CutPrefix(rec, recordFailed); ok {
+		return strings.TrimSpace(f), nil
+	}
+	return "", fmt.Errorf("the previous step's record %s holds %q", waitFile, rec)
+}
