@@ -15,6 +15,12 @@ const (
 	Undecided   = "undecided"   // Tekton has it, hookrun does not, nobody decided yet: the test fails
 )
 
+// NotInSchema starts the reason of a field refused because hookrun's types lack it (the API server's
+// strict field validation then names it). When the field appears in hookrun's types, regeneration makes
+// the row implemented; a reason without this phrase (refused by hookrun's own check although the types
+// carry the field) is kept.
+const NotInSchema = "not in hookrun's schema"
+
 // Row is one line of the compatibility table.
 type Row struct {
 	Kind, Path, Status, Reason string
@@ -66,6 +72,9 @@ func Rows(paths []Path, d Decisions) []Row {
 		}
 		if old, ok := d[r.key()]; ok {
 			switch {
+			case p.Present && strings.Contains(old.Reason, NotInSchema):
+				// Refused because hookrun's types lacked it, and now they have it: implemented (the
+				// generated row replaces the stale decision).
 			case (old.Status == Refused || old.Status == Ignored) && old.Reason != "":
 				r.Status, r.Reason = old.Status, old.Reason
 			case old.Status == Implemented && p.Present && old.Reason != "" && p.Note == "":

@@ -103,6 +103,16 @@ func TestWalkAndDecide(t *testing.T) {
 			t.Errorf("decision not kept: %+v", r)
 		}
 	}
+	// A field refused for lack of a schema entry becomes implemented once hookrun's types carry it; one
+	// refused by hookrun's own check stays refused.
+	present := []Path{{Kind: "K", Path: "a", Present: true}, {Kind: "K", Path: "b", Present: true}}
+	kept := Rows(present, Decisions{
+		"K\x00a": {Kind: "K", Path: "a", Status: Refused, Reason: NotInSchema + ", so the API server refuses it"},
+		"K\x00b": {Kind: "K", Path: "b", Status: Refused, Reason: "hookrun's validation refuses it"},
+	})
+	if kept[0].Status != Implemented || kept[1].Status != Refused {
+		t.Errorf("rows after the fields appeared: %+v", kept)
+	}
 	if _, err := ParseTable("| K | `p` | maybe | x |\n"); err == nil {
 		t.Error("an unknown status parses")
 	}
