@@ -22,8 +22,18 @@ func pipelineTaskRefs(pt *pipelinev1.PipelineTask) (results []resultRef, statuse
 		texts = append(texts, paramTexts(p.Value)...)
 	}
 	for _, w := range pt.When {
-		texts = append(texts, w.Input)
+		texts = append(texts, w.Input, w.CEL)
 		texts = append(texts, w.Values...)
+	}
+	if pt.Matrix != nil {
+		for _, p := range pt.Matrix.Params {
+			texts = append(texts, paramTexts(p.Value)...)
+		}
+		for _, inc := range pt.Matrix.Include {
+			for _, p := range inc.Params {
+				texts = append(texts, paramTexts(p.Value)...)
+			}
+		}
 	}
 	seen := map[resultRef]bool{}
 	for _, s := range texts {
@@ -100,6 +110,9 @@ func buildGraph(spec *pipelinev1.PipelineSpec) (*pipelineGraph, error) {
 		finallyNames[pt.Name] = true
 	}
 	check := func(field string, pt *pipelinev1.PipelineTask) error {
+		if f := pipelineInPipeline(pt); f != "" {
+			return invalid(ReasonPipelineValidationFailed, "%s.%s: Pipelines in Pipelines (a pipeline task running a Pipeline, Tekton alpha) are not supported by hookrun: write the Pipeline's tasks into this Pipeline", field, f)
+		}
 		if pt.TaskRef == nil && pt.TaskSpec == nil {
 			return invalid(ReasonPipelineValidationFailed, "%s: needs taskRef or taskSpec", field)
 		}
@@ -108,12 +121,15 @@ func buildGraph(spec *pipelinev1.PipelineSpec) (*pipelineGraph, error) {
 				return invalid(ReasonPipelineValidationFailed, "%s", err.Error())
 			}
 		}
-		if pt.Matrix != nil && (len(pt.Matrix.Params) > 0 || len(pt.Matrix.Include) > 0) {
-			return invalid(ReasonPipelineValidationFailed, "%s.matrix: matrix fan-out is not supported by hookrun", field)
+		if err := validateMatrix(field, pt, 0); err != nil {
+			return err
 		}
-		for _, w := range pt.When {
+		for j, w := range pt.When {
 			if w.CEL != "" {
-				return invalid(ReasonPipelineValidationFailed, "%s.when: cel when expressions are not supported by hookrun (use input/operator/values)", field)
+				if w.Input != "" || w.Operator != "" || len(w.Values) > 0 {
+					return invalid(ReasonPipelineValidationFailed, "%s.when[%d]: cel cannot be combined with input, operator or values", field, j)
+				}
+				continue
 			}
 			if w.Operator != "in" && w.Operator != "notin" {
 				return invalid(ReasonPipelineValidationFailed, "%s.when: operator %q must be in or notin", field, w.Operator)
@@ -174,6 +190,17 @@ func buildGraph(spec *pipelinev1.PipelineSpec) (*pipelineGraph, error) {
 		return nil, invalid(ReasonPipelineValidationFailed, "spec.tasks: the tasks form a cycle: %s", strings.Join(cycle, " -> "))
 	}
 	return g, nil
+}
+
+// pipelineInPipeline names the field of a pipeline task that runs a Pipeline, or "".
+func pipelineInPipeline(pt *pipelinev1.PipelineTask) string {
+	switch {
+	case pt.PipelineSpec != nil:
+		return "pipelineSpec"
+	case pt.PipelineRef != nil:
+		return "pipelineRef"
+	}
+	return ""
 }
 
 func dedupe(in []string) []string {

@@ -38,6 +38,9 @@ type Options struct {
 	// MaxConcurrentRuns caps PipelineRuns running at once (0 = unlimited); the rest wait with reason Queued
 	// and start oldest first.
 	MaxConcurrentRuns int
+	// MaxMatrixCombinations caps the TaskRuns one matrixed pipeline task fans out to (0 = Tekton's
+	// default-max-matrix-combinations-count, 256); a matrix beyond it fails the run.
+	MaxMatrixCombinations int
 	// HookrunImage, KanikoImage and GitImage: see the Default… constants.
 	HookrunImage string
 	KanikoImage  string

@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/executor/subst"
 )
 
 // Messages a cancelled TaskRun carries.
@@ -96,6 +97,9 @@ func (m runMode) dagSkipReason() string {
 // advance schedules, skips, stops and finishes, and returns when to look again.
 func (r *PipelineRunReconciler) advance(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState) (ctrl.Result, error) {
 	clk := &runClock{now: r.opts.Now()}
+	if ve := r.fillMatrices(pr, st); ve != nil {
+		return ctrl.Result{}, r.failRun(ctx, pr, st, ve)
+	}
 	m := readRunMode(pr, clk)
 	if m.hardCancel || m.pipelineTimedOut {
 		return ctrl.Result{}, r.hardStop(ctx, pr, st, m)
@@ -123,8 +127,12 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, pr *pipelinev1.Pipe
 	}
 	dagDone := st.dagDone()
 	if dagDone && len(st.final) > 0 {
-		if err := r.scheduleFinally(ctx, pr, st, &m, clk); err != nil {
+		ve, err := r.scheduleFinally(ctx, pr, st, &m, clk)
+		if err != nil {
 			return ctrl.Result{}, err
+		}
+		if ve != nil {
+			return ctrl.Result{}, r.failRun(ctx, pr, st, ve)
 		}
 	}
 	r.writeStatus(pr, st)
@@ -157,8 +165,8 @@ func (r *PipelineRunReconciler) hardStop(ctx context.Context, pr *pipelinev1.Pip
 // cancelRunning cancels the running TaskRuns of list.
 func (r *PipelineRunReconciler) cancelRunning(ctx context.Context, pr *pipelinev1.PipelineRun, list []*ptState, msg string) error {
 	for _, s := range list {
-		if s.running() {
-			if err := r.cancelTaskRun(ctx, pr, s, msg); err != nil {
+		for _, ref := range s.liveRuns(pr.Name) {
+			if err := r.cancelTaskRun(ctx, pr, ref, msg); err != nil {
 				return err
 			}
 		}
@@ -168,7 +176,7 @@ func (r *PipelineRunReconciler) cancelRunning(ctx context.Context, pr *pipelinev
 
 // failRun ends the run with a validation error found while scheduling (an invalid result reference).
 func (r *PipelineRunReconciler) failRun(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, ve *validationError) error {
-	if err := r.cancelRunning(ctx, pr, st.dag, msgTaskRunRunFailed); err != nil {
+	if err := r.cancelRunning(ctx, pr, st.all(), msgTaskRunRunFailed); err != nil {
 		return err
 	}
 	r.writeStatus(pr, st)
@@ -179,10 +187,15 @@ func (r *PipelineRunReconciler) failRun(ctx context.Context, pr *pipelinev1.Pipe
 // scheduleDAG decides DAG tasks in declaration order until nothing changes: a task is decided once all
 // its parents are done. It returns the validation problem when a task's result reference cannot be met.
 func (r *PipelineRunReconciler) scheduleDAG(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, skipReason string, now time.Time) (*validationError, error) {
-	var invalidRef *validationError
 	for progress := true; progress; {
 		progress = false
 		for _, s := range st.dag {
+			if s.mx != nil && s.mx.combos != nil && !s.mx.complete() {
+				// A fan-out begun before: finished even when stopping, so the task can be done.
+				if err := r.createMatrixRuns(ctx, pr, st, s, r.vars(pr, st), now); err != nil {
+					return nil, err
+				}
+			}
 			if s.started() || s.skip != nil {
 				continue
 			}
@@ -196,16 +209,14 @@ func (r *PipelineRunReconciler) scheduleDAG(ctx context.Context, pr *pipelinev1.
 				continue
 			}
 			bad, err := r.decideDAGTask(ctx, pr, st, s, parentSkipped, now)
-			if err != nil {
-				return nil, err
-			}
-			if bad != nil {
-				invalidRef = bad
+			if bad != nil || err != nil {
+				// The run fails: nothing more is started (deciding s again would find the same problem).
+				return bad, err
 			}
 			progress = true
 		}
 	}
-	return invalidRef, nil
+	return nil, nil
 }
 
 // decideDAGTask skips or starts a DAG task whose parents are done.
@@ -222,15 +233,28 @@ func (r *PipelineRunReconciler) decideDAGTask(ctx context.Context, pr *pipelinev
 		}
 		return &validationError{reason: ReasonInvalidTaskResultReference, msg: fmt.Sprintf("Invalid task result reference: could not find result with name %s for task %s (used by pipeline task %q)", miss[0].Result, miss[0].Task, s.pt.Name)}, nil
 	}
-	if when := substituteWhen(s.pt.When, vars); !evalWhen(when) {
+	when := substituteWhen(s.pt.When, vars)
+	ok, err := whenAllows(when)
+	if err != nil {
+		return celProblem(pr, s, err), nil
+	}
+	if !ok {
 		s.skip = &pipelinev1.SkippedTask{Name: s.pt.Name, Reason: SkipWhen, WhenExpressions: when}
 		return nil, nil
+	}
+	return r.startTask(ctx, pr, st, s, vars, now)
+}
+
+// startTask creates the TaskRun of a plain task, or fans a matrixed one out.
+func (r *PipelineRunReconciler) startTask(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, s *ptState, vars subst.Vars, now time.Time) (*validationError, error) {
+	if s.mx != nil {
+		return r.startMatrix(ctx, pr, st, s, vars, now)
 	}
 	return nil, r.createTaskRun(ctx, pr, st, s, vars, now)
 }
 
 // scheduleFinally starts (or skips) the finally tasks once the DAG is done.
-func (r *PipelineRunReconciler) scheduleFinally(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, m *runMode, clk *runClock) error {
+func (r *PipelineRunReconciler) scheduleFinally(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, m *runMode, clk *runClock) (*validationError, error) {
 	if pr.Status.FinallyStartTime == nil {
 		t := metav1.NewTime(clk.now)
 		pr.Status.FinallyStartTime = &t
@@ -240,7 +264,14 @@ func (r *PipelineRunReconciler) scheduleFinally(ctx context.Context, pr *pipelin
 	}
 	if m.finallyTimedOut {
 		if err := r.cancelRunning(ctx, pr, st.final, msgTaskRunTimedOut); err != nil {
-			return err
+			return nil, err
+		}
+	}
+	for _, s := range st.final {
+		if s.mx != nil && s.mx.combos != nil && !s.mx.complete() {
+			if err := r.createMatrixRuns(ctx, pr, st, s, r.vars(pr, st), clk.now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	vars := r.vars(pr, st)
@@ -248,20 +279,24 @@ func (r *PipelineRunReconciler) scheduleFinally(ctx context.Context, pr *pipelin
 		if s.started() || s.skip != nil {
 			continue
 		}
+		when := substituteWhen(s.pt.When, vars)
+		ok, err := whenAllows(when)
 		switch {
 		case m.finallyTimedOut:
 			s.skip = &pipelinev1.SkippedTask{Name: s.pt.Name, Reason: SkipFinallyTimeout, WhenExpressions: s.pt.When}
 		case len(missingResults(s.pt, vars)) > 0:
 			s.skip = &pipelinev1.SkippedTask{Name: s.pt.Name, Reason: SkipMissingResults, WhenExpressions: s.pt.When}
-		case !evalWhen(substituteWhen(s.pt.When, vars)):
-			s.skip = &pipelinev1.SkippedTask{Name: s.pt.Name, Reason: SkipWhen, WhenExpressions: substituteWhen(s.pt.When, vars)}
+		case err != nil:
+			return celProblem(pr, s, err), nil
+		case !ok:
+			s.skip = &pipelinev1.SkippedTask{Name: s.pt.Name, Reason: SkipWhen, WhenExpressions: when}
 		default:
-			if err := r.createTaskRun(ctx, pr, st, s, vars, clk.now); err != nil {
-				return err
+			if ve, err := r.startTask(ctx, pr, st, s, vars, clk.now); ve != nil || err != nil {
+				return ve, err
 			}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // taskCounts are the figures of the PipelineRun's condition message.

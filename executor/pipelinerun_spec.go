@@ -18,6 +18,9 @@ func (r *PipelineRunReconciler) validateRun(ctx context.Context, pr *pipelinev1.
 	if _, err := buildGraph(spec); err != nil {
 		return err
 	}
+	if err := r.checkMatrixSizes(spec); err != nil {
+		return err
+	}
 	if _, err := pipelineParams(pr, spec); err != nil {
 		return err
 	}

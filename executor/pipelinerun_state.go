@@ -16,15 +16,19 @@ import (
 // ptState is one pipeline task's state in a PipelineRun.
 type ptState struct {
 	pt      *pipelinev1.PipelineTask
+	field   string // spec.tasks[i] or spec.finally[i], for messages
 	finally bool
 	// tr is the TaskRun, if made and cached; known is true when it was made (even if not cached yet).
 	tr    *pipelinev1.TaskRun
 	known bool
 	skip  *pipelinev1.SkippedTask
+	// mx is the fan-out of a matrixed task (nil for a plain task, whose one TaskRun is tr).
+	mx *matrixState
 }
 
 func (s *ptState) started() bool { return s.known || s.tr != nil }
 
+// cond is a plain task's TaskRun condition (nil when not cached, and for matrixed tasks).
 func (s *ptState) cond() *pipelinev1.Condition {
 	if s.tr == nil {
 		return nil
@@ -32,27 +36,68 @@ func (s *ptState) cond() *pipelinev1.Condition {
 	return s.tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
 }
 
+// conds are the conditions of the task's TaskRuns (nil entries for those not cached); all is false while a
+// matrixed task's combinations are not known.
+func (s *ptState) conds() (list []*pipelinev1.Condition, all bool) {
+	if s.mx == nil {
+		return []*pipelinev1.Condition{s.cond()}, true
+	}
+	if s.mx.combos == nil {
+		return nil, false
+	}
+	list = make([]*pipelinev1.Condition, len(s.mx.runs))
+	for i, tr := range s.mx.runs {
+		if tr != nil {
+			list[i] = tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
+		}
+	}
+	return list, true
+}
+
 func (s *ptState) done() bool {
 	if s.skip != nil {
 		return true
 	}
-	c := s.cond()
-	return c != nil && c.Status != corev1.ConditionUnknown
+	list, all := s.conds()
+	if !all {
+		return false
+	}
+	for _, c := range list {
+		if c == nil || c.Status == corev1.ConditionUnknown {
+			return false
+		}
+	}
+	return true
 }
 
+// anyCond reports whether the task is done (not skipped) and one of its TaskRuns' conditions satisfies f.
+func (s *ptState) anyCond(f func(*pipelinev1.Condition) bool) bool {
+	if s.skip != nil || !s.done() {
+		return false
+	}
+	list, _ := s.conds()
+	for _, c := range list {
+		if f(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// succeeded: every TaskRun succeeded.
 func (s *ptState) succeeded() bool {
-	c := s.cond()
-	return c != nil && c.Status == corev1.ConditionTrue
+	return s.skip == nil && s.done() && !s.anyCond(func(c *pipelinev1.Condition) bool { return c.Status != corev1.ConditionTrue })
 }
 
+// failed: done, and a TaskRun failed.
 func (s *ptState) failed() bool {
-	c := s.cond()
-	return c != nil && c.Status == corev1.ConditionFalse
+	return s.anyCond(func(c *pipelinev1.Condition) bool { return c.Status == corev1.ConditionFalse })
 }
 
 func (s *ptState) cancelled() bool {
-	c := s.cond()
-	return c != nil && c.Status == corev1.ConditionFalse && c.Reason == ReasonTaskRunCancelled
+	return s.anyCond(func(c *pipelinev1.Condition) bool {
+		return c.Status == corev1.ConditionFalse && c.Reason == ReasonTaskRunCancelled
+	})
 }
 
 // failureCounts is a failure the PipelineRun must react to (not onError: continue).
@@ -62,6 +107,52 @@ func (s *ptState) failureCounts() bool {
 
 func (s *ptState) running() bool { return s.started() && !s.done() }
 
+// runRef names one TaskRun of a task (tr is nil when it is not cached).
+type runRef struct {
+	name string
+	tr   *pipelinev1.TaskRun
+}
+
+func finalCond(tr *pipelinev1.TaskRun) bool {
+	if tr == nil {
+		return false
+	}
+	c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
+	return c != nil && c.Status != corev1.ConditionUnknown
+}
+
+// liveRuns are the task's TaskRuns that were made and have not finished.
+func (s *ptState) liveRuns(prName string) []runRef {
+	if s.mx == nil {
+		if s.running() {
+			return []runRef{{name: childName(prName, s.pt.Name), tr: s.tr}}
+		}
+		return nil
+	}
+	var out []runRef
+	if s.mx.combos == nil {
+		names := map[string]bool{}
+		for n := range s.mx.found {
+			names[n] = true
+		}
+		for n := range s.mx.refs {
+			names[n] = true
+		}
+		for _, n := range sortedKeys(names) {
+			if tr := s.mx.found[n]; !finalCond(tr) {
+				out = append(out, runRef{name: n, tr: tr})
+			}
+		}
+		return out
+	}
+	for i, tr := range s.mx.runs {
+		if s.mx.made[i] && !finalCond(tr) {
+			out = append(out, runRef{name: matrixRunName(prName, s.pt.Name, i), tr: tr})
+		}
+	}
+	return out
+}
+
 // runState is a PipelineRun's tasks.
 type runState struct {
 	spec   *pipelinev1.PipelineSpec
@@ -70,6 +161,14 @@ type runState struct {
 	dag    []*ptState
 	final  []*ptState
 	params map[string]pipelinev1.ParamValue
+}
+
+func newPTState(pt *pipelinev1.PipelineTask, field string, finally bool) *ptState {
+	s := &ptState{pt: pt, field: field, finally: finally}
+	if isMatrixed(pt) {
+		s.mx = newMatrixState()
+	}
+	return s
 }
 
 func (r *PipelineRunReconciler) loadState(ctx context.Context, pr *pipelinev1.PipelineRun) (*runState, error) {
@@ -84,12 +183,12 @@ func (r *PipelineRunReconciler) loadState(ctx context.Context, pr *pipelinev1.Pi
 	}
 	st := &runState{spec: spec, graph: g, tasks: map[string]*ptState{}, params: params}
 	for i := range spec.Tasks {
-		s := &ptState{pt: &spec.Tasks[i]}
+		s := newPTState(&spec.Tasks[i], fmt.Sprintf("spec.tasks[%d]", i), false)
 		st.tasks[s.pt.Name] = s
 		st.dag = append(st.dag, s)
 	}
 	for i := range spec.Finally {
-		s := &ptState{pt: &spec.Finally[i], finally: true}
+		s := newPTState(&spec.Finally[i], fmt.Sprintf("spec.finally[%d]", i), true)
 		st.tasks[s.pt.Name] = s
 		st.final = append(st.final, s)
 	}
@@ -104,13 +203,21 @@ func (r *PipelineRunReconciler) loadState(ctx context.Context, pr *pipelinev1.Pi
 		}
 		if s := st.tasks[tr.Labels[LabelPipelineTask]]; s != nil {
 			tr.Normalize()
-			s.tr = tr
+			if s.mx != nil {
+				s.mx.found[tr.Name] = tr
+			} else {
+				s.tr = tr
+			}
 			s.known = true
 		}
 	}
 	for _, c := range pr.Status.ChildReferences {
 		if s := st.tasks[c.PipelineTaskName]; s != nil {
 			s.known = true
+			if s.mx != nil {
+				s.mx.refs[c.Name] = true
+				s.mx.prev = append(s.mx.prev, c)
+			}
 		}
 	}
 	for _, sk := range pr.Status.SkippedTasks {
@@ -163,14 +270,29 @@ func (r *PipelineRunReconciler) vars(pr *pipelinev1.PipelineRun, st *runState) s
 		if c := s.cond(); c != nil {
 			v.SetString(pre+"reason", c.Reason)
 		}
-		setResults(v, pre, s.tr)
+		setTaskResults(v, pre, s)
 	}
 	v.SetString("tasks.status", agg)
 	// Finally tasks' results are only for the Pipeline's own results ($(finally.T.results.R)).
 	for _, s := range st.final {
-		setResults(v, "finally."+s.pt.Name+".", s.tr)
+		setTaskResults(v, "finally."+s.pt.Name+".", s)
 	}
 	return v
+}
+
+// setTaskResults records a task's results (aggregated for a finished matrixed task) and, for a matrixed
+// task, $(…matrix.length).
+func setTaskResults(v subst.Vars, prefix string, s *ptState) {
+	if s.mx == nil {
+		setResults(v, prefix, s.tr)
+		return
+	}
+	if n, ok := s.matrixLength(); ok {
+		v.SetString(prefix+"matrix.length", fmt.Sprint(n))
+	}
+	if s.skip == nil && s.done() {
+		aggregateResults(v, prefix, s.mx.runs)
+	}
 }
 
 // setResults records a TaskRun's results as PREFIXresults.NAME (nothing when tr is nil).
@@ -235,7 +357,7 @@ func substituteWhen(list pipelinev1.WhenExpressions, v subst.Resolver) pipelinev
 	}
 	out := make(pipelinev1.WhenExpressions, len(list))
 	for i, w := range list {
-		out[i] = pipelinev1.WhenExpression{Input: subst.String(w.Input, v), Operator: w.Operator, Values: subst.Strings(w.Values, v)}
+		out[i] = pipelinev1.WhenExpression{Input: subst.String(w.Input, v), Operator: w.Operator, Values: subst.Strings(w.Values, v), CEL: subst.String(w.CEL, v)}
 	}
 	return out
 }

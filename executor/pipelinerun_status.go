@@ -17,8 +17,10 @@ import (
 func (r *PipelineRunReconciler) writeStatus(pr *pipelinev1.PipelineRun, st *runState) {
 	var refs []pipelinev1.ChildStatusReference
 	var skipped []pipelinev1.SkippedTask
-	for _, s := range append(append([]*ptState{}, st.dag...), st.final...) {
+	for _, s := range st.all() {
 		switch {
+		case s.started() && s.mx != nil:
+			refs = append(refs, matrixChildRefs(pr, s)...)
 		case s.started():
 			refs = append(refs, pipelinev1.ChildStatusReference{
 				APIVersion: pipelinev1.GroupVersion.String(), Kind: "TaskRun",
@@ -30,6 +32,26 @@ func (r *PipelineRunReconciler) writeStatus(pr *pipelinev1.PipelineRun, st *runS
 	}
 	pr.Status.ChildReferences = refs
 	pr.Status.SkippedTasks = skipped
+}
+
+// matrixChildRefs are the child references of a matrixed task's TaskRuns, one per combination made
+// (those the status had, while the combinations are not known).
+func matrixChildRefs(pr *pipelinev1.PipelineRun, s *ptState) []pipelinev1.ChildStatusReference {
+	if s.mx.combos == nil {
+		return s.mx.prev
+	}
+	out := make([]pipelinev1.ChildStatusReference, 0, len(s.mx.combos))
+	for i, c := range s.mx.combos {
+		if !s.mx.made[i] {
+			continue
+		}
+		out = append(out, pipelinev1.ChildStatusReference{
+			APIVersion: pipelinev1.GroupVersion.String(), Kind: "TaskRun",
+			Name: matrixRunName(pr.Name, s.pt.Name, i), DisplayName: matrixDisplayName(s.pt, c),
+			PipelineTaskName: s.pt.Name, WhenExpressions: s.pt.When,
+		})
+	}
+	return out
 }
 
 // writeResults computes the Pipeline's results from its tasks' results; results that reference missing
@@ -58,10 +80,10 @@ func (r *PipelineRunReconciler) writeResults(pr *pipelinev1.PipelineRun, st *run
 }
 
 // cancelTaskRun asks a running TaskRun to stop (its reconciler stops the Pod and keeps it).
-func (r *PipelineRunReconciler) cancelTaskRun(ctx context.Context, pr *pipelinev1.PipelineRun, s *ptState, msg string) error {
-	tr := s.tr
+func (r *PipelineRunReconciler) cancelTaskRun(ctx context.Context, pr *pipelinev1.PipelineRun, ref runRef, msg string) error {
+	tr := ref.tr
 	if tr == nil {
-		tr = &pipelinev1.TaskRun{ObjectMeta: metav1.ObjectMeta{Namespace: pr.Namespace, Name: childName(pr.Name, s.pt.Name)}}
+		tr = &pipelinev1.TaskRun{ObjectMeta: metav1.ObjectMeta{Namespace: pr.Namespace, Name: ref.name}}
 	}
 	if tr.Spec.Status == pipelinev1.TaskRunSpecStatusCancelled {
 		return nil

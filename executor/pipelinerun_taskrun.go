@@ -20,7 +20,7 @@ import (
 // createTaskRun makes the TaskRun of a pipeline task (AlreadyExists means it was made before: adopted).
 func (r *PipelineRunReconciler) createTaskRun(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, s *ptState, vars subst.Vars, now time.Time) error {
 	name := childName(pr.Name, s.pt.Name)
-	tr := r.buildTaskRun(pr, st, s, name, vars, now)
+	tr := r.buildTaskRun(pr, st, s, name, nil, vars, now)
 	switch err := r.client.Create(ctx, tr); {
 	case err == nil:
 		s.tr = tr
@@ -33,8 +33,9 @@ func (r *PipelineRunReconciler) createTaskRun(ctx context.Context, pr *pipelinev
 	return nil
 }
 
-// buildTaskRun is the TaskRun named name that runs pipeline task s with the variables vars.
-func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *runState, s *ptState, name string, vars subst.Vars, now time.Time) *pipelinev1.TaskRun {
+// buildTaskRun is the TaskRun named name that runs pipeline task s with the variables vars; extra are a
+// matrix combination's params.
+func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *runState, s *ptState, name string, extra pipelinev1.Params, vars subst.Vars, now time.Time) *pipelinev1.TaskRun {
 	pt := s.pt
 	labels := taskRunLabels(pr, s)
 	annotations := propagatedAnnotations(pr.Annotations)
@@ -47,6 +48,7 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 	for _, p := range pt.Params {
 		spec.Params = append(spec.Params, pipelinev1.Param{Name: p.Name, Value: substituteParamValue(p.Value, vars)})
 	}
+	spec.Params = append(spec.Params, extra...)
 	switch {
 	case pt.TaskRef != nil:
 		ref := *pt.TaskRef

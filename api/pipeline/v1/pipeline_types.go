@@ -70,6 +70,15 @@ type PipelineTask struct {
 	TaskRef *TaskRef `json:"taskRef,omitempty"`
 	// +optional
 	TaskSpec *EmbeddedTask `json:"taskSpec,omitempty"`
+	// PipelineRef and PipelineSpec are Tekton's alpha Pipelines in Pipelines. The schema keeps them so that
+	// the executor and `hookrun validate` refuse them by name; hookrun runs no child PipelineRuns.
+	// +optional
+	PipelineRef *PipelineRef `json:"pipelineRef,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	PipelineSpec *runtime.RawExtension `json:"pipelineSpec,omitempty"`
 	// +optional
 	When WhenExpressions `json:"when,omitempty"`
 	// +optional

@@ -698,6 +698,16 @@ func (in *PipelineTask) DeepCopyInto(out *PipelineTask) {
 		*out = new(EmbeddedTask)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.PipelineRef != nil {
+		in, out := &in.PipelineRef, &out.PipelineRef
+		*out = new(PipelineRef)
+		(*in).DeepCopyInto(*out)
+	}
+	if in.PipelineSpec != nil {
+		in, out := &in.PipelineSpec, &out.PipelineSpec
+		*out = new(runtime.RawExtension)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.When != nil {
 		in, out := &in.When, &out.When
 		*out = make(WhenExpressions, len(*in))
