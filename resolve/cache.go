@@ -5,12 +5,15 @@ import (
 	"sync"
 )
 
-// lru is a small least-recently-used cache of results, safe for concurrent use.
+// lru is a small least-recently-used cache of results, bounded in entries and in bytes, safe for
+// concurrent use.
 type lru struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front = most recent; values are *lruEntry
-	items map[string]*list.Element
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	bytes    int
+	order    *list.List // front = most recent; values are *lruEntry
+	items    map[string]*list.Element
 }
 
 type lruEntry struct {
@@ -18,8 +21,8 @@ type lruEntry struct {
 	res Result
 }
 
-func newLRU(max int) *lru {
-	return &lru{max: max, order: list.New(), items: map[string]*list.Element{}}
+func newLRU(max, maxBytes int) *lru {
+	return &lru{max: max, maxBytes: maxBytes, order: list.New(), items: map[string]*list.Element{}}
 }
 
 func (c *lru) get(key string) (Result, bool) {
@@ -36,16 +39,24 @@ func (c *lru) get(key string) (Result, bool) {
 func (c *lru) put(key string, res Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		el.Value.(*lruEntry).res = res
-		c.order.MoveToFront(el)
+	if len(res.Data) > c.maxBytes {
 		return
 	}
-	c.items[key] = c.order.PushFront(&lruEntry{key: key, res: res})
-	for c.order.Len() > c.max {
+	if el, ok := c.items[key]; ok {
+		e := el.Value.(*lruEntry)
+		c.bytes += len(res.Data) - len(e.res.Data)
+		e.res = res
+		c.order.MoveToFront(el)
+	} else {
+		c.items[key] = c.order.PushFront(&lruEntry{key: key, res: res})
+		c.bytes += len(res.Data)
+	}
+	for c.order.Len() > c.max || c.bytes > c.maxBytes {
 		last := c.order.Back()
+		e := last.Value.(*lruEntry)
 		c.order.Remove(last)
-		delete(c.items, last.Value.(*lruEntry).key)
+		delete(c.items, e.key)
+		c.bytes -= len(e.res.Data)
 	}
 }
 

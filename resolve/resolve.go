@@ -129,8 +129,9 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBytes bounds a resolved object (default 4 MiB).
 	MaxBytes int64
-	// CacheEntries bounds the in-memory cache (default 64 objects).
+	// CacheEntries and CacheBytes bound the in-memory cache (defaults 64 objects, 8 MiB).
 	CacheEntries int
+	CacheBytes   int
 }
 
 // Resolvers resolves references with every built-in resolver.
@@ -159,7 +160,10 @@ func New(opts Options) *Resolvers {
 	if opts.CacheEntries <= 0 {
 		opts.CacheEntries = 64
 	}
-	return &Resolvers{opts: opts, cache: newLRU(opts.CacheEntries)}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 8 << 20
+	}
+	return &Resolvers{opts: opts, cache: newLRU(opts.CacheEntries, opts.CacheBytes)}
 }
 
 // Resolve fetches what req refers to. Errors are *Error.

@@ -444,8 +444,26 @@ func TestCheckParams(t *testing.T) {
 	}
 }
 
+func TestLRUBytes(t *testing.T) {
+	c := newLRU(10, 10)
+	c.put("a", Result{Data: []byte("123456")})
+	c.put("b", Result{Data: []byte("1234")})
+	c.put("c", Result{Data: []byte("12")}) // 12 bytes: a goes
+	if _, ok := c.get("a"); ok || c.len() != 2 {
+		t.Errorf("a should be evicted by size (len %d)", c.len())
+	}
+	c.put("big", Result{Data: make([]byte, 11)}) // larger than the whole cache: not kept
+	if _, ok := c.get("big"); ok {
+		t.Error("an object larger than the cache was kept")
+	}
+	c.put("b", Result{Data: []byte("123456789")}) // replacing b: 9+2 > 10, c goes
+	if _, ok := c.get("c"); ok {
+		t.Error("c should be evicted when b grew")
+	}
+}
+
 func TestLRU(t *testing.T) {
-	c := newLRU(2)
+	c := newLRU(2, 1<<20)
 	c.put("a", Result{Data: []byte("a")})
 	c.put("b", Result{Data: []byte("b")})
 	c.get("a")
