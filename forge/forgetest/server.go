@@ -21,7 +21,9 @@ type Request struct {
 	Provider string // "github" or "gitlab"
 	Method   string
 	Repo     string // OWNER/REPO or the GitLab project id/path
-	SHA      string
+	// Hook is the webhook of a deliveries request (OWNER/REPO/ID or org/ORG/ID; deliveries.go).
+	Hook string
+	SHA  string
 	// The status posted (POST only), in the provider's words.
 	State, Context, Description, TargetURL, Ref string
 	// Code is the answer (0: the connection was dropped).
@@ -76,17 +78,19 @@ type Server struct {
 	requests []Request
 	statuses map[string][]Request // provider/repo/sha → applied statuses, oldest first
 	repos    repoState            // repository contents, permissions and comments (repo.go)
+	hooks    hookState            // webhooks and their delivery logs (deliveries.go)
 }
 
 // NewServer starts a fake forge accepting token. Close it when done.
 func NewServer(token string) *Server {
-	s := &Server{Token: token, statuses: map[string][]Request{}}
+	s := &Server{Token: token, statuses: map[string][]Request{}, hooks: newHookState()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/statuses/{sha}", s.githubPost)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/commits/{sha}/statuses", s.githubList)
 	mux.HandleFunc("POST /api/v4/projects/{id}/statuses/{sha}", s.gitlabPost)
 	mux.HandleFunc("GET /api/v4/projects/{id}/repository/commits/{sha}/statuses", s.gitlabList)
 	s.repoRoutes(mux)
+	s.hookRoutes(mux)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s
