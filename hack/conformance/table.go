@@ -119,7 +119,9 @@ field (hookrun's validation refuses it).
 
 Statuses: **implemented**: hookrun's types carry the field (its behaviour is tested in the package that
 owns it; see the README's "Tekton compatibility"). **refused**: the field is rejected with an error naming its
-path (the API server's strict field validation, or hookrun's own check). **ignored**: accepted, no effect.
+path (the API server's strict field validation, or hookrun's own check; ` + "`listener`'s `TestRefusedFieldsNamed`" + `
+creates every row refused as "` + NotInSchema + `" against a real API server and checks the error names the
+path). **ignored**: accepted, no effect.
 
 Each Tekton struct type is listed once per hookrun type it meets; a row saying "fields as at X" has the
 same fields as X. Paths below a field hookrun lacks are not listed. ` + "`[]`" + ` is a list item, ` + "`{}`" + ` a map value.
