@@ -35,10 +35,10 @@ func (r *Resolvers) git(ctx context.Context, req Request) (Result, error) {
 	switch u.Scheme {
 	case "file":
 		repo, hash, err = openLocal(u.Path, rev)
-	case "http", "https", "git", "ssh":
+	case "http", "https", "git":
 		repo, hash, err = r.cloneAt(ctx, req, rawURL, rev)
 	default:
-		return Result{}, permanent(Git, "url", "scheme %q is not supported (http, https, git, ssh or file)", u.Scheme)
+		return Result{}, permanent(Git, "url", "scheme %q is not supported: hookrun clones anonymously over http, https or git (or reads file://)", u.Scheme)
 	}
 	if err != nil {
 		return Result{}, err

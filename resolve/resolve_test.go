@@ -124,6 +124,8 @@ func TestGit(t *testing.T) {
 		{name: "no such repository", url: srv.URL + "/other.git", path: "task/task.yaml", perm: "url"},
 		{name: "file missing path", url: fileURL, path: "x.yaml", perm: "pathInRepo"},
 		{name: "bad scheme", url: "ftp://example.com/r.git", path: "x.yaml", perm: "url"},
+		{name: "ssh needs keys", url: "ssh://git@example.com/r.git", path: "x.yaml", perm: "url"},
+		{name: "scp-like", url: "git@example.com:org/r.git", path: "x.yaml", perm: "url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := map[string]string{"url": tc.url, "pathInRepo": tc.path}
