@@ -1,7 +1,8 @@
 // Package interceptors implements hookrun's in-process versions of Tekton
 // Triggers' core interceptors (github, gitlab, bitbucket, cel) and a client
 // for external interceptors that speak Tekton's InterceptorRequest /
-// InterceptorResponse JSON protocol.
+// InterceptorResponse JSON protocol, or the legacy v1alpha1 webhook protocol
+// (the delivery forwarded as is, the reply taking its place).
 //
 // An Interceptor is built once from its params (Build, NewWebhook) when the
 // trigger configuration is loaded; everything that can be validated then is

@@ -36,7 +36,8 @@ type webhookInterceptor struct {
 // NewWebhook returns an Interceptor that POSTs Tekton's InterceptorRequest
 // JSON to url and interprets the InterceptorResponse it answers. It is used
 // for ClusterInterceptors/Interceptors that are not built in (resolved to a
-// URL by the caller) and for Tekton's legacy webhook interceptor. Each call
+// URL by the caller); Tekton's legacy `webhook:` interceptor speaks another
+// protocol (NewLegacyWebhook). Each call
 // is bounded by opts.Timeout, its reply by 4 MiB, and redirects are never
 // followed (whatever opts.HTTPClient says). A transport error, a redirect, a
 // non-200 status or an undecodable reply gives an Internal response.
