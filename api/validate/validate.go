@@ -215,19 +215,24 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-// taskResults returns the results a pipeline task's Task declares, and whether they are known.
-func (v *validator) taskResults(pt *pipelinev1.PipelineTask, ns string) (map[string]bool, bool) {
-	var spec *pipelinev1.TaskSpec
+// taskSpecOf is a pipeline task's Task spec: embedded, or a Task of the set being validated; nil when
+// not known here.
+func (v *validator) taskSpecOf(pt *pipelinev1.PipelineTask, ns string) *pipelinev1.TaskSpec {
 	switch {
 	case pt.TaskSpec != nil:
-		spec = &pt.TaskSpec.TaskSpec
+		return &pt.TaskSpec.TaskSpec
 	case pt.TaskRef != nil && (pt.TaskRef.Kind == "" || pt.TaskRef.Kind == "Task"):
-		o := v.set.find("Task", pt.TaskRef.Name, ns)
-		if o == nil {
-			return nil, false
+		if o := v.set.find("Task", pt.TaskRef.Name, ns); o != nil {
+			return &o.Obj.(*pipelinev1.Task).Spec
 		}
-		spec = &o.Obj.(*pipelinev1.Task).Spec
-	default:
+	}
+	return nil
+}
+
+// taskResults returns the results a pipeline task's Task declares, and whether they are known.
+func (v *validator) taskResults(pt *pipelinev1.PipelineTask, ns string) (map[string]bool, bool) {
+	spec := v.taskSpecOf(pt, ns)
+	if spec == nil {
 		return nil, false
 	}
 	out := map[string]bool{}
@@ -276,9 +281,10 @@ func (v *validator) pipelineSpec(path string, s *pipelinev1.PipelineSpec, ns str
 		for i := range list {
 			pt := &list[i]
 			tp := fmt.Sprintf("%s.%s[%d]", path, kind, i)
-			if (pt.TaskRef == nil) == (pt.TaskSpec == nil) {
+			if (pt.TaskRef == nil) == (pt.TaskSpec == nil) && pt.PipelineSpec == nil && pt.PipelineRef == nil {
 				v.add(tp, "exactly one of taskRef or taskSpec is required")
 			}
+			v.pipelineTaskFeatures(tp, pt, v.taskSpecOf(pt, ns))
 			if pt.TaskSpec != nil {
 				v.taskSpec(tp+".taskSpec", &pt.TaskSpec.TaskSpec)
 			}
@@ -359,7 +365,19 @@ func pipelineTaskRefs(pt *pipelinev1.PipelineTask) []resultRef {
 		b, _ := json.Marshal(p.Value)
 		scan(fmt.Sprintf("params[%d].value", i), string(b))
 	}
+	if pt.Matrix != nil {
+		for i, p := range pt.Matrix.Params {
+			b, _ := json.Marshal(p.Value)
+			scan(fmt.Sprintf("matrix.params[%d].value", i), string(b))
+		}
+		for i, inc := range pt.Matrix.Include {
+			for j, p := range inc.Params {
+				scan(fmt.Sprintf("matrix.include[%d].params[%d].value", i, j), p.Value.StringVal)
+			}
+		}
+	}
 	for i, w := range pt.When {
+		scan(fmt.Sprintf("when[%d].cel", i), w.CEL)
 		scan(fmt.Sprintf("when[%d].input", i), w.Input)
 		for j, val := range w.Values {
 			scan(fmt.Sprintf("when[%d].values[%d]", i, j), val)
