@@ -31,8 +31,22 @@ type Repo interface {
 	CanWrite(ctx context.Context, repo, user string) (bool, error)
 	// ChangedFiles lists the paths a pull/merge request changes (at most the first 3,000).
 	ChangedFiles(ctx context.Context, repo string, number int) ([]string, error)
+	// PullRequest reads a pull/merge request (a comment event does not say where its head is).
+	PullRequest(ctx context.Context, repo string, number int) (PullRequest, error)
 	// Comment posts body as a comment on the pull/merge request.
 	Comment(ctx context.Context, repo string, number int, body string) error
+}
+
+// PullRequest is what pac needs of a pull/merge request.
+type PullRequest struct {
+	Number                    int
+	Title                     string
+	HeadSHA, HeadRef, BaseRef string
+	// Author is the GitHub login, the GitLab user id.
+	Author string
+	// Fork: the head is in another repository.
+	Fork    bool
+	HeadURL string
 }
 
 // IsNotFound reports whether err says the forge does not know what was asked for.

@@ -36,10 +36,10 @@ func TestRepo(t *testing.T) {
 	srv.SetChangedFiles("g/p", 3, []string{"x.go"})
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name            string
-		c               forge.Repo
-		repo, yes, no   string
-		_               string
+		name          string
+		c             forge.Repo
+		repo, yes, no string
+		_             string
 	}{
 		{"github", ghc, "o/r", "alice", "bob", "o/r"},
 		{"gitlab", glc, "g/p", "7", "8", "g/p"},

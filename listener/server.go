@@ -164,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 	// No throttle middleware: handleHook takes its in-flight slot once the body is in memory.
 	def := func(w http.ResponseWriter, r *http.Request) { s.handleHook(w, r, s.opts.EventListener) }
 	r.Post("/hooks", def)
+	r.Post(PACPath, s.handlePAC) // Pipelines-as-Code Repositories (pac.go); wins over /hooks/{name}
 	r.Post("/", def)
 	if s.opts.AnyPath {
 		r.Post("/*", def)

@@ -23,13 +23,14 @@ type repoState struct {
 	perms   map[string]map[string]string            // repo → user → GitHub permission
 	levels  map[string]map[string]int               // repo → user id → GitLab access level
 	changed map[string][]string                     // repo#number → files
+	pulls   map[string]PullRequest                  // repo#number → pull/merge request
 	notes   []Comment
 	reads   int
 }
 
 func newRepoState() repoState {
 	return repoState{files: map[string]map[string]map[string]string{}, perms: map[string]map[string]string{},
-		levels: map[string]map[string]int{}, changed: map[string][]string{}}
+		levels: map[string]map[string]int{}, changed: map[string][]string{}, pulls: map[string]PullRequest{}}
 }
 
 func (s *Server) repoRoutes(mux *http.ServeMux) {
@@ -38,6 +39,8 @@ func (s *Server) repoRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.githubPermission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}/files", s.githubFiles)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.githubComment)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.githubPull)
+	mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests/{n}", s.gitlabMR)
 	mux.HandleFunc("GET /api/v4/projects/{id}/repository/tree", s.gitlabTree)
 	mux.HandleFunc("GET /api/v4/projects/{id}/repository/files/{path}/raw", s.gitlabRaw)
 	mux.HandleFunc("GET /api/v4/projects/{id}/members/all/{user}", s.gitlabMember)
@@ -86,6 +89,69 @@ func (s *Server) SetChangedFiles(repo string, number int, files []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.repos.changed[repo+"#"+strconv.Itoa(number)] = files
+}
+
+// PullRequest is a pull/merge request the server knows.
+type PullRequest struct {
+	Number                    int
+	Title                     string
+	HeadSHA, HeadRef, BaseRef string
+	// Author is the GitHub login or the GitLab user id.
+	Author string
+	// HeadRepo is the head's repository when it is a fork (GitHub OWNER/REPO; GitLab: any non-empty value).
+	HeadRepo string
+}
+
+// SetPullRequest makes pull/merge request pr of repo known.
+func (s *Server) SetPullRequest(repo string, pr PullRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repos.pulls[repo+"#"+strconv.Itoa(pr.Number)] = pr
+}
+
+func (s *Server) pull(repo, n string) (PullRequest, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, ok := s.repos.pulls[repo+"#"+n]
+	return pr, ok
+}
+
+func (s *Server) githubPull(w http.ResponseWriter, r *http.Request) {
+	if !s.repoAuth(w, r, false) {
+		return
+	}
+	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
+	pr, ok := s.pull(repo, r.PathValue("n"))
+	if !ok {
+		notFound(w)
+		return
+	}
+	head := repo
+	if pr.HeadRepo != "" {
+		head = pr.HeadRepo
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"number": pr.Number, "title": pr.Title, "user": map[string]string{"login": pr.Author},
+		"head": map[string]any{"sha": pr.HeadSHA, "ref": pr.HeadRef, "repo": map[string]string{"full_name": head, "html_url": s.URL + "/" + head}},
+		"base": map[string]any{"ref": pr.BaseRef, "repo": map[string]string{"full_name": repo, "html_url": s.URL + "/" + repo}}})
+}
+
+func (s *Server) gitlabMR(w http.ResponseWriter, r *http.Request) {
+	if !s.repoAuth(w, r, true) {
+		return
+	}
+	pr, ok := s.pull(r.PathValue("id"), r.PathValue("n"))
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{Message: "404 Not found"})
+		return
+	}
+	src := 1
+	if pr.HeadRepo != "" {
+		src = 2
+	}
+	author, _ := strconv.Atoi(pr.Author)
+	writeJSON(w, http.StatusOK, map[string]any{"iid": pr.Number, "title": pr.Title, "sha": pr.HeadSHA,
+		"source_branch": pr.HeadRef, "target_branch": pr.BaseRef, "source_project_id": src, "target_project_id": 1,
+		"author": map[string]int{"id": author}})
 }
 
 // Comments returns the comments received, oldest first.

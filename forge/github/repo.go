@@ -115,6 +115,22 @@ func (c *Client) ChangedFiles(ctx context.Context, repo string, number int) ([]s
 	return out, nil
 }
 
+// PullRequest reads a pull request (GET /repos/OWNER/REPO/pulls/N).
+func (c *Client) PullRequest(ctx context.Context, repo string, number int) (forge.PullRequest, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return forge.PullRequest{}, err
+	}
+	pr, resp, err := c.gh.PullRequests.Get(ctx, owner, name, number)
+	if err := c.wrapNotFound(resp, err); err != nil {
+		return forge.PullRequest{}, fmt.Errorf("pull request %s#%d: %w", repo, number, err)
+	}
+	head, base := pr.GetHead(), pr.GetBase()
+	return forge.PullRequest{Number: number, Title: pr.GetTitle(), HeadSHA: head.GetSHA(), HeadRef: head.GetRef(),
+		BaseRef: base.GetRef(), Author: pr.GetUser().GetLogin(), HeadURL: head.GetRepo().GetHTMLURL(),
+		Fork: head.GetRepo().GetFullName() != "" && !strings.EqualFold(head.GetRepo().GetFullName(), base.GetRepo().GetFullName())}, nil
+}
+
 // Comment comments on the pull request (POST /repos/OWNER/REPO/issues/N/comments).
 func (c *Client) Comment(ctx context.Context, repo string, number int, body string) error {
 	owner, name, err := splitRepo(repo)

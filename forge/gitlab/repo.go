@@ -116,6 +116,30 @@ func (c *Client) ChangedFiles(ctx context.Context, repo string, number int) ([]s
 	return out, nil
 }
 
+// PullRequest reads a merge request (GET /projects/:id/merge_requests/:iid).
+func (c *Client) PullRequest(ctx context.Context, repo string, number int) (forge.PullRequest, error) {
+	data, err := c.do(ctx, http.MethodGet, c.endpoint(nil, "projects", repo, "merge_requests", strconv.Itoa(number)), nil)
+	if err != nil {
+		return forge.PullRequest{}, fmt.Errorf("merge request %s!%d: %w", repo, number, notFound(err))
+	}
+	var mr struct {
+		Title           string `json:"title"`
+		SHA             string `json:"sha"`
+		SourceBranch    string `json:"source_branch"`
+		TargetBranch    string `json:"target_branch"`
+		SourceProjectID int    `json:"source_project_id"`
+		TargetProjectID int    `json:"target_project_id"`
+		Author          struct {
+			ID int `json:"id"`
+		} `json:"author"`
+	}
+	if err := json.Unmarshal(data, &mr); err != nil {
+		return forge.PullRequest{}, fmt.Errorf("merge request %s!%d: %w", repo, number, err)
+	}
+	return forge.PullRequest{Number: number, Title: mr.Title, HeadSHA: mr.SHA, HeadRef: mr.SourceBranch, BaseRef: mr.TargetBranch,
+		Author: strconv.Itoa(mr.Author.ID), Fork: mr.SourceProjectID != mr.TargetProjectID}, nil
+}
+
 // Comment posts a note on the merge request (POST /projects/:id/merge_requests/:iid/notes).
 func (c *Client) Comment(ctx context.Context, repo string, number int, body string) error {
 	data, err := json.Marshal(map[string]string{"body": body})

@@ -1,0 +1,322 @@
+package listener_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/forge/forgetest"
+	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/pac"
+)
+
+const (
+	pacHook  = "pac-webhook-secret"
+	pacToken = "pac-forge-token"
+	shaA     = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	shaB     = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	shaFork  = "cccccccccccccccccccccccccccccccccccccccc"
+)
+
+// pacRun is a `.tekton/` PipelineRun printing word, on push and pull_request to main, with a
+// Pipeline defined in another file (inlined by pac).
+func pacRun(word string) map[string]string {
+	return map[string]string{
+		".tekton/push.yaml": `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: ci
+  annotations:
+    pipelinesascode.tekton.dev/on-event: "[push, pull_request]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+    pipelinesascode.tekton.dev/cancel-in-progress: "true"
+spec:
+  params:
+  - {name: word, value: "` + word + `"}
+  - {name: rev, value: "{{ revision }}"}
+  - {name: who, value: "{{sender}}/{{ repo_owner }}/{{repo_name}}/{{ source_branch }}->{{target_branch}}#{{ pull_request_number }}"}
+  pipelineRef:
+    name: echo
+`,
+		".tekton/pipeline.yaml": `apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: echo
+spec:
+  params: [{name: word}, {name: rev}, {name: who}]
+  tasks:
+  - name: say
+    params: [{name: word, value: $(params.word)}]
+    taskRef: {name: say}
+`,
+		".tekton/task.yaml": `apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: say
+spec:
+  params: [{name: word}]
+  steps:
+  - name: echo
+    image: busybox
+    script: echo $(params.word)
+`,
+		".tekton/docs-only.yaml": `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: docs
+  annotations:
+    pipelinesascode.tekton.dev/on-cel-expression: event == "push" && "docs/**".pathChanged()
+spec:
+  pipelineSpec:
+    tasks:
+    - name: t
+      taskSpec:
+        steps: [{name: s, image: busybox, script: "true"}]
+`,
+	}
+}
+
+func pacFixture(provider, url, api string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: pac-secrets}
+stringData: {token: %s, webhook: %s}
+---
+apiVersion: pipelinesascode.tekton.dev/v1alpha1
+kind: Repository
+metadata: {name: app}
+spec:
+  url: %s
+  git_provider:
+    type: %s
+    url: %s
+    secret: {name: pac-secrets, key: token}
+    webhook_secret: {name: pac-secrets, key: webhook}
+  params:
+  - {name: extra, value: "x"}
+`, pacToken, pacHook, url, provider, api)
+}
+
+func (h *harness) sendPAC(t *testing.T, o listener.Outgoing) (int, listener.Response) {
+	t.Helper()
+	req, err := o.Request(context.Background(), h.url+listener.PACPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, resp, _ := do(t, req)
+	return code, resp
+}
+
+func ghPush(url, sha, ref string, files ...string) []byte {
+	fs, _ := json.Marshal(files)
+	return fmt.Appendf(nil, `{"ref":%q,"before":"%s","after":%q,"head_commit":{"id":%q,"message":"change"},
+"commits":[{"id":%q,"added":[],"removed":[],"modified":%s}],
+"repository":{"full_name":"o/r","name":"r","html_url":%q,"default_branch":"main","owner":{"login":"o"}},"sender":{"login":"alice"}}`,
+		ref, shaA, sha, sha, sha, fs, url)
+}
+
+func ghPR(url, sha, author, headRepo string, number int) []byte {
+	return fmt.Appendf(nil, `{"action":"opened","number":%d,"pull_request":{"number":%d,"title":"t","user":{"login":%q},
+"head":{"sha":%q,"ref":"feature","repo":{"full_name":%q,"html_url":"https://github.example/%s"}},
+"base":{"ref":"main","repo":{"full_name":"o/r","html_url":%q}}},
+"repository":{"full_name":"o/r","name":"r","html_url":%q,"default_branch":"main","owner":{"login":"o"}},"sender":{"login":%q}}`,
+		number, number, author, sha, headRepo, headRepo, url, url, author)
+}
+
+func ghComment(url, who, text string, number, id int) []byte {
+	return fmt.Appendf(nil, `{"action":"created","issue":{"number":%d,"title":"t","pull_request":{"url":"x"}},
+"comment":{"id":%d,"body":%q,"user":{"login":%q}},
+"repository":{"full_name":"o/r","name":"r","html_url":%q,"default_branch":"main","owner":{"login":"o"}},"sender":{"login":%q}}`,
+		number, id, text, who, url, who)
+}
+
+func pacRunsOf(t *testing.T, ns string) map[string]pipelinev1.PipelineRun {
+	t.Helper()
+	out := map[string]pipelinev1.PipelineRun{}
+	for _, pr := range pipelineRuns(t, ns) {
+		out[pr.Name] = pr
+	}
+	return out
+}
+
+func pacCreated(t *testing.T, code int, resp listener.Response, name string) listener.Resource {
+	t.Helper()
+	for _, tr := range resp.Triggers {
+		if tr.Name == "app/"+name && tr.Status == listener.StatusCreated && len(tr.Resources) == 1 {
+			return tr.Resources[0]
+		}
+	}
+	t.Fatalf("%d %+v: want app/%s created", code, resp, name)
+	return listener.Resource{}
+}
+
+func getPR(t *testing.T, ns, name string) *pipelinev1.PipelineRun {
+	t.Helper()
+	var pr pipelinev1.PipelineRun
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &pr); err != nil {
+		t.Fatal(err)
+	}
+	return &pr
+}
+
+// TestPACGitHub: a push runs the pushed commit's `.tekton/`; a fork PR waits for /ok-to-test, then runs
+// the base branch's definitions; a stranger's comment gets a reply and runs nothing; /retest re-creates a
+// failed run; /cancel cancels.
+func TestPACGitHub(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := forgetest.NewServer(pacToken)
+	defer srv.Close()
+	url := "https://github.example/o/r"
+	apply(t, ns, pacFixture("github", url, srv.GitHubAPI()))
+	srv.SetFiles("o/r", shaA, pacRun("one"))
+	srv.SetFiles("o/r", shaB, pacRun("two"))
+	srv.SetFiles("o/r", "main", pacRun("two"))
+	srv.SetFiles("o/r", shaFork, pacRun("evil"))
+	srv.SetPermission("o/r", "alice", "write")
+	srv.SetPermission("o/r", "mallory", "read")
+	h := start(t, ns, nil)
+	send := func(event string, body []byte) (int, listener.Response) {
+		return h.sendPAC(t, listener.Outgoing{Provider: "github", Event: event, Secret: pacHook, Body: body})
+	}
+
+	// A push of the second commit runs the second commit's pipeline, inlined, variables substituted.
+	code, resp := send("push", ghPush(url, shaB, "refs/heads/main", "src/a.go"))
+	res := pacCreated(t, code, resp, "ci")
+	pr := getPR(t, ns, res.Name)
+	if got := params(pr); got["word"] != "two" || got["rev"] != shaB || got["who"] != "alice/o/r/main->main#" {
+		t.Errorf("params = %v", got)
+	}
+	if pr.Spec.PipelineSpec == nil || len(pr.Spec.PipelineSpec.Tasks) != 1 || pr.Spec.PipelineSpec.Tasks[0].TaskSpec == nil {
+		t.Fatalf("pipeline and task not inlined: %+v", pr.Spec)
+	}
+	for k, want := range map[string]string{pac.LabelRepository: "app", pac.LabelSHA: shaB, pac.LabelEventType: "push", pac.LabelOriginalName: "ci"} {
+		if pr.Labels[k] != want {
+			t.Errorf("label %s = %q, want %q", k, pr.Labels[k], want)
+		}
+	}
+	if pr.Annotations["hookrun.dev/status"] != "github" || pr.Annotations["hookrun.dev/status-sha"] != shaB || pr.Labels["hookrun.dev/concurrency-group"] == "" {
+		t.Errorf("status/concurrency annotations missing: %v %v", pr.Annotations, pr.Labels)
+	}
+	for _, tr := range resp.Triggers {
+		if tr.Name == "app/docs" && tr.Status != listener.StatusSkipped {
+			t.Errorf("docs run: %+v, want skipped (no docs/ change)", tr)
+		}
+	}
+	// The same delivery again: the same run, nothing new.
+	code, resp = send("push", ghPush(url, shaB, "refs/heads/main", "src/a.go"))
+	if again := pacCreated(t, code, resp, "ci"); again.Name != res.Name {
+		t.Errorf("redelivery made %s, want %s", again.Name, res.Name)
+	}
+	// A wrong secret is refused.
+	if code, _ := h.sendPAC(t, listener.Outgoing{Provider: "github", Event: "push", Secret: "nope", Body: ghPush(url, shaB, "refs/heads/main")}); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: %d", code)
+	}
+
+	// A fork PR by someone without write access waits for /ok-to-test.
+	srv.SetPullRequest("o/r", forgetest.PullRequest{Number: 7, Title: "t", HeadSHA: shaFork, HeadRef: "feature", BaseRef: "main", Author: "mallory", HeadRepo: "mallory/r"})
+	before := len(pipelineRuns(t, ns))
+	code, resp = send("pull_request", ghPR(url, shaFork, "mallory", "mallory/r", 7))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped || !strings.Contains(resp.Triggers[0].Reason, "/ok-to-test") {
+		t.Fatalf("fork PR: %d %+v", code, resp)
+	}
+	if st := srv.Statuses("github", "o/r", shaFork); len(st) != 1 || st[0].State != "pending" || !strings.Contains(st[0].Description, "/ok-to-test") {
+		t.Errorf("pending status = %+v", st)
+	}
+	// A stranger's /ok-to-test: a reply, nothing runs.
+	code, resp = send("issue_comment", ghComment(url, "eve", "/ok-to-test", 7, 1))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped || len(pipelineRuns(t, ns)) != before {
+		t.Fatalf("stranger's comment: %d %+v", code, resp)
+	}
+	if cs := srv.Comments(); len(cs) != 1 || cs[0].Number != 7 || !strings.Contains(cs[0].Body, "@eve is not allowed") {
+		t.Errorf("reply = %+v", cs)
+	}
+	// A collaborator's /ok-to-test runs the base branch's definitions at the PR's head.
+	code, resp = send("issue_comment", ghComment(url, "alice", "LGTM\n/ok-to-test", 7, 2))
+	pr = getPR(t, ns, pacCreated(t, code, resp, "ci").Name)
+	if got := params(pr); got["word"] != "two" || got["rev"] != shaFork || pr.Labels[pac.LabelPullRequest] != "7" {
+		t.Errorf("ok-to-test run params = %v labels %v (want base branch's definitions at the fork's head)", got, pr.Labels)
+	}
+
+	// /retest re-creates the failed run; with none failed it runs nothing.
+	code, resp = send("issue_comment", ghComment(url, "alice", "/retest", 7, 3))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped {
+		t.Fatalf("retest with nothing failed: %d %+v", code, resp)
+	}
+	pr.Status.SetCondition(pipelinev1.Condition{Type: pipelinev1.ConditionSucceeded, Status: corev1.ConditionFalse, Reason: "Failed"})
+	if err := env.Client.Status().Update(context.Background(), pr); err != nil {
+		t.Fatal(err)
+	}
+	code, resp = send("issue_comment", ghComment(url, "alice", "/retest", 7, 4))
+	retried := pacCreated(t, code, resp, "ci")
+	if retried.Name == pr.Name {
+		t.Errorf("retest reused %s", pr.Name)
+	}
+	// /cancel cancels the PR's unfinished runs.
+	code, resp = send("issue_comment", ghComment(url, "alice", "/cancel ci", 7, 5))
+	if len(resp.Triggers) != 1 || len(resp.Triggers[0].Cancelled) != 1 || resp.Triggers[0].Cancelled[0] != ns+"/"+retried.Name {
+		t.Fatalf("cancel: %d %+v", code, resp)
+	}
+	if got := getPR(t, ns, retried.Name).Spec.Status; got != pipelinev1.PipelineRunSpecStatusCancelled {
+		t.Errorf("spec.status = %q", got)
+	}
+}
+
+func glBody(kind, url string, extra string) []byte {
+	return fmt.Appendf(nil, `{"object_kind":%q,"project":{"id":1,"name":"p","web_url":%q,"path_with_namespace":"g/p","default_branch":"main"},
+"user":{"id":7,"username":"dev"},%s}`, kind, url, extra)
+}
+
+// TestPACGitLab: a push and a merge request run the commit's `.tekton/`; a note by a non-member is
+// answered and runs nothing; a developer's /test NAME runs that PipelineRun.
+func TestPACGitLab(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := forgetest.NewServer(pacToken)
+	defer srv.Close()
+	url := "https://gitlab.example/g/p"
+	apply(t, ns, pacFixture("gitlab", url, srv.GitLabAPI()))
+	srv.SetFiles("g/p", shaA, pacRun("one"))
+	srv.SetFiles("g/p", shaB, pacRun("two"))
+	srv.SetAccessLevel("g/p", "7", 30)
+	h := start(t, ns, nil)
+	send := func(event string, body []byte) (int, listener.Response) {
+		return h.sendPAC(t, listener.Outgoing{Provider: "gitlab", Event: event, Secret: pacHook, Body: body})
+	}
+	code, resp := send("push", glBody("push", url, fmt.Sprintf(`"ref":"refs/heads/main","after":%q,"checkout_sha":%q,"user_username":"dev","user_id":7,
+"commits":[{"modified":["docs/x.md"]}]`, shaA, shaA)))
+	if pr := getPR(t, ns, pacCreated(t, code, resp, "ci").Name); params(pr)["word"] != "one" {
+		t.Errorf("push params = %v", params(pr))
+	}
+	pacCreated(t, code, resp, "docs") // docs/** changed: the CEL pathChanged() run too
+	mr := fmt.Sprintf(`"object_attributes":{"iid":3,"title":"t","action":"open","source_branch":"f","target_branch":"main",
+"source_project_id":1,"target_project_id":1,"author_id":7,"last_commit":{"id":%q}}`, shaB)
+	code, resp = send("merge_request", glBody("merge_request", url, mr))
+	if pr := getPR(t, ns, pacCreated(t, code, resp, "ci").Name); params(pr)["word"] != "two" || pr.Labels[pac.LabelPullRequest] != "3" {
+		t.Errorf("MR run = %v %v", params(pr), pr.Labels)
+	}
+	note := func(user int, text string) []byte {
+		return fmt.Appendf(nil, `{"object_kind":"note","project":{"id":1,"name":"p","web_url":%q,"path_with_namespace":"g/p","default_branch":"main"},
+"user":{"id":%d,"username":"u%d"},"object_attributes":{"note":%q,"noteable_type":"MergeRequest"},
+"merge_request":{"iid":3,"title":"t","source_branch":"f","target_branch":"main","source_project_id":1,"target_project_id":1,"author_id":7,"last_commit":{"id":%q}}}`,
+			url, user, user, text, shaB)
+	}
+	before := len(pipelineRuns(t, ns))
+	code, resp = send("note", note(99, "/test ci"))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped || len(pipelineRuns(t, ns)) != before {
+		t.Fatalf("non-member note: %d %+v", code, resp)
+	}
+	if cs := srv.Comments(); len(cs) != 1 || cs[0].Repo != "g/p" || cs[0].Number != 3 || !strings.Contains(cs[0].Body, "not allowed") {
+		t.Errorf("reply = %+v", cs)
+	}
+	code, resp = send("note", note(7, "/test docs"))
+	pacCreated(t, code, resp, "docs")
+	if len(resp.Triggers) != 1 {
+		t.Errorf("/test docs ran more than docs: %+v", resp)
+	}
+}

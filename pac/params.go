@@ -1,0 +1,70 @@
+package pac
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/hookrun/hookrun/pac/match"
+)
+
+// vars are the {{name}} variables of the runs: Pipelines-as-Code's standard ones, then the Repository's
+// params (a param whose filter is false is left out; the first matching param of a name wins).
+func (c *call) vars(ctx context.Context, eventType string) (map[string]string, error) {
+	ev := c.ev
+	v := map[string]string{
+		"revision":            ev.SHA,
+		"repo_url":            ev.RepoURL,
+		"repo_owner":          ev.Owner,
+		"repo_name":           ev.Name,
+		"source_branch":       ev.SourceBranch,
+		"target_branch":       ev.TargetBranch,
+		"source_url":          ev.SourceURL,
+		"event_type":          eventType,
+		"sender":              ev.Sender,
+		"target_namespace":    c.repo.Namespace,
+		"git_auth_secret":     c.gitAuthSecretName(),
+		"pull_request_number": "",
+	}
+	if ev.Number > 0 {
+		v["pull_request_number"] = strconv.Itoa(ev.Number)
+	}
+	if ev.Kind == KindComment {
+		v["trigger_comment"] = ev.Comment
+	}
+	seen := map[string]bool{}
+	for i, p := range c.repo.Spec.Params {
+		if p.Name == "" || seen[p.Name] {
+			continue
+		}
+		if p.Filter != "" {
+			ok, err := match.Eval(ctx, p.Filter, ev.matchEvent(eventType))
+			if err != nil {
+				return nil, fmt.Errorf("Repository spec.params[%d] (%s) filter: %w", i, p.Name, err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		val := p.Value
+		if p.SecretRef != nil && p.SecretRef.Name != "" {
+			s, err := c.secretValue(ctx, c.repo.Namespace, p.SecretRef.Name, p.SecretRef.Key)
+			if err != nil {
+				return nil, fmt.Errorf("Repository spec.params[%d] (%s): %w", i, p.Name, err)
+			}
+			val = s
+		}
+		seen[p.Name] = true
+		v[p.Name] = val
+	}
+	return v, nil
+}
+
+// gitAuthSecretName is {{git_auth_secret}}: the Repository's git_provider Secret (hookrun does not mint
+// a per-run Secret; a git-clone Task given this name reads the token from it).
+func (c *call) gitAuthSecretName() string {
+	if gp := c.repo.Spec.GitProvider; gp != nil && gp.Secret != nil {
+		return gp.Secret.Name
+	}
+	return ""
+}
