@@ -11,7 +11,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
@@ -44,25 +46,55 @@ func startNodeLoop(t *testing.T, ns, self string) {
 	if err := executor.Setup(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
-	nodeOpts := node.Options{Config: env.Config, NodeName: "steps-" + ns, StateDir: t.TempDir(), SelfPath: self,
-		HeartbeatInterval: time.Second, Logger: log}
+	// The other tests of this package drive their Pods by hand (kubelettest): this agent binds nothing
+	// itself and runs only the Pods of ns, which bindLoop gives it.
+	nodeName := "steps-" + ns
+	nodeOpts := node.Options{Config: env.Config, NodeName: nodeName, StateDir: t.TempDir(), SelfPath: self,
+		HeartbeatInterval: time.Second, Logger: log, DisableBinding: true}
 	env.KubeletOptions(&nodeOpts) // pods/log: results beyond the termination message are read from a log
 	agent, err := node.New(nodeOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	go func() { errs <- mgr.Start(ctx) }()
 	go func() { errs <- agent.Run(ctx) }()
+	go func() { errs <- bindLoop(ctx, ns, nodeName) }()
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
+		for range 3 {
 			if err := <-errs; err != nil {
 				t.Errorf("stop: %v", err)
 			}
 		}
 	})
+}
+
+// bindLoop binds the unscheduled Pods of ns to node until ctx ends (there is no scheduler here).
+func bindLoop(ctx context.Context, ns, nodeName string) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		var pods corev1.PodList
+		if err := env.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+			continue // the control plane is busy, or ctx ended: next tick
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if p.Spec.NodeName != "" || p.DeletionTimestamp != nil {
+				continue
+			}
+			b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns},
+				Target: corev1.ObjectReference{Kind: "Node", Name: nodeName}}
+			_ = env.Client.SubResource("binding").Create(ctx, p, b) // a conflict means it is bound already
+		}
+	}
 }
 
 // The StepAction (served as v1beta1, as Tekton's users write it) declares params with a default and a
