@@ -22,7 +22,9 @@ func runLabels(obj client.Object) map[string]string {
 	case *pipelinev1.PipelineRun:
 		// An embedded spec is labelled with the run's own name, as Tekton does.
 		name := run.Name
-		if ref := run.Spec.PipelineRef; ref != nil && ref.Name != "" {
+		if ref := run.Spec.PipelineRef; ref != nil && ref.Resolver != "" {
+			return nil // the resolved Pipeline's name, set once it is resolved (resolve.go)
+		} else if ref != nil && ref.Name != "" {
 			name = ref.Name
 		}
 		return map[string]string{LabelPipeline: name}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,12 +129,15 @@ func pipelineRunOf(pr *pipelinev1.PipelineRun) run {
 	return r
 }
 
-// task resolves a remote taskRef (resolver, bundle or ClusterTask) into a normalised Task spec and where it
-// came from (nil for a ClusterTask, which is no remote source).
-func (rr *remoteResolver) task(ctx context.Context, rn run, ref *pipelinev1.TaskRef, field string) (*pipelinev1.TaskSpec, *pipelinev1.RefSource, error) {
+// task resolves a remote taskRef (resolver, bundle or ClusterTask) into a Task (name and normalised spec)
+// and where it came from (nil for a ClusterTask, which is no remote source).
+func (rr *remoteResolver) task(ctx context.Context, rn run, ref *pipelinev1.TaskRef, field string) (*pipelinev1.Task, *pipelinev1.RefSource, error) {
 	if ref.Kind == "ClusterTask" && ref.Resolver == "" && ref.Bundle == "" {
 		spec, err := rr.clusterTask(ctx, rn, ref.Name, field)
-		return spec, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return &pipelinev1.Task{ObjectMeta: metav1.ObjectMeta{Name: ref.Name}, Spec: *spec}, nil, nil
 	}
 	req, err := taskRequest(ref, field, rn)
 	if err != nil {
@@ -153,11 +157,11 @@ func (rr *remoteResolver) task(ctx context.Context, rn run, ref *pipelinev1.Task
 		return nil, nil, invalid(rn.failed, "%s: resolver %s: Task %q has no steps", field, req.Resolver, t.Name)
 	}
 	src := res.Source
-	return &t.Spec, &src, nil
+	return t, &src, nil
 }
 
-// pipeline resolves a remote pipelineRef into a normalised Pipeline spec and its source.
-func (rr *remoteResolver) pipeline(ctx context.Context, rn run, ref *pipelinev1.PipelineRef, field string) (*pipelinev1.PipelineSpec, *pipelinev1.RefSource, error) {
+// pipeline resolves a remote pipelineRef into a Pipeline (name and normalised spec) and its source.
+func (rr *remoteResolver) pipeline(ctx context.Context, rn run, ref *pipelinev1.PipelineRef, field string) (*pipelinev1.Pipeline, *pipelinev1.RefSource, error) {
 	req := resolve.Request{Resolver: ref.Resolver, Namespace: rn.namespace, Kind: resolve.KindPipeline}
 	if ref.Bundle != "" {
 		req.Resolver = resolve.Bundles
@@ -180,7 +184,7 @@ func (rr *remoteResolver) pipeline(ctx context.Context, rn run, ref *pipelinev1.
 	p := obj.(*pipelinev1.Pipeline)
 	p.Spec.Normalize()
 	src := res.Source
-	return &p.Spec, &src, nil
+	return p, &src, nil
 }
 
 // stepAction resolves a step's ref with a resolver into a StepAction spec and its source.
@@ -323,16 +327,40 @@ func decodeResolved(data []byte, want, field string, rn run, resolver string) (a
 	return obj.Obj, nil
 }
 
-// resolveRemoteTask is resolveTask for a remote reference: it records the source in status.provenance.
+// resolveRemoteTask is resolveTask for a remote reference: it records the source in status.provenance and,
+// as Tekton does, labels the run tekton.dev/task with the resolved Task's name.
 func (r *TaskRunReconciler) resolveRemoteTask(ctx context.Context, tr *pipelinev1.TaskRun) (*pipelinev1.TaskSpec, error) {
-	spec, src, err := r.remote.task(ctx, taskRunOf(tr), tr.Spec.TaskRef, "spec.taskRef")
+	t, src, err := r.remote.task(ctx, taskRunOf(tr), tr.Spec.TaskRef, "spec.taskRef")
 	if err != nil {
 		return nil, err
 	}
 	if src != nil {
 		tr.Status.Provenance = &pipelinev1.Provenance{RefSource: src}
+		if err := labelRun(ctx, r.client, tr, LabelTask, t.Name); err != nil {
+			return nil, err
+		}
 	}
-	return spec, nil
+	return &t.Spec, nil
+}
+
+// labelRun sets label key=value on a run being reconciled (a merge patch of that label alone) and keeps the
+// in-memory object's status: only its labels and resourceVersion are taken from the answer, so the status
+// update that follows is not a conflict.
+func labelRun(ctx context.Context, c client.Client, run client.Object, key, value string) error {
+	if value == "" || run.GetLabels()[key] == value {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{key: value}}})
+	if err != nil {
+		return err
+	}
+	cp := run.DeepCopyObject().(client.Object)
+	if err := c.Patch(ctx, cp, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("label %s %s=%s: %w", run.GetName(), key, value, err)
+	}
+	run.SetLabels(cp.GetLabels())
+	run.SetResourceVersion(cp.GetResourceVersion())
+	return nil
 }
 
 // resolveRemoteStepAction resolves a step's ref with a resolver (for resolveStepRef). The resolver's params
@@ -368,14 +396,17 @@ func setParamVar(v subst.Vars, name string, pv pipelinev1.ParamValue) {
 }
 
 // resolveRemotePipeline is resolvePipeline for a remote reference: it records the source in
-// status.provenance.
+// status.provenance and labels the run tekton.dev/pipeline with the resolved Pipeline's name.
 func (r *PipelineRunReconciler) resolveRemotePipeline(ctx context.Context, pr *pipelinev1.PipelineRun) (*pipelinev1.PipelineSpec, error) {
-	spec, src, err := r.remote.pipeline(ctx, pipelineRunOf(pr), pr.Spec.PipelineRef, "spec.pipelineRef")
+	p, src, err := r.remote.pipeline(ctx, pipelineRunOf(pr), pr.Spec.PipelineRef, "spec.pipelineRef")
 	if err != nil {
 		return nil, err
 	}
 	pr.Status.Provenance = &pipelinev1.Provenance{RefSource: src}
-	return spec, nil
+	if err := labelRun(ctx, r.client, pr, LabelPipeline, p.Name); err != nil {
+		return nil, err
+	}
+	return &p.Spec, nil
 }
 
 // getTaskRef returns the Task a pipeline task's taskRef names: from the run's namespace, or resolved. A
@@ -407,11 +438,8 @@ func (r *PipelineRunReconciler) getTaskRef(ctx context.Context, pr *pipelinev1.P
 		}
 		ref = &c
 	}
-	spec2, _, err := r.remote.task(ctx, rn, ref, field)
-	if err != nil {
-		return nil, err
-	}
-	return &pipelinev1.Task{Spec: *spec2}, nil
+	t, _, err := r.remote.task(ctx, rn, ref, field)
+	return t, err
 }
 
 // substituteRefParams replaces variables in a reference's resolver params.

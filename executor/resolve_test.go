@@ -178,7 +178,13 @@ spec:
 	if pr.Status.PipelineSpec == nil || len(pr.Status.PipelineSpec.Tasks) != 2 {
 		t.Errorf("status.pipelineSpec not recorded: %+v", pr.Status.PipelineSpec)
 	}
+	if got := pr.Labels[executor.LabelPipeline]; got != "remote" {
+		t.Errorf("pipelinerun label %s = %q, want the resolved Pipeline's name", executor.LabelPipeline, got)
+	}
 	a := getTaskRun(t, ns, "remote-run-a")
+	if got := a.Labels[executor.LabelTask]; got != "echo" {
+		t.Errorf("taskrun a label %s = %q, want the resolved Task's name", executor.LabelTask, got)
+	}
 	if p := a.Status.Provenance; p == nil || p.RefSource == nil || p.RefSource.Digest["sha256"] != bundleDigest || p.RefSource.EntryPoint != "echo" {
 		t.Errorf("taskrun a provenance = %+v, want the bundle digest %s", p, bundleDigest)
 	}
