@@ -380,3 +380,41 @@ spec:
 		t.Fatalf("status.taskSpec = %+v, want the StepAction fetched over http inlined", tr.Status.TaskSpec)
 	}
 }
+
+// A run's reference is resolved once: an executor restarted mid-run reads the spec from status and does
+// not fetch it again.
+func TestResolvedOnceAcrossRestart(t *testing.T) {
+	ns := newNamespace(t)
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		requests.Add(1)
+		_, _ = io.WriteString(w, echoTask)
+	}))
+	defer srv.Close()
+	stop := startExecutor(t, ns)
+	apply(t, ns, fmt.Sprintf(`apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: once
+spec:
+  pipelineSpec:
+    tasks:
+      - name: a
+        taskRef:
+          resolver: http
+          params: [{name: url, value: %q}]
+        params: [{name: in, value: x}]
+`, srv.URL+"/echo.yaml"))
+	waitPod(t, ns, "once-a-pod")
+	eventually(t, 15*time.Second, "status.taskSpec recorded", func() (bool, error) {
+		return getTaskRun(t, ns, "once-a").Status.TaskSpec != nil, nil
+	})
+	before := requests.Load()
+	stop()
+	startExecutor(t, ns)
+	finishTask(t, ns, "once-a", echoResult("x"))
+	waitPipelineRunReason(t, ns, "once", executor.ReasonSucceeded)
+	if after := requests.Load(); after != before {
+		t.Errorf("the restarted executor fetched the Task again (%d requests before the restart, %d after)", before, after)
+	}
+}
