@@ -31,13 +31,21 @@ func (r *Resolvers) hub(ctx context.Context, req Request) (Result, error) {
 		return Result{}, permanent(Hub, "version", "%q is not a version such as 0.9 or 0.9.0 (version constraints are not supported by hookrun)", req.Params["version"])
 	}
 	name, catalog := req.Params["name"], req.Params["catalog"]
+	tektonHub, artifactHub := r.opts.TektonHubURL, r.opts.ArtifactHubURL
+	if u := req.Params["url"]; u != "" {
+		// Tekton's url param: this hub instead of the configured one.
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return Result{}, permanent(Hub, "url", "%q is not an absolute http(s) URL", u)
+		}
+		tektonHub, artifactHub = u, u
+	}
 	var endpoint string
 	switch typ {
 	case "tekton":
 		if catalog == "" {
 			catalog = "Tekton"
 		}
-		endpoint = fmt.Sprintf("%s/v1/resource/%s/%s/%s/%s.%s/yaml", strings.TrimRight(r.opts.TektonHubURL, "/"),
+		endpoint = fmt.Sprintf("%s/v1/resource/%s/%s/%s/%s.%s/yaml", strings.TrimRight(tektonHub, "/"),
 			url.PathEscape(catalog), kind, url.PathEscape(name), m[1], m[2])
 	default:
 		if catalog == "" {
@@ -47,7 +55,7 @@ func (r *Resolvers) hub(ctx context.Context, req Request) (Result, error) {
 		if patch == "" {
 			patch = "0"
 		}
-		endpoint = fmt.Sprintf("%s/api/v1/packages/tekton-%s/%s/%s/%s.%s.%s", strings.TrimRight(r.opts.ArtifactHubURL, "/"),
+		endpoint = fmt.Sprintf("%s/api/v1/packages/tekton-%s/%s/%s/%s.%s.%s", strings.TrimRight(artifactHub, "/"),
 			kind, url.PathEscape(catalog), url.PathEscape(name), m[1], m[2], patch)
 	}
 	key := cacheKey(Hub, req.Params, typ+" "+endpoint)

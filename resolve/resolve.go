@@ -205,15 +205,19 @@ type paramSpec struct {
 	refused map[string]string
 }
 
-const gitAPIMode = "the git resolver's API mode (serverURL, org, repo, token) is not supported by hookrun: give url for an anonymous clone"
+const (
+	gitAPIMode = "the git resolver's API mode (serverURL, org, repo, token) is not supported by hookrun: give url for an anonymous clone"
+	gitAuth    = "authenticated clones (gitToken, gitTokenKey) are not supported by hookrun: the git resolver clones anonymously"
+)
 
 var resolverParams = map[string]paramSpec{
 	Cluster: {required: []string{"name"}, optional: []string{"kind", "namespace"}},
 	Git: {required: []string{"url", "pathInRepo"}, optional: []string{"revision"},
-		refused: map[string]string{"repo": gitAPIMode, "org": gitAPIMode, "serverURL": gitAPIMode, "token": gitAPIMode, "tokenKey": gitAPIMode, "scmType": gitAPIMode}},
+		refused: map[string]string{"repo": gitAPIMode, "org": gitAPIMode, "serverURL": gitAPIMode, "token": gitAPIMode, "tokenKey": gitAPIMode, "scmType": gitAPIMode,
+			"gitToken": gitAuth, "gitTokenKey": gitAuth}},
 	HTTP:    {required: []string{"url"}, optional: []string{"http-username", "http-password-secret", "http-password-secret-key"}},
 	Bundles: {required: []string{"bundle", "name"}, optional: []string{"kind", "secret", "serviceAccount", "cache"}},
-	Hub:     {required: []string{"name", "version"}, optional: []string{"catalog", "type", "kind"}},
+	Hub:     {required: []string{"name", "version"}, optional: []string{"catalog", "type", "kind", "url"}},
 }
 
 // Names lists the built-in resolvers.

@@ -389,6 +389,7 @@ func TestHub(t *testing.T) {
 		{map[string]string{"name": "git-clone", "version": ">= 0.5"}, "", "version"},
 		{map[string]string{"name": "git-clone"}, "", "version"},
 		{map[string]string{"name": "git-clone", "version": "0.9", "type": "other"}, "", "type"},
+		{map[string]string{"name": "git-clone", "version": "0.9", "url": "ftp://x"}, "", "url"},
 	} {
 		res, err := r.Resolve(context.Background(), Request{Resolver: Hub, Params: tc.params})
 		if tc.perm != "" {
@@ -405,6 +406,11 @@ func TestHub(t *testing.T) {
 		if !strings.Contains(string(res.Data), tc.want) || !strings.HasPrefix(res.Source.URI, srv.URL) {
 			t.Errorf("%v: result %+v", tc.params, res)
 		}
+	}
+	// Tekton's url param points one reference at another hub.
+	other := New(Options{TektonHubURL: "http://127.0.0.1:1", ArtifactHubURL: "http://127.0.0.1:1"})
+	if _, err := other.Resolve(context.Background(), Request{Resolver: Hub, Params: map[string]string{"name": "git-clone", "version": "0.9", "url": srv.URL}}); err != nil {
+		t.Errorf("url param: %v", err)
 	}
 	n := len(paths)
 	if _, err := r.Resolve(context.Background(), Request{Resolver: Hub, Params: map[string]string{"name": "git-clone", "version": "0.9"}}); err != nil {
@@ -423,6 +429,7 @@ func TestCheckParams(t *testing.T) {
 	}{
 		{"git", map[string]string{"url": "u", "pathInRepo": "p"}, ""},
 		{"git", map[string]string{"url": "u"}, "pathInRepo"},
+		{"git", map[string]string{"url": "u", "pathInRepo": "p", "gitToken": "s"}, "gitToken"},
 		{"cluster", map[string]string{"name": "n", "kind": "pipeline"}, ""},
 		{"cluster", map[string]string{"name": "n", "kind": "secret"}, "kind"},
 		{"cluster", map[string]string{}, "name"},
