@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -318,5 +320,114 @@ func TestPACGitLab(t *testing.T) {
 	pacCreated(t, code, resp, "docs")
 	if len(resp.Triggers) != 1 {
 		t.Errorf("/test docs ran more than docs: %+v", resp)
+	}
+}
+
+// corpusPAC reads Pipelines-as-Code's own test PipelineRuns (../shared/corpus/pac) with the placeholders
+// of its harness filled as the corpus README says.
+func corpusPAC(t *testing.T, ns, event, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpus(t), "pac", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.NewReplacer(`\\ .TargetNamespace //`, ns, `\\ .TargetBranch //`, "main", `\\ .TargetEvent //`, event,
+		`\\ .PipelineName //`, strings.TrimSuffix(strings.ReplaceAll(file, "_", "-"), ".yaml"),
+		`\\ .RemoteTaskURL //`, "https://example.com/task.yaml").Replace(string(data))
+}
+
+// TestPACCorpus runs real `.tekton/` PipelineRuns of Pipelines-as-Code's end-to-end tests through
+// selection and creation: each is created, skipped (does not match) or refused (needs the network).
+func TestPACCorpus(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := forgetest.NewServer(pacToken)
+	defer srv.Close()
+	url := "https://github.example/o/r"
+	apply(t, ns, pacFixture("github", url, srv.GitHubAPI()))
+	srv.SetPermission("o/r", "alice", "write")
+	h := start(t, ns, nil)
+	for i, tc := range []struct {
+		files   []string
+		event   string // push or pull_request
+		branch  string
+		changed []string
+		name    string // the PipelineRun's name in .tekton/
+		want    string // created, skipped, failed
+		reason  string
+		check   func(t *testing.T, pr *pipelinev1.PipelineRun)
+	}{
+		{files: []string{"always-good-pipelinerun.yaml"}, event: "push", name: "always-good-pipelinerun", want: listener.StatusCreated},
+		{files: []string{"pipelinerun-on-push.yaml"}, event: "push", name: "pipelinerun-on-push", want: listener.StatusCreated},
+		{files: []string{"pipelinerun-cancel-in-progress.yaml"}, event: "pull_request", name: "pipelinerun-cancel-in-progress", want: listener.StatusCreated,
+			check: func(t *testing.T, pr *pipelinev1.PipelineRun) {
+				if pr.Annotations["hookrun.dev/concurrency-policy"] != "cancel-in-progress" || pr.Labels["hookrun.dev/concurrency-group"] == "" {
+					t.Errorf("not in a cancel-in-progress group: %v %v", pr.Labels, pr.Annotations)
+				}
+			}},
+		{files: []string{"pipelinerun_with_tekton_params.yaml", "pipeline_with_tekton_params.yaml"}, event: "push",
+			name: "piplinerun-with-tekton-params", want: listener.StatusCreated,
+			check: func(t *testing.T, pr *pipelinev1.PipelineRun) {
+				ps := pr.Spec.PipelineSpec
+				if ps == nil || len(ps.Params) != 1 || ps.Params[0].Default == nil || ps.Params[0].Default.StringVal != "r" {
+					t.Errorf("Pipeline not inlined with {{ repo_name }} substituted: %+v", ps)
+				}
+			}},
+		{files: []string{"pipelinerun-cel-path-changed.yaml"}, event: "push", changed: []string{".tekton/x.yaml"},
+			name: "pipelinerun-cel-path-changed", want: listener.StatusCreated},
+		{files: []string{"pipelinerun-cel-path-changed.yaml"}, event: "push", changed: []string{"src/x.go"},
+			name: "pipelinerun-cel-path-changed", want: listener.StatusSkipped, reason: "on-cel-expression is false"},
+		{files: []string{"pipelinerun-target-branch-with-comma.yaml"}, event: "push", branch: "branch,with,comma",
+			name: "pipelinerun-target-branch-with-comma", want: listener.StatusCreated},
+		{files: []string{"pipelinerun-match-push-pullr.yaml"}, event: "pull_request", name: "pipelinerun-match-push-pullr", want: listener.StatusCreated,
+			check: func(t *testing.T, pr *pipelinev1.PipelineRun) {
+				if s := pr.Spec.PipelineSpec.Tasks[0].TaskSpec.Steps[0].Script; !strings.Contains(s, "echo pull_request") {
+					t.Errorf("{{ event_type }} not substituted: %q", s)
+				}
+			}},
+		{files: []string{"pipelinerun-pr-cel-expression.yaml"}, event: "pull_request", name: "pipelinerun-pr-cel-expression", want: listener.StatusCreated},
+		{files: []string{"pipelinerun-changed-files-push.yaml"}, event: "push", changed: []string{"modified.txt"},
+			name: "pipelinerun-changed-files-push", want: listener.StatusCreated,
+			check: func(t *testing.T, pr *pipelinev1.PipelineRun) {
+				if s := pr.Spec.PipelineSpec.Tasks[0].TaskSpec.Steps[0].Script; !strings.Contains(s, `files.all: ["modified.txt"]`) {
+					t.Errorf("{{ files.all }} not substituted: %q", s)
+				}
+			}},
+		{files: []string{"pipelinerun-nomatch.yaml"}, event: "push", name: "no-match", want: listener.StatusSkipped, reason: "does not list push"},
+		{files: []string{"pipelinerun-hub-task-not-found.yaml"}, event: "push", name: "pipelinerun-hub-task-not-found",
+			want: listener.StatusFailed, reason: "remote task"},
+		{files: []string{"pipelinerun1_remote_task_annotations.yaml"}, event: "push", name: "piplinerun1-remote-annotations",
+			want: listener.StatusFailed, reason: "remote task"},
+	} {
+		t.Run(tc.files[0]+"/"+tc.event, func(t *testing.T) {
+			sha := fmt.Sprintf("%040x", 0xc0ffee00+i)
+			files := map[string]string{}
+			for _, f := range tc.files {
+				files[".tekton/"+f] = corpusPAC(t, ns, tc.event, f)
+			}
+			srv.SetFiles("o/r", sha, files)
+			branch := tc.branch
+			if branch == "" {
+				branch = "main"
+			}
+			var body []byte
+			if tc.event == "push" {
+				body = ghPush(url, sha, "refs/heads/"+branch, tc.changed...)
+			} else {
+				body = ghPR(url, sha, "alice", "o/r", 100+i)
+			}
+			code, resp := h.sendPAC(t, listener.Outgoing{Provider: "github", Event: tc.event, Secret: pacHook, Body: body})
+			var got *listener.TriggerResult
+			for j := range resp.Triggers {
+				if resp.Triggers[j].Name == "app/"+tc.name {
+					got = &resp.Triggers[j]
+				}
+			}
+			if got == nil || got.Status != tc.want || !strings.Contains(got.Reason, tc.reason) {
+				t.Fatalf("%d %+v: want app/%s %s (%q)", code, resp, tc.name, tc.want, tc.reason)
+			}
+			if tc.want == listener.StatusCreated && tc.check != nil {
+				tc.check(t, getPR(t, ns, got.Resources[0].Name))
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package pac
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -28,6 +29,14 @@ func (c *call) vars(ctx context.Context, eventType string) (map[string]string, e
 	}
 	if ev.Number > 0 {
 		v["pull_request_number"] = strconv.Itoa(ev.Number)
+	}
+	for name, list := range map[string][]string{"files.all": ev.Files.All, "files.added": ev.Files.Added,
+		"files.deleted": ev.Files.Deleted, "files.modified": ev.Files.Modified, "files.renamed": ev.Files.Renamed} {
+		if list == nil {
+			list = []string{}
+		}
+		b, _ := json.Marshal(list)
+		v[name] = string(b)
 	}
 	if ev.Kind == KindComment {
 		v["trigger_comment"] = ev.Comment
