@@ -149,7 +149,13 @@ func Check(annotations map[string]string) []string {
 				" (or use "+OnCELExpression+"); without it the PipelineRun never runs")
 		}
 	}
+	known := map[string]bool{OnEvent: true, OnTargetBranch: true, OnCELExpression: true, OnPathChanged: true,
+		OnPathChangedIgnore: true, OnComment: true, OnLabel: true}
 	for k := range annotations {
+		if strings.HasPrefix(k, Prefix+"on-") && !known[k] {
+			out = append(out, k+": unknown annotation, never matched on (the on-… annotations are on-event, on-target-branch, "+
+				"on-cel-expression, on-path-changed, on-path-changed-ignore, on-comment, on-label)")
+		}
 		if k == RemoteTask || k == RemotePipeline || strings.HasPrefix(k, RemoteTask+"-") || strings.HasPrefix(k, RemotePipeline+"-") {
 			out = append(out, k+": remote tasks and pipelines (hub, URLs) are not fetched by hookrun: put them in .tekton/ or use a resolver (taskRef.resolver)")
 		}

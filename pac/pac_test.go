@@ -1,0 +1,227 @@
+package pac
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/hookrun/hookrun/forge"
+)
+
+func TestParseCommands(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []Command
+	}{
+		{"/retest", []Command{{Name: CmdRetest}}},
+		{"  /RETEST  ", []Command{{Name: CmdRetest}}},
+		{"LGTM\n/ok-to-test\nthanks", []Command{{Name: CmdOKToTest}}},
+		{"/ok-to-test please", []Command{{Name: CmdOKToTest}}},
+		{"/test unit-tests\n/test e2e\n/test unit-tests", []Command{{Name: CmdTest, Arg: "unit-tests"}, {Name: CmdTest, Arg: "e2e"}}},
+		{"/cancel\r\n/cancel build", []Command{{Name: CmdCancel}, {Name: CmdCancel, Arg: "build"}}},
+		{"> /retest\nplease /retest\n/retesting\n/lgtm", nil},
+		{"/test ../../etc", []Command{{Name: CmdTest}}},
+	} {
+		if got := ParseCommands(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseCommands(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseCommands(f *testing.F) {
+	for _, s := range []string{"/retest", "/test a\n/cancel b", "/ok-to-test\n> /retest", strings.Repeat("/test x\n", 50)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cmds := ParseCommands(s)
+		if len(cmds) > maxCommands {
+			t.Fatalf("%d commands", len(cmds))
+		}
+		for _, c := range cmds {
+			if c.Arg != "" && labelValue(c.Arg) != c.Arg {
+				t.Fatalf("arg %q is not a name", c.Arg)
+			}
+			switch c.Name {
+			case CmdRetest, CmdTest, CmdCancel, CmdOKToTest:
+			default:
+				t.Fatalf("command %q", c.Name)
+			}
+		}
+	})
+}
+
+func TestSplitDocs(t *testing.T) {
+	files := []forge.File{
+		{Path: ".tekton/a.yaml", Content: []byte("# comment\n---\napiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata: {name: a}\n---\n---\nkind: Task\nmetadata: {name: t}\n")},
+		{Path: ".tekton/values.yaml", Content: []byte("just: values\n")},
+		{Path: ".tekton/README.md", Content: []byte("kind: Task\n")},
+		{Path: ".tekton/b.yml", Content: []byte("kind: Pipeline\nmetadata: {generateName: p-}\n")},
+	}
+	docs, err := SplitDocs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range docs {
+		got = append(got, d.File+"#"+d.Kind+"/"+d.Name)
+	}
+	want := []string{".tekton/a.yaml#PipelineRun/a", ".tekton/a.yaml#Task/t", ".tekton/b.yml#Pipeline/p-"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("docs = %q, want %q", got, want)
+	}
+	if _, err := SplitDocs([]forge.File{{Path: ".tekton/bad.yaml", Content: []byte("kind: [\n")}}); err == nil || !strings.Contains(err.Error(), ".tekton/bad.yaml: document 1") {
+		t.Errorf("bad YAML: %v", err)
+	}
+}
+
+func FuzzSplitDocs(f *testing.F) {
+	f.Add([]byte("kind: PipelineRun\nmetadata: {name: a}\n---\nkind: Task\n"))
+	f.Add([]byte("---\n---\n- a\n- b\n"))
+	f.Add([]byte("kind: {a: b}\nmetadata: 3\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, _ := SplitDocs([]forge.File{{Path: "x.yaml", Content: data}})
+		for _, d := range docs {
+			if d.Kind == "" || d.Obj == nil {
+				t.Fatalf("doc without kind: %+v", d)
+			}
+			_ = Inline(deepCopy(d.Obj), docs)
+		}
+	})
+}
+
+func TestSubstitute(t *testing.T) {
+	vars := map[string]string{"revision": "abc", "repo_name": "r", "pull_request_number": ""}
+	body := map[string]any{"commits": []any{map[string]any{"id": "c1"}}, "n": 3.0, "obj": map[string]any{"a": "b"}}
+	for in, want := range map[string]string{
+		"{{revision}} {{ revision }} {{  repo_name}}": "abc abc r",
+		"#{{ pull_request_number }}":                 "#",
+		"{{ unknown }} $(params.x) {{":               "{{ unknown }} $(params.x) {{",
+		"{{ body.commits[0].id }} {{body.n}}":        "c1 3",
+		"{{ body.obj }} {{ body.nope }}":             `{"a":"b"} {{ body.nope }}`,
+		"{{ body.commits[5].id }}":                   "{{ body.commits[5].id }}",
+		"{{ headers.X-GitHub-Event }}":               "push",
+	} {
+		if got := Substitute(in, vars, body, map[string]string{"x-github-event": "push"}); got != want {
+			t.Errorf("Substitute(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInline(t *testing.T) {
+	parse := func(s string) map[string]any {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	docs := []Doc{
+		{Kind: "Pipeline", Name: "p", Obj: parse("kind: Pipeline\nspec: {tasks: [{name: a, taskRef: {name: t}}, {name: b, taskRef: {name: cluster-task}}, {name: c, taskRef: {resolver: git}}], finally: [{name: f, taskRef: {name: t, kind: Task}}]}")},
+		{Kind: "Task", Name: "t", Obj: parse("kind: Task\nspec: {steps: [{name: s, image: x}]}")},
+	}
+	run := parse("kind: PipelineRun\nspec: {pipelineRef: {name: p}}")
+	if err := Inline(run, docs); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := yaml.Marshal(run["spec"])
+	want := `pipelineSpec:
+  finally:
+  - name: f
+    taskSpec:
+      steps:
+      - image: x
+        name: s
+  tasks:
+  - name: a
+    taskSpec:
+      steps:
+      - image: x
+        name: s
+  - name: b
+    taskRef:
+      name: cluster-task
+  - name: c
+    taskRef:
+      resolver: git
+`
+	if string(got) != want {
+		t.Errorf("inlined:\n%s\nwant:\n%s", got, want)
+	}
+	// The Pipeline document itself is untouched (each run gets its own copy).
+	if tasks := docs[0].Obj["spec"].(map[string]any)["tasks"].([]any); tasks[0].(map[string]any)["taskRef"] == nil {
+		t.Error("Inline changed the Pipeline document")
+	}
+}
+
+func TestParseOwnersAndURL(t *testing.T) {
+	if got := ParseOwners([]byte("approvers:\n- Alice\n- bob\nreviewers: [carol]\noptions: {no_parent_owners: true}\n")); !reflect.DeepEqual(got, []string{"alice", "bob", "carol"}) {
+		t.Errorf("owners = %q", got)
+	}
+	if got := ParseOwners([]byte("approvers: [")); got != nil {
+		t.Errorf("bad OWNERS = %q", got)
+	}
+	for _, pair := range [][2]string{{"https://GitHub.com/o/r.git", "https://github.com/o/r/"}, {"http://user:pw@gitlab.example/g/sub/p", "https://gitlab.example/g/sub/p"}} {
+		if NormalizeURL(pair[0]) != NormalizeURL(pair[1]) {
+			t.Errorf("%q and %q differ: %q %q", pair[0], pair[1], NormalizeURL(pair[0]), NormalizeURL(pair[1]))
+		}
+	}
+}
+
+// TestParseEventCorpus reads the providers' real payloads (../shared/corpus).
+func TestParseEventCorpus(t *testing.T) {
+	dir, _ := filepath.Abs("../../shared/corpus")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("corpus not found at %s (CI has ../shared beside the checkout)", dir)
+	}
+	for _, tc := range []struct {
+		provider, event, file string
+		kind, target, sha     string
+		number                int
+	}{
+		{"github", "push", "github/push/with-new-branch.payload.json", KindPush, "master", "", 0},
+		{"github", "pull_request", "github/pull_request/opened.payload.json", KindPullRequest, "", "", 0},
+		{"gitlab", "Push Hook", "gitlab/push.json", KindPush, "master", "", 0},
+		{"gitlab", "Merge Request Hook", "gitlab/merge_request.json", KindPullRequest, "master", "", 1},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join(dir, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{}
+			if tc.provider == "github" {
+				h.Set("X-GitHub-Event", tc.event)
+			} else {
+				h.Set("X-Gitlab-Event", tc.event)
+			}
+			ev, err := ParseEvent(tc.provider, h, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind != tc.kind || ev.RepoURL == "" || ev.Repo == "" || len(ev.SHA) != 40 || ev.TargetBranch == "" || ev.Sender == "" {
+				t.Errorf("event = %+v", ev)
+			}
+			if tc.target != "" && ev.TargetBranch != tc.target {
+				t.Errorf("target = %q, want %q", ev.TargetBranch, tc.target)
+			}
+			if tc.kind == KindPullRequest && ev.Number == 0 {
+				t.Errorf("no number: %+v", ev)
+			}
+		})
+	}
+	h := http.Header{"X-Github-Event": {"push"}}
+	body, _ := os.ReadFile(filepath.Join(dir, "github/push/payload.json"))
+	if ev, err := ParseEvent("github", h, body); err != nil || !ev.Deleted || ev.TargetBranch != "refs/tags/simple-tag" {
+		t.Errorf("tag deletion: %+v %v", ev, err)
+	}
+	h = http.Header{"X-Github-Event": {"pull_request"}}
+	body, _ = os.ReadFile(filepath.Join(dir, "github/pull_request/closed.payload.json"))
+	if _, err := ParseEvent("github", h, body); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("closed PR: %v", err)
+	}
+}
