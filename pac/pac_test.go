@@ -99,12 +99,12 @@ func TestSubstitute(t *testing.T) {
 	body := map[string]any{"commits": []any{map[string]any{"id": "c1"}}, "n": 3.0, "obj": map[string]any{"a": "b"}}
 	for in, want := range map[string]string{
 		"{{revision}} {{ revision }} {{  repo_name}}": "abc abc r",
-		"#{{ pull_request_number }}":                 "#",
-		"{{ unknown }} $(params.x) {{":               "{{ unknown }} $(params.x) {{",
-		"{{ body.commits[0].id }} {{body.n}}":        "c1 3",
-		"{{ body.obj }} {{ body.nope }}":             `{"a":"b"} {{ body.nope }}`,
-		"{{ body.commits[5].id }}":                   "{{ body.commits[5].id }}",
-		"{{ headers.X-GitHub-Event }}":               "push",
+		"#{{ pull_request_number }}":                  "#",
+		"{{ unknown }} $(params.x) {{":                "{{ unknown }} $(params.x) {{",
+		"{{ body.commits[0].id }} {{body.n}}":         "c1 3",
+		"{{ body.obj }} {{ body.nope }}":              `{"a":"b"} {{ body.nope }}`,
+		"{{ body.commits[5].id }}":                    "{{ body.commits[5].id }}",
+		"{{ headers.X-GitHub-Event }}":                "push",
 	} {
 		if got := Substitute(in, vars, body, map[string]string{"x-github-event": "push"}); got != want {
 			t.Errorf("Substitute(%q) = %q, want %q", in, got, want)

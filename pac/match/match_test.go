@@ -8,11 +8,11 @@ import (
 
 func TestList(t *testing.T) {
 	for in, want := range map[string]string{
-		"[push, pull_request]":         "push|pull_request",
-		"push":                         "push",
+		"[push, pull_request]":          "push|pull_request",
+		"push":                          "push",
 		"[ branch&#44;with&#44;comma ]": "branch,with,comma",
-		"[]":                           "",
-		`["main", 'dev']`:              "main|dev",
+		"[]":                            "",
+		`["main", 'dev']`:               "main|dev",
 	} {
 		if got := strings.Join(List(in), "|"); got != want {
 			t.Errorf("List(%q) = %q, want %q", in, got, want)
