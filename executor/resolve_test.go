@@ -217,6 +217,11 @@ func TestResolutionFailures(t *testing.T) {
 			[]string{"spec.pipelineRef", "resolver git", "param pathInRepo", "required"}},
 		{"pr-task-unknown-resolver", "PipelineRun", "pipelineSpec:\n    tasks: [{name: a, taskRef: {resolver: svn, params: [{name: url, value: x}]}}]", "PipelineValidationFailed",
 			[]string{"spec.tasks[0].taskRef", `unknown resolver "svn"`}},
+		{"pr-task-result-param", "PipelineRun", `pipelineSpec:
+    tasks:
+      - {name: x, taskSpec: {results: [{name: out}], steps: [{name: s, image: busybox, script: "true"}]}}
+      - {name: b, taskRef: {resolver: cluster, params: [{name: name, value: "$(tasks.x.results.out)"}]}}`, executor.ReasonPipelineRunResolutionFailed,
+			[]string{"spec.tasks[1].taskRef.params[0]", `resolver param "name" uses a task result`}},
 		{"tr-invalid-task", "TaskRun", "taskRef: " + gitRef("bad.yaml"), executor.ReasonResolutionFailed,
 			[]string{"spec.taskRef", "resolver git", `Task "bad" is not valid`, `unknown field "spec.steps[0].scriptt"`}},
 		{"tr-bad-bundle", "TaskRun", `taskRef: {resolver: bundles, params: [{name: bundle, value: "UPPER::x"}, {name: name, value: echo}]}`, executor.ReasonResolutionFailed,
