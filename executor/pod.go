@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"fmt"
 	"math"
 	"path"
 	"sort"
@@ -49,7 +50,16 @@ type podBuilder struct {
 	hasDockerCreds bool
 	resultNames    []string
 	legacy         bool // the Task declares v1beta1 resources: steps start in /workspace
+	// messageLimit is each container's share of the 12 KiB of termination messages the kubelet keeps
+	// per Pod (at most 4096): wrapped steps and the results container keep within it.
+	messageLimit int
 }
+
+// Termination message sizes the kubelet keeps: per container, and for all of a Pod's containers.
+const (
+	maxMessageSize    = entrypoint.MaxMessageSize
+	maxPodMessageSize = 12 * 1024
+)
 
 // buildPod turns a TaskRun into its Pod. See the package documentation for the layout.
 func buildPod(req podRequest) (*corev1.Pod, error) {
@@ -145,7 +155,23 @@ func newPodBuilder(req podRequest) (*podBuilder, error) {
 	if pt := tr.Spec.PodTemplate; pt != nil {
 		b.podEnv = pt.Env
 	}
+	containers := 2 + len(req.Spec.Sidecars) + len(req.Spec.Steps) // prepare and hookrun-results
+	for _, r := range req.Resources.Inputs {
+		if r.Type == "git" {
+			containers++
+		}
+	}
+	b.messageLimit = min(maxMessageSize, maxPodMessageSize/containers)
 	return b, nil
+}
+
+// messageLimitFlag is the --message-limit flag of wrapped steps and the results container, when the
+// Pod has more containers than the kubelet gives 4 KiB each.
+func (b *podBuilder) messageLimitFlag() []string {
+	if b.messageLimit >= maxMessageSize {
+		return nil
+	}
+	return []string{"--message-limit", fmt.Sprint(b.messageLimit)}
 }
 
 // workspaceMounts are the bound workspaces a container mounts: every workspace no step or sidecar names,
@@ -241,7 +267,7 @@ func (b *podBuilder) resultsContainer() corev1.Container {
 	return corev1.Container{
 		Name:    ResultsContainer,
 		Image:   b.req.Opts.HookrunImage,
-		Command: []string{entrypoint.BinPath, "step", "results", "--dir", entrypoint.ResultsDir},
+		Command: append([]string{entrypoint.BinPath, "step", "results", "--dir", entrypoint.ResultsDir}, b.messageLimitFlag()...),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volBin, MountPath: entrypoint.BinDir, ReadOnly: true},
 			{Name: volResults, MountPath: entrypoint.ResultsDir},

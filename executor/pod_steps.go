@@ -153,7 +153,7 @@ func (b *podBuilder) stepContainer(i int) (corev1.Container, error) {
 	w := stepWrap{
 		name: stepName, timeout: st.Timeout, onError: st.OnError, results: b.resultNames,
 		stepResults: stepResultNames(st.Results), refs: b.stepResultRefs(i, templated),
-		when: stepWhen(st.When, vars),
+		when: stepWhen(st.When, vars), messageLimit: b.messageLimitFlag(),
 	}
 	if st.StdoutConfig != nil {
 		w.stdoutPath = subst.String(st.StdoutConfig.Path, vars)
@@ -217,6 +217,8 @@ type stepWrap struct {
 	when        []entrypoint.When
 	stdoutPath  string
 	stderrPath  string
+	// messageLimit is the --message-limit flag, if any.
+	messageLimit []string
 }
 
 // wrapperCommand is the wrapper's command line, up to and including "--".
@@ -253,6 +255,7 @@ func wrapperCommand(w stepWrap) []string {
 	if w.stderrPath != "" {
 		cmd = append(cmd, "--stderr-path", w.stderrPath)
 	}
+	cmd = append(cmd, w.messageLimit...)
 	return append(cmd, "--")
 }
 

@@ -63,6 +63,12 @@ func prepare(creds ...string) container {
 
 func mounts(extra ...string) []string { return append(append([]string{}, internalMounts...), extra...) }
 
+// limited is the results container of a Pod whose termination messages get limit bytes each.
+func limited(c container, limit string) container {
+	c.Command = append(append([]string{}, c.Command...), "--message-limit", limit)
+	return c
+}
+
 func wrapped(name string, flags ...string) []string {
 	return append(append([]string{"/tekton/bin/hookrun", "step", "run", "--name", name}, flags...), "--")
 }
@@ -175,13 +181,14 @@ spec:
 		{
 			Name:     "step-write-url",
 			Image:    "docker.io/library/bash:5.1.4@sha256:c523c636b722339f41b6a431b44588ab2f762c5de5ec3bd7964420ff982fb1d9",
-			Command:  wrapped("write-url", "--on-error", "stopAndFail", "--results", "IMAGE_DIGEST,IMAGE_URL"),
+			Command:  wrapped("write-url", "--on-error", "stopAndFail", "--results", "IMAGE_DIGEST,IMAGE_URL", "--message-limit", "3072"),
 			Env:      []string{"HOME=/tekton/home", "DOCKER_CONFIG=/tekton/home/.docker", "HOOKRUN_SCRIPT=<script>"},
 			Mounts:   mounts(ws),
 			TermPath: "/tekton/termination",
 		},
 	})
-	assertContainers(t, "containers", pod.Spec.Containers, []container{resultsContainer})
+	// Four containers: the kubelet keeps 12 KiB / 4 of each termination message.
+	assertContainers(t, "containers", pod.Spec.Containers, []container{limited(resultsContainer, "3072")})
 	if got, want := volumeNames(pod), append(append([]string{}, internalVolumes...), "tekton-creds-harbor-auth=secret(harbor-auth)", "ws-source=pvc(src)"); !reflect.DeepEqual(got, want) {
 		t.Errorf("volumes = %q, want %q", got, want)
 	}
@@ -484,7 +491,7 @@ spec:
 		{
 			Name:       "step-test",
 			Image:      "alpine:3.20",
-			Command:    wrapped("test", "--timeout", "1m30s", "--on-error", "continue"),
+			Command:    wrapped("test", "--timeout", "1m30s", "--on-error", "continue", "--message-limit", "2457"),
 			WorkingDir: "/src",
 			Env:        []string{"HOME=/tekton/home", "SHARED=from-template", "MODE=step", "BRANCH=dev", "HOOKRUN_SCRIPT=<script>"},
 			Mounts:     mounts("settings:/etc/settings"),
@@ -493,7 +500,7 @@ spec:
 		{
 			Name:       "step-unnamed-1",
 			Image:      "busybox",
-			Command:    append(wrapped("unnamed-1", "--on-error", "stopAndFail"), "echo"),
+			Command:    append(wrapped("unnamed-1", "--on-error", "stopAndFail", "--message-limit", "2457"), "echo"),
 			Args:       []string{"-v", "-race", "done", "-v"},
 			WorkingDir: "/src",
 			Env:        []string{"HOME=/tekton/home", "SHARED=from-template", "MODE=template"},
@@ -552,7 +559,7 @@ spec:
       value: v0.3.0
 `)
 	pod := waitPod(t, ns, "ids-pod")
-	flags := []string{"--on-error", "stopAndFail", "--results", "timestamp,build-id"}
+	flags := []string{"--on-error", "stopAndFail", "--results", "timestamp,build-id", "--message-limit", "3072"}
 	assertContainers(t, "init containers", pod.Spec.InitContainers, []container{
 		prepare(),
 		{Name: "step-get-timestamp", Image: "bash:5.0.18", Command: wrapped("get-timestamp", flags...),
@@ -621,7 +628,7 @@ spec:
 		{
 			Name:    "step-build-and-push",
 			Image:   kanikoImage,
-			Command: append(wrapped("build-and-push", "--on-error", "stopAndFail"), "/kaniko/executor", "--dockerfile=Dockerfile", "--context=/workspace/repo/src", dest),
+			Command: append(wrapped("build-and-push", "--on-error", "stopAndFail", "--message-limit", "3072"), "/kaniko/executor", "--dockerfile=Dockerfile", "--context=/workspace/repo/src", dest),
 			// v1beta1 resources: steps start in /workspace; the seed's own DOCKER_CONFIG is kept.
 			WorkingDir: "/workspace",
 			Env:        []string{"HOME=/tekton/home", "DOCKER_CONFIG=/tekton/home/.docker"},

@@ -70,7 +70,8 @@ spec:
 	}
 	with := func(extra ...string) []string { return append(append([]string{}, internal...), extra...) }
 	wrapper := func(name string, flags ...string) []string {
-		return append(append([]string{"/tekton/bin/hookrun", "step", "run", "--name", name, "--on-error", "stopAndFail", "--results", "out"}, flags...), "--")
+		// Six containers: each termination message gets 12 KiB / 6.
+		return append(append([]string{"/tekton/bin/hookrun", "step", "run", "--name", name, "--on-error", "stopAndFail", "--results", "out"}, flags...), "--message-limit", "2048", "--")
 	}
 	env := []string{"HOME=/tekton/home"}
 	want := []container{

@@ -78,6 +78,7 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	stepRefs := fs.String("step-result-refs", "", "comma-separated STEP/RESULT references $(steps.STEP.results.RESULT) to replace before the step runs")
 	stdoutPath := fs.String("stdout-path", "", "also write the step's stdout to this file (stdoutConfig.path)")
 	stderrPath := fs.String("stderr-path", "", "also write the step's stderr to this file (stderrConfig.path)")
+	msgLimit := fs.Int("message-limit", entrypoint.MaxMessageSize, "termination message size in this Pod (the kubelet splits 12 KiB between its containers)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
@@ -101,6 +102,7 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		ResultsDir: *resultsDir, StepsDir: *stepsDir, ScriptsDir: *scriptsDir, TerminationPath: *term,
 		Stdout: stdout, Stderr: stderr,
 		When: whenList, StepResultRefs: refs, StdoutPath: *stdoutPath, StderrPath: *stderrPath,
+		MessageLimit: *msgLimit,
 	}
 	if *results != "" {
 		opts.Results = strings.Split(*results, ",")
@@ -134,10 +136,11 @@ func runStepResults(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", entrypoint.ResultsDir, "results directory")
 	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
 	term := fs.String("termination-path", entrypoint.TerminationPath, "termination message file")
+	msgLimit := fs.Int("message-limit", entrypoint.MaxMessageSize, "termination message size in this Pod (the kubelet splits 12 KiB between its containers)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
-	if err := entrypoint.Results(entrypoint.ResultsOptions{Dir: *dir, StepsDir: *stepsDir, TerminationPath: *term, Stdout: stdout}); err != nil {
+	if err := entrypoint.Results(entrypoint.ResultsOptions{Dir: *dir, StepsDir: *stepsDir, TerminationPath: *term, Stdout: stdout, MessageLimit: *msgLimit}); err != nil {
 		fmt.Fprintln(stderr, "hookrun step results:", err)
 		return errFailed
 	}

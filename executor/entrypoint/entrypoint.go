@@ -82,26 +82,38 @@ func ParseMessage(s string) (Message, bool) {
 	return m, true
 }
 
-// writeMessage writes m to path, dropping results (largest first) that do not fit MaxMessageSize. The
-// dropped names are returned so they can be left for the results container.
-func writeMessage(path string, m Message) ([]string, error) {
+// writeMessage writes m to path, dropping results (largest first) that do not fit limit bytes (0 means
+// MaxMessageSize). The dropped names are returned so they can be left for the results container. Step
+// results that do not fit fail the step; an explanation that does not fit is shortened.
+func writeMessage(path string, m Message, limit int) ([]string, error) {
+	if limit <= 0 || limit > MaxMessageSize {
+		limit = MaxMessageSize
+	}
 	var dropped []string
 	for {
 		data, err := json.Marshal(m)
 		if err != nil {
 			return nil, err
 		}
-		if len(data) > MaxMessageSize && len(m.Results) == 0 && len(m.StepResults) > 0 {
+		if len(data) > limit && len(m.Results) == 0 && len(m.StepResults) > 0 {
 			// Step results have no later container to report them: fail the step, saying why.
 			size := 0
 			for _, v := range m.StepResults {
 				size += len(v)
 			}
 			m = Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: fmt.Sprintf(
-				"step results %q total %d bytes and do not fit the %d-byte termination message", sortedNames(m.StepResults), size, MaxMessageSize)}
+				"step results %q total %d bytes and do not fit the %d-byte termination message", sortedNames(m.StepResults), size, limit)}
 			continue
 		}
-		if len(data) <= MaxMessageSize || len(m.Results) == 0 {
+		if len(data) > limit && len(m.Results) == 0 && len(m.Message) > 0 {
+			cut := len(m.Message) - (len(data) - limit) - 3
+			if cut < 0 {
+				cut = 0
+			}
+			m.Message = m.Message[:cut] + "…"
+			continue
+		}
+		if len(data) <= limit || len(m.Results) == 0 {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return nil, err
 			}
@@ -190,6 +202,9 @@ type ResultsOptions struct {
 	TerminationPath string
 	// Stdout is the container's log: results that do not fit the termination message go there.
 	Stdout io.Writer
+	// MessageLimit is the termination message's size in this Pod (0: MaxMessageSize): the kubelet keeps
+	// 12 KiB of messages per Pod, split evenly between its containers.
+	MessageLimit int
 }
 
 // Results writes every result in opts.Dir not yet reported by a wrapped step to the termination message;
@@ -197,19 +212,19 @@ type ResultsOptions struct {
 func Results(opts ResultsOptions) error {
 	res, err := collectResults(opts.Dir, opts.StepsDir, nil)
 	if err != nil {
-		_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: err.Error()})
+		_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: err.Error()}, opts.MessageLimit)
 		return err
 	}
 	// writeMessage drops from the map it is given: give it a copy.
-	dropped, err := writeMessage(opts.TerminationPath, Message{Results: copyMap(res)})
+	dropped, err := writeMessage(opts.TerminationPath, Message{Results: copyMap(res)}, opts.MessageLimit)
 	if err != nil {
 		return fmt.Errorf("write termination message: %w", err)
 	}
 	if len(dropped) > 0 {
 		sort.Strings(dropped)
 		if opts.Stdout == nil {
-			msg := fmt.Sprintf("results %q do not fit the %d-byte termination message", dropped, MaxMessageSize)
-			_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: msg})
+			msg := fmt.Sprintf("results %q do not fit the %d-byte termination message", dropped, messageLimit(opts.MessageLimit))
+			_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: msg}, opts.MessageLimit)
 			return errors.New(msg)
 		}
 		if err := writeLogResults(opts.Stdout, res, dropped); err != nil {
@@ -221,7 +236,7 @@ func Results(opts ResultsOptions) error {
 		}
 		// The names of what went to the log must fit; results that still do not fit go to the log too.
 		m := Message{Results: copyMap(kept), LogResults: dropped}
-		more, err := writeMessage(opts.TerminationPath, m)
+		more, err := writeMessage(opts.TerminationPath, m, opts.MessageLimit)
 		if err != nil {
 			return fmt.Errorf("write termination message: %w", err)
 		}
@@ -234,7 +249,7 @@ func Results(opts ResultsOptions) error {
 			}
 			m = Message{Results: kept, LogResults: append(dropped, more...)}
 			sort.Strings(m.LogResults)
-			if _, err := writeMessage(opts.TerminationPath, m); err != nil {
+			if _, err := writeMessage(opts.TerminationPath, m, opts.MessageLimit); err != nil {
 				return fmt.Errorf("write termination message: %w", err)
 			}
 		}
@@ -257,4 +272,11 @@ func copyMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+func messageLimit(n int) int {
+	if n <= 0 || n > MaxMessageSize {
+		return MaxMessageSize
+	}
+	return n
 }

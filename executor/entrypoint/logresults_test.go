@@ -2,6 +2,7 @@ package entrypoint
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,4 +90,41 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// In a Pod of many containers the kubelet keeps 12 KiB / containers of each message: with MessageLimit
+// set, no message is larger, results beyond it move on (step → results container → its log) and a long
+// explanation is shortened rather than cut mid-JSON.
+func TestMessageLimit(t *testing.T) {
+	d := newDirs(t)
+	script := "printf %0600d 0 > " + filepath.Join(d.results, "a") + "; printf %0600d 0 > " + filepath.Join(d.results, "b")
+	o := d.opts(RunOptions{Name: "s", Results: []string{"a", "b"}, Script: script, MessageLimit: 1000,
+		Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+	if code, err := Run(context.Background(), o); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	if b, _ := os.ReadFile(d.term); len(b) > 1000 {
+		t.Errorf("step message is %d bytes, limit 1000", len(b))
+	}
+	if m := readMessage(t, d.term); len(m.Results) != 1 {
+		t.Fatalf("step reported %v, want one of the two", sortedNames(m.Results))
+	}
+	rt := filepath.Join(t.TempDir(), "results-term")
+	var log bytes.Buffer
+	if err := Results(ResultsOptions{Dir: d.results, StepsDir: d.steps, TerminationPath: rt, Stdout: &log, MessageLimit: 300}); err != nil {
+		t.Fatal(err)
+	}
+	m := readMessage(t, rt)
+	if len(m.Results) != 0 || len(m.LogResults) != 1 || !strings.Contains(log.String(), LogResultPrefix) {
+		t.Errorf("results container: message %+v, log %q", m, log.String())
+	}
+
+	long := filepath.Join(t.TempDir(), "long")
+	if _, err := writeMessage(long, Message{ExitCode: 1, Reason: ReasonStartFailed, Message: strings.Repeat("x", 500)}, 200); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(long)
+	if m, ok := ParseMessage(string(b)); !ok || len(b) > 200 || m.ExitCode != 1 || !strings.HasSuffix(m.Message, "…") {
+		t.Errorf("shortened message = %s (%d bytes)", b, len(b))
+	}
 }

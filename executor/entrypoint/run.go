@@ -43,6 +43,9 @@ type RunOptions struct {
 	StepResultRefs []StepResultRef
 	// StdoutPath and StderrPath (stdoutConfig/stderrConfig) receive a copy of the step's output.
 	StdoutPath, StderrPath string
+	// MessageLimit is the termination message's size in this Pod (0: MaxMessageSize); results beyond it
+	// are left for the results container.
+	MessageLimit int
 
 	ResultsDir      string
 	StepsDir        string
@@ -113,7 +116,7 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		msg.ExitCode = 1
 	}
 	if msg.Reason == ReasonSkipped {
-		if _, werr := writeMessage(opts.TerminationPath, msg); werr != nil {
+		if _, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit); werr != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)
 		}
 		return 0, nil
@@ -146,7 +149,7 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 	for k, v := range msg.Results {
 		reported[k] = v
 	}
-	dropped, werr := writeMessage(opts.TerminationPath, msg)
+	dropped, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit)
 	if werr != nil {
 		fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)
 	}
