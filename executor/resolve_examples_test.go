@@ -150,17 +150,12 @@ func runToSuccess(t *testing.T, ns string, runs int) {
 	})
 }
 
-// Tekton's resolver examples run unchanged but for the resolver's location param, pointed at servers on this
-// machine (a git repository over smart HTTP, an HTTP server, an OCI registry, a hub API); hub needs no change
-// but the executor's --artifact-hub-url, and the cluster examples none at all.
-func TestUpstreamResolverExamples(t *testing.T) {
-	dir := upstreamExamples(t)
-	repo, _ := gitServer(t, map[string]string{
-		"task/git-clone/0.10/git-clone.yaml":      standInGitClone,
-		"stepaction/git-clone/0.1/git-clone.yaml": standInStepAction,
-	})
-	var sawCredentials atomic.Bool
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+// exampleWeb serves the stand-in Task over http (basic auth checked when given: git/token, as the
+// credentials example's Secret) and a hub API answering for it; sawCredentials reports an authenticated GET.
+func exampleWeb(t *testing.T) (srv *httptest.Server, sawCredentials *atomic.Bool) {
+	t.Helper()
+	sawCredentials = &atomic.Bool{}
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if u, p, ok := req.BasicAuth(); ok {
 			if u != "git" || p != "token" {
 				w.WriteHeader(http.StatusUnauthorized)
@@ -178,14 +173,13 @@ func TestUpstreamResolverExamples(t *testing.T) {
 			http.NotFound(w, req)
 		}
 	}))
-	defer web.Close()
-	bundle, digest := bundleRegistry(t, "git-clone", standInGitClone)
-	bundleByDigest := strings.SplitN(bundle, ":v1", 2)[0] + "@sha256:" + digest
-	loc := map[string]map[string]string{
-		"git":     {"url": repo},
-		"http":    {"url": web.URL + "/tektoncd/catalog/main/task/git-clone/0.10/git-clone.yaml"},
-		"bundles": {"bundle": bundleByDigest},
-	}
+	t.Cleanup(srv.Close)
+	return srv, sawCredentials
+}
+
+// clusterExampleObjects makes the namespaces and objects Tekton's cluster-resolver examples name.
+func clusterExampleObjects(t *testing.T) {
+	t.Helper()
 	for _, nsName := range []string{"namespace-containing-task", "namespace-containing-pipeline"} {
 		err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName}})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -207,6 +201,58 @@ spec:
       taskSpec:
         steps: [{name: s, image: busybox, script: "true"}]
 `)
+}
+
+// applyExample creates an example's documents in ns with the location params rewritten (loc) and the
+// TaskRun params in params replaced.
+func applyExample(t *testing.T, ns, file string, loc map[string]map[string]string, params map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		rewriteRefs(u.Object, loc)
+		spec, _ := u.Object["spec"].(map[string]any)
+		if ps, ok := spec["params"].([]any); ok && u.GetKind() == "TaskRun" {
+			for _, p := range ps {
+				pm, _ := p.(map[string]any)
+				if v, ok := params[fmt.Sprint(pm["name"])]; ok {
+					pm["value"] = v
+				}
+			}
+		}
+		u.SetNamespace(ns)
+		if err := env.Client.Create(context.Background(), &u); err != nil {
+			t.Fatalf("create %s: %v", u.GetKind(), err)
+		}
+	}
+}
+
+// Tekton's resolver examples run unchanged but for the resolver's location param, pointed at servers on this
+// machine (a git repository over smart HTTP, an HTTP server, an OCI registry, a hub API); hub needs no change
+// but the executor's --artifact-hub-url, and the cluster examples none at all.
+func TestUpstreamResolverExamples(t *testing.T) {
+	dir := upstreamExamples(t)
+	repo, _ := gitServer(t, map[string]string{
+		"task/git-clone/0.10/git-clone.yaml":      standInGitClone,
+		"stepaction/git-clone/0.1/git-clone.yaml": standInStepAction,
+	})
+	web, sawCredentials := exampleWeb(t)
+	bundle, digest := bundleRegistry(t, "git-clone", standInGitClone)
+	loc := map[string]map[string]string{
+		"git":     {"url": repo},
+		"http":    {"url": web.URL + "/tektoncd/catalog/main/task/git-clone/0.10/git-clone.yaml"},
+		"bundles": {"bundle": strings.SplitN(bundle, ":v1", 2)[0] + "@sha256:" + digest},
+	}
+	clusterExampleObjects(t)
 	for _, tc := range []struct {
 		file string
 		runs int
@@ -224,35 +270,9 @@ spec:
 		{file: "pipelineruns/no-ci/cluster-resolver.yaml", runs: 1},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(dir, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
 			ns := newNamespace(t)
 			startExecutor(t, ns, func(o *executor.Options) { o.ArtifactHubURL = web.URL })
-			for _, doc := range strings.Split(string(raw), "\n---\n") {
-				var u unstructured.Unstructured
-				if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-					t.Fatal(err)
-				}
-				if len(u.Object) == 0 {
-					continue
-				}
-				rewriteRefs(u.Object, loc)
-				spec, _ := u.Object["spec"].(map[string]any)
-				if ps, ok := spec["params"].([]any); ok && u.GetKind() == "TaskRun" {
-					for _, p := range ps {
-						pm := p.(map[string]any)
-						if v, ok := tc.params[fmt.Sprint(pm["name"])]; ok {
-							pm["value"] = v
-						}
-					}
-				}
-				u.SetNamespace(ns)
-				if err := env.Client.Create(context.Background(), &u); err != nil {
-					t.Fatalf("create %s: %v", u.GetKind(), err)
-				}
-			}
+			applyExample(t, ns, filepath.Join(dir, tc.file), loc, tc.params)
 			runToSuccess(t, ns, tc.runs)
 			if strings.Contains(tc.file, "credentials") && !sawCredentials.Load() {
 				t.Error("the http resolver sent no credentials from http-password-secret")
