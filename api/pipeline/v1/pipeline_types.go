@@ -5,25 +5,25 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// TaskRef names a Task in the same namespace.
+// TaskRef names a Task in the same namespace, a ClusterTask, or a Task to resolve remotely.
 type TaskRef struct {
 	Name string `json:"name,omitempty"`
-	// Kind is Task (default). ClusterTask is recognised and refused with a clear reason.
+	// Kind is Task (default) or ClusterTask (tekton.dev/v1beta1, cluster-scoped).
 	// +optional
 	Kind string `json:"kind,omitempty"`
 	// +optional
 	APIVersion string `json:"apiVersion,omitempty"`
-	// Bundle is the v1beta1 OCI bundle reference; hookrun refuses it with a clear reason.
+	// Bundle is the v1beta1 OCI bundle reference (resolved like resolver bundles with Name).
 	// +optional
 	Bundle string `json:"bundle,omitempty"`
-	// Resolver and Params are Tekton remote resolution; hookrun refuses them with a clear reason.
+	// Resolver and Params are Tekton remote resolution (package resolve: git, http, bundles, hub, cluster).
 	// +optional
 	Resolver string `json:"resolver,omitempty"`
 	// +optional
 	Params Params `json:"params,omitempty"`
 }
 
-// PipelineRef names a Pipeline in the same namespace.
+// PipelineRef names a Pipeline in the same namespace, or one to resolve remotely (Bundle, Resolver).
 type PipelineRef struct {
 	Name string `json:"name,omitempty"`
 	// +optional
