@@ -448,7 +448,7 @@ func applyManifest(ctx context.Context, c client.Client, data []byte) error {
 
 func namespaced(u *unstructured.Unstructured) bool {
 	switch u.GetKind() {
-	case "Namespace", "ClusterTriggerBinding", "ClusterInterceptor", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition":
+	case "Namespace", "ClusterTriggerBinding", "ClusterInterceptor", "ClusterTask", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition":
 		return false
 	}
 	return true
