@@ -392,6 +392,9 @@ func TestPACCorpus(t *testing.T) {
 					t.Errorf("{{ files.all }} not substituted: %q", s)
 				}
 			}},
+		// Its misspelt on-path-change-ignore is ignored at run time, as Pipelines-as-Code does (validate names it).
+		{files: []string{"pipelinerun-on-path-change-ignore.yaml"}, event: "push", changed: []string{"doc/foo/a.md"},
+			name: "pipelinerun-on-path-change-ignore", want: listener.StatusCreated},
 		{files: []string{"pipelinerun-nomatch.yaml"}, event: "push", name: "no-match", want: listener.StatusSkipped, reason: "does not list push"},
 		{files: []string{"pipelinerun-hub-task-not-found.yaml"}, event: "push", name: "pipelinerun-hub-task-not-found",
 			want: listener.StatusFailed, reason: "remote task"},

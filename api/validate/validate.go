@@ -50,6 +50,7 @@ func Objects(objs []load.Object) []load.Problem {
 		case *pipelinev1.PipelineRun:
 			v.params("spec.params", paramNames(obj.Spec.Params))
 			v.statusAnnotations("metadata.annotations", obj.Annotations)
+			v.pacAnnotations("metadata.annotations", obj.Annotations)
 			if (obj.Spec.PipelineRef == nil) == (obj.Spec.PipelineSpec == nil) {
 				v.add("spec", "exactly one of pipelineRef or pipelineSpec is required")
 			}

@@ -1,0 +1,29 @@
+package validate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hookrun/hookrun/pac/match"
+)
+
+// pacAnnotations reports what is wrong with the Pipelines-as-Code annotations of a PipelineRun kept in a
+// repository's `.tekton/` folder (on-event values, on-target-branch and path globs, on-cel-expression
+// compiled with Pipelines-as-Code's variables, remote task annotations hookrun does not fetch). A run
+// without any pipelinesascode.tekton.dev/ annotation is not checked.
+func (v *validator) pacAnnotations(path string, annotations map[string]string) {
+	any := false
+	for k := range annotations {
+		if strings.HasPrefix(k, match.Prefix) {
+			any = true
+			break
+		}
+	}
+	if !any {
+		return
+	}
+	for _, p := range match.Check(annotations) {
+		key, reason, _ := strings.Cut(p, ": ")
+		v.add(fmt.Sprintf("%s[%q]", path, key), "%s", reason)
+	}
+}

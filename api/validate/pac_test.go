@@ -1,0 +1,59 @@
+package validate_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// tektonRun is a `.tekton/` PipelineRun with the given annotations (YAML lines).
+func tektonRun(annotations string) string {
+	return `apiVersion: tekton.dev/v1beta1
+kind: PipelineRun
+metadata:
+  name: ci
+  annotations:
+` + annotations + `
+spec:
+  pipelineRef: {name: p}
+`
+}
+
+func TestValidatePACAnnotations(t *testing.T) {
+	const at = `metadata.annotations["pipelinesascode.tekton.dev/`
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"ok", tektonRun(`    pipelinesascode.tekton.dev/on-event: "[push, pull_request]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main, release-*]"
+    pipelinesascode.tekton.dev/on-path-changed: "[src/**]"`), nil},
+		{"cel ok", tektonRun(`    pipelinesascode.tekton.dev/on-cel-expression: event == "push" && "docs/***".pathChanged() && files.all.size() > 0`), nil},
+		{"event", tektonRun(`    pipelinesascode.tekton.dev/on-event: "[pull-request]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"`), []string{at + `on-event"]: "pull-request" is not one of push, pull_request, incoming`}},
+		{"cel", tektonRun(`    pipelinesascode.tekton.dev/on-cel-expression: event == "push" &&`), []string{at + `on-cel-expression"]: `}},
+		{"cel variable", tektonRun(`    pipelinesascode.tekton.dev/on-cel-expression: branch == "main"`), []string{at + `on-cel-expression"]: `, "undeclared reference to 'branch'"}},
+		{"glob", tektonRun(`    pipelinesascode.tekton.dev/on-event: "[push]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+    pipelinesascode.tekton.dev/on-path-changed-ignore: "[docs/[x]"`), []string{at + `on-path-changed-ignore"]: "docs/[x" is not a valid glob`}},
+		{"half", tektonRun(`    pipelinesascode.tekton.dev/on-event: "[push]"`), []string{at + `on-target-branch"]: required with`}},
+		{"remote", tektonRun(`    pipelinesascode.tekton.dev/on-event: "[push]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+    pipelinesascode.tekton.dev/task: "[git-clone]"`), []string{at + `task"]: remote tasks and pipelines`}},
+		{"misspelt", tektonRun(`    pipelinesascode.tekton.dev/on-event: "[push]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+    pipelinesascode.tekton.dev/on-path-change: "[src/**]"`), []string{at + `on-path-change"]: unknown annotation`}},
+		{"not pac", tektonRun(`    example.com/x: "y"`), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := check(t, tc.yaml)
+			if len(got) != len(tc.want) && !(len(tc.want) == 2 && len(got) == 1) {
+				t.Fatalf("got %d problems, want %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
+			}
+			for _, w := range tc.want {
+				if len(got) == 0 || !strings.Contains(got[0], w) {
+					t.Errorf("problems %q, want one containing %q", got, w)
+				}
+			}
+		})
+	}
+}
