@@ -17,23 +17,25 @@ const changedFilesKey = "changed_files"
 
 // githubInterceptor validates and filters GitHub webhooks. With
 // addChangedFiles enabled, push events get the "changed_files" extension
-// computed from the payload's commits; unlike Tekton, hookrun does not call
-// the GitHub API to list the files of pull_request events, so those get no
-// changed_files extension.
+// computed from the payload's commits, and pull_request events the files the
+// GitHub API lists for the pull request (with personalAccessToken when set),
+// as Tekton does.
 type githubInterceptor struct {
 	secret       *secretRef
 	secrets      SecretGetter
 	events       eventFilter
 	changedFiles bool
+	token        *secretRef // addChangedFiles.personalAccessToken
 	allowSHA1    bool
+	opts         Options
 }
 
-// githubChangedFiles is the addChangedFiles param. personalAccessToken is
-// accepted for compatibility and unused: hookrun computes the list from the
-// push payload and never calls the GitHub API.
+// githubChangedFiles is the addChangedFiles param. personalAccessToken names
+// the Secret key holding the token the GitHub API is called with for
+// pull_request events (anonymous without it).
 type githubChangedFiles struct {
-	Enabled             bool            `json:"enabled"`
-	PersonalAccessToken json.RawMessage `json:"personalAccessToken,omitempty"`
+	Enabled             bool       `json:"enabled"`
+	PersonalAccessToken *secretRef `json:"personalAccessToken,omitempty"`
 }
 
 // githubOwners is Tekton's githubOwners param; hookrun does not implement the
@@ -44,12 +46,12 @@ type githubOwners struct {
 	CheckType           string          `json:"checkType,omitempty"`
 }
 
-func newGitHub(params map[string]json.RawMessage, secrets SecretGetter) (*githubInterceptor, error) {
+func newGitHub(params map[string]json.RawMessage, secrets SecretGetter, opts Options) (*githubInterceptor, error) {
 	const iname = "github"
 	if err := checkParamNames(iname, params, "secretRef", "eventTypes", "addChangedFiles", "allowSHA1", "githubOwners"); err != nil {
 		return nil, err
 	}
-	g := &githubInterceptor{secrets: secrets}
+	g := &githubInterceptor{secrets: secrets, opts: opts}
 	var err error
 	if g.secret, err = parseSecretRef(iname, params, secrets); err != nil {
 		return nil, err
@@ -63,6 +65,15 @@ func newGitHub(params map[string]json.RawMessage, secrets SecretGetter) (*github
 			return nil, paramError(iname, "addChangedFiles", err)
 		}
 		g.changedFiles = acf.Enabled
+		if t := acf.PersonalAccessToken; acf.Enabled && t != nil {
+			if t.SecretName == "" || t.SecretKey == "" {
+				return nil, paramError(iname, "addChangedFiles", errors.New("personalAccessToken needs secretName and secretKey"))
+			}
+			if secrets == nil {
+				return nil, paramError(iname, "addChangedFiles", errors.New("no SecretGetter configured"))
+			}
+			g.token = t
+		}
 	}
 	if raw, present := params["allowSHA1"]; present && !isNull(raw) {
 		if err := json.Unmarshal(raw, &g.allowSHA1); err != nil {
@@ -112,8 +123,11 @@ func (g *githubInterceptor) Verify(ctx context.Context, req *Request) Response {
 	return Response{Continue: true, Code: OK, Proof: BodyProof}
 }
 
-// Finish implements Verifier: the changed_files extension of push events.
-func (g *githubInterceptor) Finish(_ context.Context, req *Request) Response {
+// Finish implements Verifier: the changed_files extension of push and pull_request events.
+func (g *githubInterceptor) Finish(ctx context.Context, req *Request) Response {
+	if g.changedFiles && req.Header.Get(gh.EventTypeHeader) == "pull_request" {
+		return g.pullRequestFiles(ctx, req)
+	}
 	if g.changedFiles && req.Header.Get(gh.EventTypeHeader) == "push" {
 		body, err := decodedBody(req)
 		if err != nil {

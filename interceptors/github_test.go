@@ -158,8 +158,9 @@ func TestGitHubCorpus(t *testing.T) {
 	dir := corpusDir(t, "github")
 	const secret = "corpus-secret-😀"
 	sg := newSecrets("ci/github-secret/token", secret)
+	api := newFakeGitHubAPI(t) // pull_request changed files come from the GitHub API
 	verify := mustBuild(t, "github", params(t, "secretRef", secretRefParam("github-secret", "token"),
-		"eventTypes", []string{"push", "pull_request"}, "addChangedFiles", map[string]any{"enabled": true}), sg, Options{})
+		"eventTypes", []string{"push", "pull_request"}, "addChangedFiles", map[string]any{"enabled": true}), sg, Options{GitHubAPIURL: api.URL})
 	pingOnly := mustBuild(t, "github", params(t, "secretRef", secretRefParam("github-secret", "token"), "eventTypes", []string{"ping"}), sg, Options{})
 
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
@@ -181,6 +182,9 @@ func TestGitHubCorpus(t *testing.T) {
 				expect(t, got, Skip, "ping")
 			} else {
 				expect(t, got, OK, "")
+			}
+			if event == "pull_request" && got.Extensions["changed_files"] != "a.go,b.go,docs/c.md" {
+				t.Fatalf("pull_request changed_files = %v", got.Extensions["changed_files"])
 			}
 			if event == "push" {
 				want := pushChangedFiles(decoded)

@@ -155,6 +155,9 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock used for timestamp tolerance checks; nil means time.Now.
 	Now func() time.Time
+	// GitHubAPIURL is the GitHub API the github interceptor's addChangedFiles lists pull request files
+	// from; empty means api.github.com, or the GitHub Enterprise Server a delivery names.
+	GitHubAPIURL string
 }
 
 // defaultCELCostLimit is the CEL cost budget used when Options.CELCostLimit is 0.
@@ -203,7 +206,7 @@ func Build(name string, params map[string]json.RawMessage, secrets SecretGetter,
 	// non-nil Interceptor holding a nil pointer.
 	switch name {
 	case "github":
-		ic, err := newGitHub(params, secrets)
+		ic, err := newGitHub(params, secrets, opts)
 		if err != nil {
 			return nil, err
 		}
