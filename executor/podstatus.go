@@ -43,8 +43,10 @@ type podOutcome struct {
 	Running      bool
 	// LogResults are results the results container printed to its log (they did not fit its termination
 	// message); raw holds the results read so far, as strings.
-	LogResults []string
-	raw        map[string]string
+	LogResults     []string
+	LogStepResults []string // STEP/RESULT
+	raw            map[string]string
+	rawSteps       map[string]map[string]string
 }
 
 // readPod interprets a Pod's status. spec is the resolved Task (for result types).
@@ -148,6 +150,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 				results[k] = v
 			}
 			out.LogResults = append(out.LogResults, msg.LogResults...)
+			out.LogStepResults = append(out.LogStepResults, msg.LogStepResults...)
 		}
 		if s.State.Terminated.ExitCode != 0 && firstFailure == "" {
 			firstFailure = fmt.Sprintf("%q exited with code %d", c.Name, s.State.Terminated.ExitCode)
@@ -158,7 +161,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	}
 	resultsFromSteps(results, stepResults, spec)
 	out.Results = typedResults(results, spec)
-	out.raw = results
+	out.raw, out.rawSteps = results, stepResults
 
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:

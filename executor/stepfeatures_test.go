@@ -209,15 +209,22 @@ func TestStepFeaturesOnNodeAgent(t *testing.T) {
 	}
 }
 
-// Five results of 3000 bytes (15 KB, beyond any termination message) reach the TaskRun whole: what does
-// not fit the steps' and the results container's messages is read back from the results container's log.
+// Five results and a step result of 3000 bytes (18 KB, beyond the Pod's 12 KiB of termination messages,
+// each container's share 12 KiB / 4) reach the TaskRun whole: what does not fit the steps' and the results
+// container's messages is read back from the results container's log.
 const largeResults = `apiVersion: tekton.dev/v1
 kind: TaskRun
 metadata:
   name: large
 spec:
   taskSpec:
-    results: [{name: a}, {name: b}, {name: c}, {name: d}, {name: e}]
+    results:
+      - {name: a}
+      - {name: b}
+      - {name: c}
+      - {name: d}
+      - {name: e}
+      - {name: f, value: $(steps.one.results.big)}
     steps:
       - name: four
         image: busybox
@@ -225,7 +232,10 @@ spec:
           for r in a b c d; do head -c 3000 /dev/zero | tr '\0' "$r" > /tekton/results/$r; done
       - name: one
         image: busybox
-        script: head -c 3000 /dev/zero | tr '\0' e > $(results.e.path)
+        results: [{name: big}]
+        script: |
+          head -c 3000 /dev/zero | tr '\0' e > $(results.e.path)
+          head -c 3000 /dev/zero | tr '\0' f > $(step.results.big.path)
 `
 
 func TestLargeResultsOnNodeAgent(t *testing.T) {
@@ -246,10 +256,13 @@ func TestLargeResultsOnNodeAgent(t *testing.T) {
 	for _, r := range tr.Status.Results {
 		got[r.Name] = r.Value.StringVal
 	}
-	for _, n := range []string{"a", "b", "c", "d", "e"} {
+	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
 		if want := strings.Repeat(n, 3000); got[n] != want {
 			t.Errorf("result %s: %d bytes %.20q…, want 3000 × %q", n, len(got[n]), got[n], n)
 		}
+	}
+	if sr := tr.Status.Steps[1].Results; len(sr) != 1 || sr[0].Name != "big" || sr[0].Value.StringVal != strings.Repeat("f", 3000) {
+		t.Errorf("steps[1].results = %.80v", sr)
 	}
 }
 

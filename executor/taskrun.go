@@ -181,7 +181,7 @@ func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRu
 	if !out.Done {
 		return r.requeueForTimeout(tr), nil
 	}
-	if !out.Failed && len(out.LogResults) > 0 {
+	if !out.Failed && len(out.LogResults)+len(out.LogStepResults) > 0 {
 		if err := r.readLogResults(ctx, tr, pod, out); err != nil {
 			if !errors.Is(err, errLogResults) {
 				return ctrl.Result{}, err // transient: retried with the controller's backoff

@@ -63,6 +63,9 @@ type Message struct {
 	// LogResults names the results that did not fit this message: the results container printed them to
 	// its log (LogResultPrefix lines) for the executor to read.
 	LogResults []string `json:"logResults,omitempty"`
+	// LogStepResults names, as STEP/RESULT, the step results no step's message had room for: the results
+	// container printed them to its log.
+	LogStepResults []string `json:"logStepResults,omitempty"`
 	// Reason is set when the step ended for a reason other than its own exit (e.g. TimeoutExceeded).
 	Reason string `json:"reason,omitempty"`
 	// Message explains Reason.
@@ -82,52 +85,49 @@ func ParseMessage(s string) (Message, bool) {
 	return m, true
 }
 
-// writeMessage writes m to path, dropping results (largest first) that do not fit limit bytes (0 means
-// MaxMessageSize). The dropped names are returned so they can be left for the results container. Step
-// results that do not fit fail the step; an explanation that does not fit is shortened.
-func writeMessage(path string, m Message, limit int) ([]string, error) {
-	if limit <= 0 || limit > MaxMessageSize {
-		limit = MaxMessageSize
-	}
-	var dropped []string
+// writeMessage writes m to path within limit bytes (0 means MaxMessageSize), dropping results, then step
+// results, largest first, that do not fit: their names are returned so they can be left for the results
+// container. An explanation that does not fit is shortened.
+func writeMessage(path string, m Message, limit int) (dropped, droppedSteps []string, err error) {
+	limit = messageLimit(limit)
 	for {
 		data, err := json.Marshal(m)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if len(data) > limit && len(m.Results) == 0 && len(m.StepResults) > 0 {
-			// Step results have no later container to report them: fail the step, saying why.
-			size := 0
-			for _, v := range m.StepResults {
-				size += len(v)
-			}
-			m = Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: fmt.Sprintf(
-				"step results %q total %d bytes and do not fit the %d-byte termination message", sortedNames(m.StepResults), size, limit)}
+		switch {
+		case len(data) <= limit:
+		case len(m.Results) > 0:
+			n := largest(m.Results)
+			dropped = append(dropped, n)
+			delete(m.Results, n)
 			continue
-		}
-		if len(data) > limit && len(m.Results) == 0 && len(m.Message) > 0 {
-			cut := len(m.Message) - (len(data) - limit) - 3
-			if cut < 0 {
-				cut = 0
-			}
+		case len(m.StepResults) > 0:
+			n := largest(m.StepResults)
+			droppedSteps = append(droppedSteps, n)
+			delete(m.StepResults, n)
+			continue
+		case len(m.Message) > 0:
+			cut := max(len(m.Message)-(len(data)-limit)-3, 0)
 			m.Message = m.Message[:cut] + "…"
 			continue
 		}
-		if len(data) <= limit || len(m.Results) == 0 {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return nil, err
-			}
-			return dropped, os.WriteFile(path, data, 0o644)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, nil, err
 		}
-		largest := ""
-		for k, v := range m.Results {
-			if largest == "" || len(v) > len(m.Results[largest]) || len(v) == len(m.Results[largest]) && k > largest {
-				largest = k
-			}
-		}
-		dropped = append(dropped, largest)
-		delete(m.Results, largest)
+		return dropped, droppedSteps, os.WriteFile(path, data, 0o644)
 	}
+}
+
+// largest is the name of the longest value (the greatest name among equals).
+func largest(m map[string]string) string {
+	out := ""
+	for k, v := range m {
+		if out == "" || len(v) > len(m[out]) || len(v) == len(m[out]) && k > out {
+			out = k
+		}
+	}
+	return out
 }
 
 // reportedMarker is where a result's last reported content hash is kept, so each value is reported once.
@@ -208,51 +208,58 @@ type ResultsOptions struct {
 }
 
 // Results writes every result in opts.Dir not yet reported by a wrapped step to the termination message;
-// those that do not fit are printed to opts.Stdout and named in the message's LogResults.
+// those that do not fit, and every step result no step could report, are printed to opts.Stdout and named
+// in the message (LogResults, LogStepResults).
 func Results(opts ResultsOptions) error {
 	res, err := collectResults(opts.Dir, opts.StepsDir, nil)
+	var steps map[string]string
+	if err == nil {
+		steps, err = pendingStepResults(opts.StepsDir)
+	}
 	if err != nil {
-		_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: err.Error()}, opts.MessageLimit)
+		_, _, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: err.Error()}, opts.MessageLimit)
 		return err
 	}
-	// writeMessage drops from the map it is given: give it a copy.
-	dropped, err := writeMessage(opts.TerminationPath, Message{Results: copyMap(res)}, opts.MessageLimit)
-	if err != nil {
-		return fmt.Errorf("write termination message: %w", err)
+	overflow := func(names []string) error {
+		msg := fmt.Sprintf("results %q do not fit the %d-byte termination message", names, messageLimit(opts.MessageLimit))
+		_, _, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: msg}, opts.MessageLimit)
+		return errors.New(msg)
 	}
-	if len(dropped) > 0 {
-		sort.Strings(dropped)
+	stepNames := sortedNames(steps)
+	if len(steps) > 0 {
 		if opts.Stdout == nil {
-			msg := fmt.Sprintf("results %q do not fit the %d-byte termination message", dropped, messageLimit(opts.MessageLimit))
-			_, _ = writeMessage(opts.TerminationPath, Message{ExitCode: 1, Reason: ReasonResultsOverflow, Message: msg}, opts.MessageLimit)
-			return errors.New(msg)
+			return overflow(stepNames)
 		}
-		if err := writeLogResults(opts.Stdout, res, dropped); err != nil {
-			return fmt.Errorf("write results to the log: %w", err)
+		if err := writeLogStepResults(opts.Stdout, steps, stepNames); err != nil {
+			return fmt.Errorf("write step results to the log: %w", err)
 		}
-		kept := copyMap(res)
-		for _, d := range dropped {
-			delete(kept, d)
-		}
-		// The names of what went to the log must fit; results that still do not fit go to the log too.
-		m := Message{Results: copyMap(kept), LogResults: dropped}
-		more, err := writeMessage(opts.TerminationPath, m, opts.MessageLimit)
+	}
+	kept := copyMap(res)
+	var logged []string
+	for {
+		m := Message{Results: copyMap(kept), LogResults: logged, LogStepResults: stepNames}
+		more, _, err := writeMessage(opts.TerminationPath, m, opts.MessageLimit)
 		if err != nil {
 			return fmt.Errorf("write termination message: %w", err)
 		}
-		if len(more) > 0 {
-			if err := writeLogResults(opts.Stdout, res, more); err != nil {
-				return fmt.Errorf("write results to the log: %w", err)
-			}
-			for _, d := range more {
-				delete(kept, d)
-			}
-			m = Message{Results: kept, LogResults: append(dropped, more...)}
-			sort.Strings(m.LogResults)
-			if _, err := writeMessage(opts.TerminationPath, m, opts.MessageLimit); err != nil {
-				return fmt.Errorf("write termination message: %w", err)
-			}
+		if len(more) == 0 {
+			break
 		}
+		sort.Strings(more)
+		if opts.Stdout == nil {
+			return overflow(more)
+		}
+		if err := writeLogResults(opts.Stdout, res, more); err != nil {
+			return fmt.Errorf("write results to the log: %w", err)
+		}
+		for _, d := range more {
+			delete(kept, d)
+		}
+		logged = append(logged, more...)
+		sort.Strings(logged)
+	}
+	if err := markStepsReported(opts.StepsDir, steps); err != nil {
+		return err
 	}
 	return markReported(opts.StepsDir, res)
 }

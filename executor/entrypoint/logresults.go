@@ -16,8 +16,25 @@ import (
 const LogResultPrefix = "hookrun-result: "
 
 type logResult struct {
+	// Step is set for a step result ($(step.results.NAME.path) of that step).
+	Step  string `json:"step,omitempty"`
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// writeLogStepResults prints step results ("STEP/RESULT" → value) as LogResultPrefix lines.
+func writeLogStepResults(w io.Writer, res map[string]string, refs []string) error {
+	for _, ref := range refs {
+		step, name, _ := strings.Cut(ref, "/")
+		b, err := json.Marshal(logResult{Step: step, Name: name, Value: res[ref]})
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "%s%s\n", LogResultPrefix, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeLogResults prints the named results as LogResultPrefix lines, in name order.
@@ -35,14 +52,18 @@ func writeLogResults(w io.Writer, res map[string]string, names []string) error {
 	return nil
 }
 
-// ParseLogResults reads the results container's log and returns the named results it carries. Every
-// name must be there.
-func ParseLogResults(r io.Reader, names []string) (map[string]string, error) {
+// ParseLogResults reads the results container's log and returns the named results and step results
+// ("STEP/RESULT") it carries. Every name must be there.
+func ParseLogResults(r io.Reader, names, stepRefs []string) (results, steps map[string]string, err error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
-	out := map[string]string{}
+	wantSteps := map[string]bool{}
+	for _, n := range stepRefs {
+		wantSteps[n] = true
+	}
+	results, steps = map[string]string{}, map[string]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*MaxResultSize+1024)
 	for sc.Scan() {
@@ -52,23 +73,31 @@ func ParseLogResults(r io.Reader, names []string) (map[string]string, error) {
 		}
 		var lr logResult
 		if err := json.Unmarshal([]byte(line), &lr); err != nil {
-			return nil, fmt.Errorf("results log line: %w", err)
+			return nil, nil, fmt.Errorf("results log line: %w", err)
 		}
-		if want[lr.Name] {
-			out[lr.Name] = lr.Value
+		switch ref := lr.Step + "/" + lr.Name; {
+		case lr.Step == "" && want[lr.Name]:
+			results[lr.Name] = lr.Value
+		case lr.Step != "" && wantSteps[ref]:
+			steps[ref] = lr.Value
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read results log: %w", err)
+		return nil, nil, fmt.Errorf("read results log: %w", err)
 	}
 	var missing []string
 	for _, n := range names {
-		if _, ok := out[n]; !ok {
+		if _, ok := results[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	for _, n := range stepRefs {
+		if _, ok := steps[n]; !ok {
 			missing = append(missing, n)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("results %q are not in the results container's log", missing)
+		return nil, nil, fmt.Errorf("results %q are not in the results container's log", missing)
 	}
-	return out, nil
+	return results, steps, nil
 }

@@ -61,7 +61,7 @@ func TestResultsBeyondTheMessageGoToTheLog(t *testing.T) {
 			if b, _ := os.ReadFile(d.term); len(b) > MaxMessageSize {
 				t.Errorf("message is %d bytes", len(b))
 			}
-			got, err := ParseLogResults(strings.NewReader("other output\n"+log.String()), m.LogResults)
+			got, _, err := ParseLogResults(strings.NewReader("other output\n"+log.String()), m.LogResults, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func TestResultsBeyondTheMessageGoToTheLog(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ParseLogResults(strings.NewReader(""), []string{"x"}); err == nil || !strings.Contains(err.Error(), `results ["x"] are not in`) {
+	if _, _, err := ParseLogResults(strings.NewReader(""), []string{"x"}, []string{"s/y"}); err == nil || !strings.Contains(err.Error(), `results ["x" "s/y"] are not in`) {
 		t.Errorf("missing result: err = %v", err)
 	}
 }
@@ -120,11 +120,41 @@ func TestMessageLimit(t *testing.T) {
 	}
 
 	long := filepath.Join(t.TempDir(), "long")
-	if _, err := writeMessage(long, Message{ExitCode: 1, Reason: ReasonStartFailed, Message: strings.Repeat("x", 500)}, 200); err != nil {
+	if _, _, err := writeMessage(long, Message{ExitCode: 1, Reason: ReasonStartFailed, Message: strings.Repeat("x", 500)}, 200); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(long)
 	if m, ok := ParseMessage(string(b)); !ok || len(b) > 200 || m.ExitCode != 1 || !strings.HasSuffix(m.Message, "…") {
 		t.Errorf("shortened message = %s (%d bytes)", b, len(b))
+	}
+}
+
+// A step result the step's message has no room for is not lost: the results container prints it to its
+// log, named STEP/RESULT in its message; one the step did report is not repeated.
+func TestStepResultsBeyondTheMessage(t *testing.T) {
+	d := newDirs(t)
+	dir := StepResultsDir(d.steps, "s")
+	o := d.opts(RunOptions{Name: "s", StepResults: []string{"big", "small"}, MessageLimit: 300,
+		Command: []string{"sh", "-c", "printf %01000d 0 > " + dir + "/big; printf tiny > " + dir + "/small"},
+		Stdout:  &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+	if code, err := Run(context.Background(), o); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	m := readMessage(t, d.term)
+	if m.ExitCode != 0 || len(m.StepResults) != 1 || m.StepResults["small"] != "tiny" {
+		t.Fatalf("step message = %+v, want only the small step result", m)
+	}
+	rt := filepath.Join(t.TempDir(), "results-term")
+	var log bytes.Buffer
+	if err := Results(ResultsOptions{Dir: d.results, StepsDir: d.steps, TerminationPath: rt, Stdout: &log, MessageLimit: 300}); err != nil {
+		t.Fatal(err)
+	}
+	rm := readMessage(t, rt)
+	if !equalStrings(rm.LogStepResults, []string{"s/big"}) {
+		t.Fatalf("results container message = %+v, want logStepResults [s/big]", rm)
+	}
+	_, steps, err := ParseLogResults(&log, nil, rm.LogStepResults)
+	if err != nil || steps["s/big"] != strings.Repeat("0", 1000) {
+		t.Fatalf("step results from the log = %v, %v", steps, err)
 	}
 }

@@ -116,7 +116,7 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		msg.ExitCode = 1
 	}
 	if msg.Reason == ReasonSkipped {
-		if _, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit); werr != nil {
+		if _, _, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit); werr != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)
 		}
 		return 0, nil
@@ -145,19 +145,27 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 			msg.Results = res
 		}
 	}
-	reported := map[string]string{}
-	for k, v := range msg.Results {
-		reported[k] = v
+	reported, reportedSteps := copyMap(msg.Results), map[string]string{}
+	for k, v := range msg.StepResults {
+		reportedSteps[opts.Name+"/"+k] = v
 	}
-	dropped, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit)
+	// What does not fit stays unreported: the results container reports it.
+	dropped, droppedSteps, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit)
 	if werr != nil {
 		fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)
 	}
 	for _, d := range dropped {
 		delete(reported, d)
 	}
+	for _, d := range droppedSteps {
+		delete(reportedSteps, opts.Name+"/"+d)
+	}
 	if werr == nil {
-		if merr := markReported(opts.StepsDir, reported); merr != nil {
+		merr := markReported(opts.StepsDir, reported)
+		if merr == nil {
+			merr = markStepsReported(opts.StepsDir, reportedSteps)
+		}
+		if merr != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step: record results:", merr)
 		}
 	}

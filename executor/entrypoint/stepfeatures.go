@@ -303,3 +303,64 @@ func collectStepResults(stepsDir, name string, names []string) (map[string]strin
 	}
 	return out, nil
 }
+
+// stepReportedMarker is where the reported content hash of step result "STEP/RESULT" is kept.
+func stepReportedMarker(stepsDir, ref string) string {
+	return filepath.Join(stepsDir, ".reported-steps", filepath.FromSlash(ref))
+}
+
+// markStepsReported records that step results ("STEP/RESULT" → value) were reported.
+func markStepsReported(stepsDir string, results map[string]string) error {
+	for ref, v := range results {
+		p := stepReportedMarker(stepsDir, ref)
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(digest([]byte(v))), 0o666); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pendingStepResults reads the step results ("STEP/RESULT" → value) under stepsDir that no step reported.
+func pendingStepResults(stepsDir string) (map[string]string, error) {
+	steps, err := os.ReadDir(stepsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, st := range steps {
+		if !st.IsDir() || strings.HasPrefix(st.Name(), ".") {
+			continue
+		}
+		files, err := os.ReadDir(StepResultsDir(stepsDir, st.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if !f.Type().IsRegular() {
+				continue
+			}
+			ref := st.Name() + "/" + f.Name()
+			data, err := os.ReadFile(filepath.Join(StepResultsDir(stepsDir, st.Name()), f.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("read step result %s: %w", ref, err)
+			}
+			if len(data) > MaxResultSize {
+				return nil, fmt.Errorf("%w: step result %q is %d bytes, the limit is %d", errResultTooLarge, ref, len(data), MaxResultSize)
+			}
+			if prev, err := os.ReadFile(stepReportedMarker(stepsDir, ref)); err == nil && string(prev) == digest(data) {
+				continue
+			}
+			out[ref] = string(data)
+		}
+	}
+	return out, nil
+}
