@@ -51,12 +51,15 @@
 //  5. hookrun-results — the one regular container (`/tekton/bin/hookrun step results --dir
 //     /tekton/results`): it reports, in its termination message, the results no wrapped step reported
 //     (those written by image-entrypoint steps, e.g. Kaniko's --digest-file, and those a wrapped step's
-//     own 4 KiB message had no room for), then exits 0. What does not fit its message either it prints to
-//     its log as "hookrun-result: {name, value}" lines and names in the message (logResults); the executor
-//     reads that log through pods/log (the kubelet, or the node agent's kubelet API) once the Pod has
-//     succeeded — Tekton's sidecar-logs results mode — so a TaskRun's results together are not bound by
-//     the termination message; each result still is (4096 bytes). A log that cannot be read fails the
-//     TaskRun naming the results.
+//     own message had no room for), then exits 0. What does not fit its message either, and every step
+//     result no step's message had room for, it prints to its log as "hookrun-result: {step, name, value}"
+//     lines and names in the message (logResults, logStepResults); the executor reads that log through
+//     pods/log (the kubelet, or the node agent's kubelet API) once the Pod has succeeded — Tekton's
+//     sidecar-logs results mode — so a TaskRun's results together are not bound by the termination
+//     messages; each result still is at most 4096 bytes. A log that cannot be read fails the TaskRun
+//     naming the results. The kubelet keeps 12 KiB of termination messages per Pod, split evenly between
+//     its containers: a Pod of more than three containers passes --message-limit 12288/N to the wrapped
+//     steps and the results container, which keep their messages within it.
 //
 // Every step container mounts /tekton/bin (read-only), /tekton/results, /tekton/steps, /tekton/scripts,
 // /tekton/home (HOME=/tekton/home unless the step sets HOME), /workspace (an emptyDir), each bound
