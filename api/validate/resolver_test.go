@@ -75,6 +75,22 @@ kind: TaskRun
 metadata: {name: s}
 spec:
   taskRef: {name: ct, kind: CustomTask}`, []string{`spec.taskRef.kind: "CustomTask" is not a kind hookrun runs`}},
+		{"cluster task results known", `apiVersion: tekton.dev/v1beta1
+kind: ClusterTask
+metadata: {name: ct}
+spec:
+  results: [{name: digest}]
+  steps: [{name: s, image: busybox, script: echo}]
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: p}
+spec:
+  tasks:
+  - {name: a, taskRef: {name: ct, kind: ClusterTask}}
+  - name: b
+    taskRef: {name: ct, kind: ClusterTask}
+    params: [{name: x, value: "$(tasks.a.results.digest) $(tasks.a.results.nope)"}]`, []string{`result "nope" is not declared by task "a"`}},
 		{"cluster task spec checked", `apiVersion: tekton.dev/v1beta1
 kind: ClusterTask
 metadata: {name: ct}

@@ -226,6 +226,10 @@ func (v *validator) taskSpecOf(pt *pipelinev1.PipelineTask, ns string) *pipeline
 		if o := v.set.find("Task", pt.TaskRef.Name, ns); o != nil {
 			return &o.Obj.(*pipelinev1.Task).Spec
 		}
+	case pt.TaskRef != nil && pt.TaskRef.Kind == "ClusterTask":
+		if o := v.set.find("ClusterTask", pt.TaskRef.Name, ""); o != nil {
+			return &o.Obj.(*pipelinev1beta1.ClusterTask).Spec
+		}
 	}
 	return nil
 }
