@@ -26,6 +26,7 @@ type githubInterceptor struct {
 	events       eventFilter
 	changedFiles bool
 	token        *secretRef // addChangedFiles.personalAccessToken
+	owners       *ownersCheck
 	allowSHA1    bool
 	opts         Options
 }
@@ -38,12 +39,11 @@ type githubChangedFiles struct {
 	PersonalAccessToken *secretRef `json:"personalAccessToken,omitempty"`
 }
 
-// githubOwners is Tekton's githubOwners param; hookrun does not implement the
-// owners check, so enabling it is refused at load time.
+// githubOwners is Tekton's githubOwners param (see ownersCheck).
 type githubOwners struct {
-	Enabled             bool            `json:"enabled"`
-	PersonalAccessToken json.RawMessage `json:"personalAccessToken,omitempty"`
-	CheckType           string          `json:"checkType,omitempty"`
+	Enabled             bool       `json:"enabled"`
+	PersonalAccessToken *secretRef `json:"personalAccessToken,omitempty"`
+	CheckType           string     `json:"checkType,omitempty"`
 }
 
 func newGitHub(params map[string]json.RawMessage, secrets SecretGetter, opts Options) (*githubInterceptor, error) {
@@ -86,7 +86,9 @@ func newGitHub(params map[string]json.RawMessage, secrets SecretGetter, opts Opt
 			return nil, paramError(iname, "githubOwners", err)
 		}
 		if own.Enabled {
-			return nil, paramError(iname, "githubOwners", errors.New("the owners check is not supported by hookrun; use a cel filter on body.sender.login instead"))
+			if g.owners, err = parseOwners(own, secrets); err != nil {
+				return nil, paramError(iname, "githubOwners", err)
+			}
 		}
 	}
 	return g, nil
@@ -123,8 +125,15 @@ func (g *githubInterceptor) Verify(ctx context.Context, req *Request) Response {
 	return Response{Continue: true, Code: OK, Proof: BodyProof}
 }
 
-// Finish implements Verifier: the changed_files extension of push and pull_request events.
+// Finish implements Verifier: the githubOwners check of pull_request and issue_comment events, then the
+// changed_files extension of push and pull_request events.
 func (g *githubInterceptor) Finish(ctx context.Context, req *Request) Response {
+	event := req.Header.Get(gh.EventTypeHeader)
+	if g.owners != nil && (event == "pull_request" || event == "issue_comment") {
+		if r := g.checkOwners(ctx, req, event); !r.Continue {
+			return r
+		}
+	}
 	if g.changedFiles && req.Header.Get(gh.EventTypeHeader) == "pull_request" {
 		return g.pullRequestFiles(ctx, req)
 	}
