@@ -395,6 +395,24 @@ func TestPACCorpus(t *testing.T) {
 		// Its misspelt on-path-change-ignore is ignored at run time, as Pipelines-as-Code does (validate names it).
 		{files: []string{"pipelinerun-on-path-change-ignore.yaml"}, event: "push", changed: []string{"doc/foo/a.md"},
 			name: "pipelinerun-on-path-change-ignore", want: listener.StatusCreated},
+		{files: []string{"pipelinerun_git_clone_private.yaml"}, event: "push", name: "git-clone-private", want: listener.StatusFailed, reason: "remote task"},
+		// The same run with its git-clone Task kept in .tekton/ instead of fetched from the hub: created, with the
+		// {{ git_auth_secret }} Secret it mounts, owned by the run.
+		{files: []string{"pipelinerun_git_clone_private.yaml", "git-clone-task.yaml"}, event: "push", name: "git-clone-private", want: listener.StatusCreated,
+			check: func(t *testing.T, pr *pipelinev1.PipelineRun) {
+				name := pr.Spec.Workspaces[1].Secret.SecretName
+				var sec corev1.Secret
+				if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &sec); err != nil {
+					t.Fatalf("git auth secret %q: %v", name, err)
+				}
+				if !strings.Contains(string(sec.Data[".git-credentials"]), "https://git:"+pacToken+"@github.example") ||
+					len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].UID != pr.UID {
+					t.Errorf("secret = %v owners %+v", sec.Data, sec.OwnerReferences)
+				}
+				if ps := pr.Spec.PipelineSpec; ps.Tasks[0].TaskSpec == nil {
+					t.Errorf("git-clone Task not inlined")
+				}
+			}},
 		{files: []string{"pipelinerun-nomatch.yaml"}, event: "push", name: "no-match", want: listener.StatusSkipped, reason: "does not list push"},
 		{files: []string{"pipelinerun-hub-task-not-found.yaml"}, event: "push", name: "pipelinerun-hub-task-not-found",
 			want: listener.StatusFailed, reason: "remote task"},
@@ -405,6 +423,12 @@ func TestPACCorpus(t *testing.T) {
 			sha := fmt.Sprintf("%040x", 0xc0ffee00+i)
 			files := map[string]string{}
 			for _, f := range tc.files {
+				if f == "git-clone-task.yaml" {
+					files[".tekton/"+f] = gitCloneTask
+					files[".tekton/pipelinerun_git_clone_private.yaml"] = strings.Replace(files[".tekton/pipelinerun_git_clone_private.yaml"],
+						`pipelinesascode.tekton.dev/task: "[git-clone]"`, "", 1)
+					continue
+				}
 				files[".tekton/"+f] = corpusPAC(t, ns, tc.event, f)
 			}
 			srv.SetFiles("o/r", sha, files)
@@ -434,3 +458,16 @@ func TestPACCorpus(t *testing.T) {
 		})
 	}
 }
+
+// gitCloneTask stands in for the catalog's git-clone Task (kept in .tekton/).
+const gitCloneTask = `apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: git-clone}
+spec:
+  params: [{name: url}, {name: revision}]
+  workspaces: [{name: output}, {name: basic-auth, optional: true}]
+  steps:
+  - name: clone
+    image: alpine/git
+    script: git clone $(params.url) $(workspaces.output.path) && git -C $(workspaces.output.path) checkout $(params.revision)
+`

@@ -173,9 +173,8 @@ func (r *Runner) secretValue(ctx context.Context, ns, name, key string) (string,
 }
 
 // forgeFor makes the forge client of repo, with its token when git_provider.secret is set.
-func (r *Runner) forgeFor(ctx context.Context, repo *pacv1alpha1.Repository, provider string) (Forge, bool, error) {
+func (r *Runner) forgeFor(ctx context.Context, repo *pacv1alpha1.Repository, provider string) (Forge, string, error) {
 	var api, token string
-	hasToken := false
 	if gp := repo.Spec.GitProvider; gp != nil {
 		api = gp.URL
 		if gp.Secret != nil && gp.Secret.Name != "" {
@@ -185,14 +184,14 @@ func (r *Runner) forgeFor(ctx context.Context, repo *pacv1alpha1.Repository, pro
 			}
 			t, err := r.secretValue(ctx, repo.Namespace, gp.Secret.Name, key)
 			if err != nil {
-				return nil, false, fmt.Errorf("git_provider.secret: %w", err)
+				return nil, "", fmt.Errorf("git_provider.secret: %w", err)
 			}
-			token, hasToken = t, true
+			token = t
 		}
 	}
 	if r.NewForge != nil {
 		f, err := r.NewForge(provider, api, token)
-		return f, hasToken, err
+		return f, token, err
 	}
 	hc := r.HTTPClient
 	if hc == nil {
@@ -201,7 +200,7 @@ func (r *Runner) forgeFor(ctx context.Context, repo *pacv1alpha1.Repository, pro
 	switch provider {
 	case forge.GitHub:
 		c, err := github.New(api, token, hc)
-		return c, hasToken, err
+		return c, token, err
 	case forge.GitLab:
 		if api == "" {
 			if u, err := url.Parse(repo.Spec.URL); err == nil && u.Host != "" && u.Host != "gitlab.com" {
@@ -209,19 +208,19 @@ func (r *Runner) forgeFor(ctx context.Context, repo *pacv1alpha1.Repository, pro
 			}
 		}
 		c, err := gitlab.New(api, token, hc)
-		return c, hasToken, err
+		return c, token, err
 	}
-	return nil, false, fmt.Errorf("git provider %q is not supported (github, gitlab)", provider)
+	return nil, "", fmt.Errorf("git provider %q is not supported (github, gitlab)", provider)
 }
 
 // Handle runs what ev asks of repo (already verified against repo's webhook secret). deliveryID names
 // the delivery (the same on a redelivery): the runs' names derive from it.
 func (r *Runner) Handle(ctx context.Context, repo *pacv1alpha1.Repository, ev *Event, deliveryID string) []Result {
-	fc, hasToken, err := r.forgeFor(ctx, repo, ProviderOf(repo, ev.Provider))
+	fc, token, err := r.forgeFor(ctx, repo, ProviderOf(repo, ev.Provider))
 	if err != nil {
 		return []Result{{Name: repo.Name, Namespace: repo.Namespace, Status: StatusFailed, Reason: err.Error()}}
 	}
-	rc := &call{Runner: r, repo: repo, ev: ev, fc: fc, hasToken: hasToken, delivery: deliveryID}
+	rc := &call{Runner: r, repo: repo, ev: ev, fc: fc, hasToken: token != "", token: token, delivery: deliveryID}
 	switch ev.Kind {
 	case KindPush:
 		if ev.Deleted {
@@ -247,6 +246,7 @@ type call struct {
 	ev       *Event
 	fc       Forge
 	hasToken bool
+	token    string
 	delivery string
 }
 

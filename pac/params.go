@@ -24,7 +24,7 @@ func (c *call) vars(ctx context.Context, eventType string) (map[string]string, e
 		"event_type":          eventType,
 		"sender":              ev.Sender,
 		"target_namespace":    c.repo.Namespace,
-		"git_auth_secret":     c.gitAuthSecretName(),
+		"git_auth_secret":     c.gitAuthName(),
 		"pull_request_number": "",
 	}
 	if ev.Number > 0 {
@@ -67,13 +67,4 @@ func (c *call) vars(ctx context.Context, eventType string) (map[string]string, e
 		v[p.Name] = val
 	}
 	return v, nil
-}
-
-// gitAuthSecretName is {{git_auth_secret}}: the Repository's git_provider Secret (hookrun does not mint
-// a per-run Secret; a git-clone Task given this name reads the token from it).
-func (c *call) gitAuthSecretName() string {
-	if gp := c.repo.Spec.GitProvider; gp != nil && gp.Secret != nil {
-		return gp.Secret.Name
-	}
-	return ""
 }

@@ -46,7 +46,9 @@ func (c *call) run(ctx context.Context, eventType, ref string, pick func(name st
 		return []Result{c.fail(c.repo.Name, err)}
 	}
 	header := c.ev.matchEvent(eventType).Headers
+	usesAuth := false
 	for i := range files {
+		usesAuth = usesAuth || gitAuthPattern.Match(files[i].Content)
 		files[i].Content = []byte(Substitute(string(files[i].Content), vars, c.ev.Body, header))
 	}
 	docs, err := SplitDocs(files)
@@ -54,6 +56,7 @@ func (c *call) run(ctx context.Context, eventType, ref string, pick func(name st
 		return []Result{c.fail(c.repo.Name, err)}
 	}
 	var out []Result
+	var auth *gitAuth
 	for _, d := range docs {
 		if d.Kind != "PipelineRun" {
 			continue
@@ -62,7 +65,15 @@ func (c *call) run(ctx context.Context, eventType, ref string, pick func(name st
 		if pick != nil && !pick(name) {
 			continue
 		}
+		if usesAuth && auth == nil {
+			if auth, err = c.ensureGitAuth(ctx, vars["git_auth_secret"]); err != nil {
+				return []Result{c.fail(c.repo.Name, err)}
+			}
+		}
 		out = append(out, c.one(ctx, d, docs, name, eventType, pick != nil))
+	}
+	if auth != nil {
+		c.ownGitAuth(ctx, auth, out)
 	}
 	if len(out) == 0 {
 		if pick != nil {
