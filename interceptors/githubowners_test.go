@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -91,4 +92,29 @@ func TestGitHubOwners(t *testing.T) {
 			expect(t, c.ic.Process(context.Background(), c.req), c.code, c.msg, "tok-9")
 		})
 	}
+}
+
+// FuzzOwnersPayload: whatever JSON a delivery carries, reading its pull request, sender and comment
+// never panics, and what it accepts has an owner, a repository and a positive number.
+func FuzzOwnersPayload(f *testing.F) {
+	f.Add(`{"number":3,"repository":{"full_name":"o/r","html_url":"https://github.com/o/r"},"sender":{"login":"u"}}`, false)
+	f.Add(`{"issue":{"number":1.5},"comment":{"body":"/ok-to-test"},"repository":{"full_name":"o/r/x"}}`, true)
+	f.Add(`[1,{"number":-1}]`, false)
+	f.Fuzz(func(t *testing.T, body string, comment bool) {
+		var decoded any
+		if json.Unmarshal([]byte(body), &decoded) != nil {
+			return
+		}
+		event := "pull_request"
+		if comment {
+			event = "issue_comment"
+		}
+		p, err := ownersPayloadOf(event, decoded)
+		if err != nil {
+			return
+		}
+		if p.pr.owner == "" || p.pr.repo == "" || p.pr.number < 1 || p.sender == "" {
+			t.Fatalf("accepted %+v from %s", p, body)
+		}
+	})
 }
