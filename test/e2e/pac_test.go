@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hookrun/hookrun/forge"
+	"github.com/hookrun/hookrun/forge/forgetest"
+	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
+)
+
+// TestDevPAC: under `hookrun dev`, a Repository and a fake GitHub serving `.tekton/` at a commit; a push
+// to /hooks/pac creates the commit's PipelineRun, the node agent runs it to success, and the commit gets
+// pending then success under context hookrun/NAME.
+func TestDevPAC(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "hookrun")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	const token, hook = "e2e-pac-token", "e2e-pac-hook"
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	srv := forgetest.NewServer(token)
+	defer srv.Close()
+	srv.SetFiles("octo/app", sha, map[string]string{".tekton/push.yaml": `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: build
+  annotations:
+    pipelinesascode.tekton.dev/on-event: "[push]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+spec:
+  pipelineSpec:
+    tasks:
+    - name: say
+      taskSpec:
+        steps:
+        - name: echo
+          image: busybox
+          script: |
+            #!/bin/sh
+            echo "built {{ repo_owner }}/{{ repo_name }} at {{ revision }}"
+`})
+	d := startDev(t, root, bin, filepath.Join(tmp, "state"))
+	ctx := context.Background()
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "app-forge", Namespace: "default"},
+		StringData: map[string]string{"provider.token": token, "webhook.secret": hook}}
+	if err := d.client.Create(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	repo := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`apiVersion: pipelinesascode.tekton.dev/v1alpha1
+kind: Repository
+metadata: {name: app, namespace: default}
+spec:
+  url: https://github.com/octo/app
+  git_provider: {type: github, url: `+srv.GitHubAPI()+`, secret: {name: app-forge}, webhook_secret: {name: app-forge}}
+`), &repo.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.client.Create(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the listener's informer sees the Repository
+	body := []byte(`{"ref":"refs/heads/main","after":"` + sha + `","head_commit":{"id":"` + sha + `","message":"m"},"commits":[],
+"repository":{"full_name":"octo/app","name":"app","html_url":"https://github.com/octo/app","default_branch":"main","owner":{"login":"octo"}},
+"sender":{"login":"octo"}}`)
+	r := d.send(t, listener.PACPath, listener.Outgoing{Provider: "github", Event: "push", Secret: hook, Body: body})
+	if len(r.Triggers) != 1 || r.Triggers[0].Status != listener.StatusCreated {
+		t.Fatalf("answer %+v\n%s", r, d.out)
+	}
+	run := r.Triggers[0].Resources[0].Name
+	pr := d.waitRun(t, run)
+	if c := pr.Status.GetCondition("Succeeded"); c.Status != corev1.ConditionTrue {
+		t.Fatalf("run %s: %+v\n%s", run, c, d.out)
+	}
+	var states []string
+	for deadline := time.Now().Add(30 * time.Second); len(states) < 2 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		states = states[:0]
+		for _, s := range srv.Statuses(forge.GitHub, "octo/app", sha) {
+			if s.Context == "hookrun/build" {
+				states = append(states, s.State)
+			}
+		}
+	}
+	if got := strings.Join(states, ","); got != "pending,success" {
+		t.Fatalf("statuses %q, want pending,success; requests %+v", got, srv.Requests())
+	}
+}
