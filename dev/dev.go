@@ -345,9 +345,19 @@ func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *cont
 	if err := listener.Warm(ctx, lcache); err != nil {
 		return nil, err
 	}
+	// Dead letters (deliveries answered 503 while the API server was down) under the state; hookrun
+	// deliveries and hookrun redeliver find them there by default.
+	dead, err := listener.OpenDeadLetter(filepath.Join(o.StateDir, "dead-letter"), 0, 0, log.With("component", "dead-letter"))
+	if err != nil {
+		return nil, err
+	}
 	srv := listener.New(lcache, cp.client, lcache, listener.Options{Addr: o.Addr, Namespace: o.Namespace,
-		EventListener: o.EventListener, Logger: log.With("component", "listener"),
+		EventListener: o.EventListener, Logger: log.With("component", "listener"), DeadLetter: dead,
 		Impersonate: listener.NewImpersonator(cp.cfg, client.Options{Scheme: cp.scheme, Mapper: cp.client.RESTMapper()})})
+	// Missed GitHub deliveries of annotated EventListeners (hookrun.dev/github-hook): this process is the
+	// only listener, no Lease needed.
+	recoverer := listener.NewRecoverer(lcache, cp.client, listener.RecoveryOptions{Namespace: o.Namespace,
+		Logger: log.With("component", "delivery-recovery")})
 	kube, err := kubernetes.NewForConfig(cp.cfg)
 	if err != nil {
 		return nil, err
@@ -377,7 +387,9 @@ func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *cont
 	}
 	status := elstatus.New(lcache, cp.client, elstatus.Options{URL: statusURL, Namespace: o.Namespace, Default: o.EventListener,
 		Health: srv.Health, Logger: log.With("component", "eventlistener-status")})
-	for _, r := range []manager.Runnable{lcache, srv, dash, manager.RunnableFunc(func(ctx context.Context) error { return status.Run(ctx, kick) })} {
+	for _, r := range []manager.Runnable{lcache, srv, dash, manager.RunnableFunc(func(ctx context.Context) error { return status.Run(ctx, kick) }),
+		manager.RunnableFunc(func(ctx context.Context) error { return srv.RunDeadLetter(ctx, 0) }),
+		manager.RunnableFunc(recoverer.Run)} {
 		if err := mgr.Add(r); err != nil {
 			return nil, err
 		}

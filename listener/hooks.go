@@ -117,6 +117,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	code = statusFor(resp.Triggers)
 	if code == http.StatusServiceUnavailable {
 		s.rollBackDelivery(&el, d, &resp, made)
+		s.deadLetter(r, &el, d, body, &resp)
 		w.Header().Set("Retry-After", "5")
 	}
 	outcome := summary(resp.Triggers)

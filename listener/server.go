@@ -68,7 +68,10 @@ type Options struct {
 	Trace func(Trace)
 	// NoDeliveryEvents turns off the Event each delivery leaves on its EventListener (history.go).
 	NoDeliveryEvents bool
-	Logger           *slog.Logger
+	// DeadLetter, when set, stores deliveries answered 503 because the Kubernetes API was unavailable, for
+	// Server.RunDeadLetter to re-submit (deadletter.go).
+	DeadLetter *DeadLetter
+	Logger     *slog.Logger
 }
 
 func (o *Options) defaults() {

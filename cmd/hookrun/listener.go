@@ -73,6 +73,13 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		" only (the executor's EventListener reconciler writes the others'); false: of every EventListener (no reconciler runs)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (with --tls-key; Tekton's TLS_CERT)")
 	tlsKey := fs.String("tls-key", "", "private key file of --tls-cert (Tekton's TLS_KEY)")
+	recoverEvery := fs.Duration("recover-interval", 5*time.Minute, "how often one replica (the holder of the Lease "+listener.RecoveryLeaseName+
+		") asks GitHub to redeliver the failed deliveries of the hooks EventListeners name in "+listener.AnnotationGitHubHook+" (also at start-up); 0: never. el-NAME Pods (--any-path) do not: the shared listener does")
+	recoverMax := fs.Int("recover-max", 50, "redeliveries asked for in one recovery pass, at most (the rest waits for the next pass)")
+	deadLetter := fs.String("dead-letter", "", "directory for deliveries answered 503 because the Kubernetes API was unavailable; they are re-submitted when it is back (hookrun deliveries lists them); empty: off")
+	deadFiles := fs.Int("dead-letter-max-files", 1000, "dead letters kept at most (the oldest are dropped, logged)")
+	deadBytes := fs.Int64("dead-letter-max-bytes", 256<<20, "bytes of dead letters kept at most (the oldest are dropped, logged)")
+	deadRetry := fs.Duration("dead-letter-retry", 10*time.Second, "how often dead letters are re-submitted")
 	var watch stringList
 	fs.Var(&watch, "watch-namespace", "namespace whose Triggers, bindings, templates and Secrets are read (repeatable; default: all)")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +115,11 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	// Triggers naming a ServiceAccount create their resources as it (Tekton's semantics).
 	o.Impersonate = listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})
+	if *deadLetter != "" {
+		if o.DeadLetter, err = listener.OpenDeadLetter(*deadLetter, *deadFiles, *deadBytes, log.With("component", "dead-letter")); err != nil {
+			return err
+		}
+	}
 	srv := listener.New(cache, c, cache, o)
 	kick, err := elstatus.Changes(ctx, cache)
 	if err != nil {
@@ -124,6 +136,15 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	g.Go(func() error { return serveListener(gctx, srv, o.Addr, *tlsCert, *tlsKey) })
 	if *metricsAddr != "" {
 		g.Go(func() error { return serveMetrics(gctx, *metricsAddr, srv.MetricsHandler()) })
+	}
+	if o.DeadLetter != nil {
+		g.Go(func() error { return srv.RunDeadLetter(gctx, *deadRetry) })
+	}
+	if *recoverEvery > 0 && !o.AnyPath {
+		// One replica (the Lease holder) asks GitHub to redeliver what failed while hookrun was down.
+		rc := listener.NewRecoverer(cache, c, listener.RecoveryOptions{Namespace: o.Namespace, Interval: *recoverEvery,
+			MaxPerPass: *recoverMax, Logger: log.With("component", "delivery-recovery")})
+		g.Go(func() error { return listener.RunRecoveryElected(gctx, cfg, o.Namespace, "", rc) })
 	}
 	if *writeStatus {
 		// One replica (the Lease holder) writes the EventListeners' status.address.url and conditions.

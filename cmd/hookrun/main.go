@@ -30,6 +30,8 @@ func commands() []command {
 		{"node", "node agent: run Pods bound to this node as local processes", runNode},
 		{"logs", "print the logs of a PipelineRun, TaskRun or Pod (-f follows it)", runLogs},
 		{"send", "sign and send a webhook payload to a listener", runSend},
+		{"deliveries", "list dead letters: deliveries kept while the Kubernetes API was unavailable", runDeliveries},
+		{"redeliver", "replay one dead letter (hookrun deliveries lists them) to a listener", runRedeliver},
 		{"step", "run one TaskRun step inside its container (used in Pods the executor makes)", runStep},
 		{"validate", "check Tekton / Triggers YAML files and report every problem", runValidate},
 		{"test", "dry run: a payload through interceptors, bindings and templates of local YAML, no cluster", runTest},
