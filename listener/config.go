@@ -65,6 +65,8 @@ type config struct {
 	requireAuth bool
 	// watched are the namespaces reader sees (--watch-namespace); nil: every namespace.
 	watched []string
+	// cloudEvents sends deliveries' lifecycle CloudEvents to EventListeners' cloudEventURI.
+	cloudEvents *cloudEventSender
 
 	mu         sync.Mutex
 	cache      map[string]*compiled    // key: versions of trigger + bindings + template + ClusterInterceptors
@@ -83,7 +85,7 @@ type ciTransport struct {
 
 func newConfig(r client.Reader, opts interceptors.Options, requireAuth bool) *config {
 	c := &config{reader: r, opts: opts, requireAuth: requireAuth, cache: map[string]*compiled{}, bad: map[string]string{},
-		transports: map[string]*ciTransport{}, watched: watchedNamespaces(r)}
+		transports: map[string]*ciTransport{}, watched: watchedNamespaces(r), cloudEvents: newCloudEventSender()}
 	c.secrets = &secretGetter{reader: r}
 	return c
 }

@@ -122,6 +122,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	}
 	outcome := summary(resp.Triggers)
 	s.recordDelivery(&el, d, code, resp.Triggers)
+	s.sendCloudEvents(&el, d, r.Header, resp.Triggers)
 	code = s.coarsen(&el, d, v, &resp, code, r.RemoteAddr)
 	writeJSON(w, code, resp)
 	s.log.Info("delivery", "listener", el.Name, "namespace", el.Namespace, "provider", d.Provider, "event", d.Event,

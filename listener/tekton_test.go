@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 )
@@ -349,4 +350,61 @@ spec:
 		}
 	}
 	t.Fatalf("no PipelineRun %q: %s", name, text)
+}
+
+// TestCloudEventURI: an EventListener's cloudEventURI receives Tekton's trigger lifecycle CloudEvents:
+// started, successful per trigger that created, failed per trigger that failed, done (none for a skipped
+// trigger), in binary mode with the delivery's event id.
+func TestCloudEventURI(t *testing.T) {
+	type ce struct{ typ, id, source, subject, data string }
+	got := make(chan ce, 16)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- ce{r.Header.Get("Ce-Type"), r.Header.Get("Ce-Id"), r.Header.Get("Ce-Source"), r.Header.Get("Ce-Subject"), string(b)}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(sink.Close)
+	ns := env.Namespace(t)
+	apply(t, ns, tektonFixture+fmt.Sprintf(`
+---
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: announced}
+spec:
+  cloudEventURI: "%s"
+  triggers:
+  - {name: made, bindings: [{name: v, value: ce}], template: {ref: plain}}
+  - {name: broken, template: {ref: no-such-template}}
+  - name: filtered
+    interceptors: [{ref: {name: cel}, params: [{name: filter, value: "false"}]}]
+    template: {ref: plain}
+`, sink.URL))
+	h := start(t, ns, nil)
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/hooks/announced", strings.NewReader(`{"ce":1}`))
+	req.Header.Set("X-Custom", "seen")
+	code, resp, _ := do(t, req)
+	if code != 202 {
+		t.Fatalf("status %d: %+v", code, resp)
+	}
+	want := []string{"dev.tekton.event.triggers.started.v1", "dev.tekton.event.triggers.successful.v1",
+		"dev.tekton.event.triggers.failed.v1", "dev.tekton.event.triggers.done.v1"}
+	for i, typ := range want {
+		select {
+		case e := <-got:
+			if e.typ != typ || e.id != resp.EventID || e.subject != "announced processing "+resp.EventID ||
+				e.source != "/apis/triggers.tekton.dev/v1beta1/namespaces/"+ns+"/EventListener/announced" {
+				t.Fatalf("event %d: %+v, want type %s for event %s", i, e, typ, resp.EventID)
+			}
+			if (typ == want[0] || typ == want[1]) && !strings.Contains(e.data, `"X-Custom":["seen"]`) {
+				t.Errorf("%s data lacks the request headers: %s", typ, e.data)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("event %d (%s) not received", i, typ)
+		}
+	}
+	select {
+	case e := <-got:
+		t.Errorf("unexpected event %+v", e)
+	case <-time.After(200 * time.Millisecond):
+	}
 }
