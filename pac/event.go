@@ -180,7 +180,8 @@ func parseGitHub(event string, body []byte) (*Event, error) {
 		ev.Kind, ev.Action, ev.Number, ev.Title, ev.Author = KindPullRequest, p.Action, pr.Number, pr.Title, pr.User.Login
 		ev.SHA, ev.SourceBranch, ev.TargetBranch = pr.Head.SHA, pr.Head.Ref, pr.Base.Ref
 		ev.SourceURL = pr.Head.Repo.HTMLURL
-		ev.Fork = pr.Head.Repo.FullName != "" && !strings.EqualFold(pr.Head.Repo.FullName, pr.Base.Repo.FullName)
+		// A head repository GitHub no longer names (a deleted fork) counts as a fork: untrusted.
+		ev.Fork = !strings.EqualFold(pr.Head.Repo.FullName, pr.Base.Repo.FullName)
 	case "issue_comment":
 		if p.Issue == nil || len(p.Issue.PullRequest) == 0 || string(p.Issue.PullRequest) == "null" || p.Comment == nil {
 			return nil, ignored("a comment on an issue, not on a pull request")
@@ -213,6 +214,7 @@ type glMR struct {
 	SourceProjectID int    `json:"source_project_id"`
 	TargetProjectID int    `json:"target_project_id"`
 	AuthorID        int    `json:"author_id"`
+	OldRev          string `json:"oldrev"`
 	LastCommit      struct {
 		ID string `json:"id"`
 	} `json:"last_commit"`
@@ -272,9 +274,13 @@ func parseGitLab(event string, body []byte) (*Event, error) {
 			return nil, fmt.Errorf("gitlab merge request payload: %w", err)
 		}
 		switch mr.Action {
-		case "open", "reopen", "update", "":
+		case "open", "reopen", "":
+		case "update":
+			if mr.OldRev == "" {
+				return nil, ignored("merge request update without new commits (title, labels, …) runs nothing")
+			}
 		default:
-			return nil, ignored("merge request action %q runs nothing (open, reopen, update do)", mr.Action)
+			return nil, ignored("merge request action %q runs nothing (open, reopen, update with new commits do)", mr.Action)
 		}
 		fillMR(ev, &mr)
 		ev.Kind, ev.Action = KindPullRequest, mr.Action

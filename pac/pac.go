@@ -43,7 +43,6 @@ const (
 	LabelPullRequest  = "pipelinesascode.tekton.dev/pull-request"
 	LabelURLOrg       = "pipelinesascode.tekton.dev/url-org"
 	LabelURLRepo      = "pipelinesascode.tekton.dev/url-repository"
-	LabelState        = "pipelinesascode.tekton.dev/state"
 	AnnotationRepoURL = "pipelinesascode.tekton.dev/repo-url"
 	AnnotationBranch  = "pipelinesascode.tekton.dev/branch"
 	AnnotationSource  = "pipelinesascode.tekton.dev/source-branch"

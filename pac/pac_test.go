@@ -1,6 +1,7 @@
 package pac
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -223,5 +224,52 @@ func TestParseEventCorpus(t *testing.T) {
 	body, _ = os.ReadFile(filepath.Join(dir, "github/pull_request/closed.payload.json"))
 	if _, err := ParseEvent("github", h, body); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("closed PR: %v", err)
+	}
+}
+
+func TestParseEventCases(t *testing.T) {
+	repo := `"repository":{"full_name":"o/r","name":"r","html_url":"https://github.com/o/r","owner":{"login":"o"}},"sender":{"login":"s"}`
+	pr := func(head string) string {
+		return `{"action":"synchronize","pull_request":{"number":1,"user":{"login":"a"},"head":{"sha":"` + strings.Repeat("a", 40) +
+			`","ref":"f","repo":` + head + `},"base":{"ref":"main","repo":{"full_name":"o/r"}}},` + repo + `}`
+	}
+	mr := func(action, oldrev string) string {
+		return `{"object_kind":"merge_request","project":{"web_url":"https://gitlab.com/g/p","path_with_namespace":"g/p"},"user":{"id":3,"username":"u"},
+"object_attributes":{"iid":2,"action":"` + action + `","oldrev":"` + oldrev + `","source_project_id":1,"target_project_id":1,"last_commit":{"id":"x"}}}`
+	}
+	for _, tc := range []struct {
+		name, provider, event, body string
+		kind                        string // "" = ignored
+		fork                        bool
+	}{
+		{"same repo", "github", "pull_request", pr(`{"full_name":"o/r"}`), KindPullRequest, false},
+		{"fork", "github", "pull_request", pr(`{"full_name":"m/r"}`), KindPullRequest, true},
+		{"deleted fork", "github", "pull_request", pr(`null`), KindPullRequest, true},
+		{"issue comment", "github", "issue_comment", `{"action":"created","issue":{"number":1},"comment":{"body":"/retest","user":{"login":"x"}},` + repo + `}`, "", false},
+		{"pr comment", "github", "issue_comment", `{"action":"created","issue":{"number":1,"pull_request":{}},"comment":{"body":"/retest","user":{"login":"x"}},` + repo + `}`, KindComment, false},
+		{"edited comment", "github", "issue_comment", `{"action":"edited","issue":{"number":1,"pull_request":{}},"comment":{"body":"/retest","user":{"login":"x"}},` + repo + `}`, "", false},
+		{"ping", "github", "ping", `{"zen":"x"}`, "", false},
+		{"mr update with commits", "gitlab", "Merge Request Hook", mr("update", "abc"), KindPullRequest, false},
+		{"mr update without commits", "gitlab", "Merge Request Hook", mr("update", ""), "", false},
+		{"mr merged", "gitlab", "Merge Request Hook", mr("merge", ""), "", false},
+		{"issue note", "gitlab", "Note Hook", `{"object_attributes":{"note":"/retest","noteable_type":"Issue"}}`, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"X-Github-Event": {tc.event}, "X-Gitlab-Event": {tc.event}}
+			ev, err := ParseEvent(tc.provider, h, []byte(tc.body))
+			var ign *ErrIgnored
+			if tc.kind == "" {
+				if !errors.As(err, &ign) {
+					t.Fatalf("want ignored, got %+v %v", ev, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind != tc.kind || ev.Fork != tc.fork {
+				t.Errorf("kind %s fork %v, want %s %v", ev.Kind, ev.Fork, tc.kind, tc.fork)
+			}
+		})
 	}
 }

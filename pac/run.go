@@ -153,7 +153,6 @@ func (c *call) build(ctx context.Context, d Doc, docs []Doc, name, eventType str
 	setLabel(LabelOriginalName, name)
 	setLabel(LabelURLOrg, ev.Owner)
 	setLabel(LabelURLRepo, ev.Name)
-	setLabel(LabelState, "started")
 	if ev.Number > 0 {
 		labels[LabelPullRequest] = strconv.Itoa(ev.Number)
 	}
