@@ -57,7 +57,7 @@ func (r *TaskRunReconciler) resolveStepActions(ctx context.Context, tr *pipeline
 		if err != nil {
 			return err
 		}
-		inlined, err := inlineStepAction(*st, sa, sp)
+		inlined, err := inlineStepAction(*st, sa, spec.Params, sp)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func prefixAll(p string, list []string) []string {
 // step's params or the StepAction's defaults. The step's own name, displayName, timeout, onError, when,
 // workspaces, stdout/stderr config, computeResources, envFrom, volumeDevices and imagePullPolicy stay.
 // A step param value may use the Task's params ($(params.x)): those are replaced later, with the Task's.
-func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp string) (pipelinev1.Step, error) {
+func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, taskParams pipelinev1.ParamSpecs, sp string) (pipelinev1.Step, error) {
 	given := map[string]pipelinev1.ParamValue{}
 	for _, p := range st.Params {
 		given[p.Name] = p.Value
@@ -141,9 +141,10 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp stri
 			v.Type = pipelinev1.ParamTypeString
 		}
 		want := ps.EffectiveType()
-		if ref, ok := wholeStepResultRef(v); ok && want != pipelinev1.ParamTypeString {
-			// An array or object step result, known only when the step runs: the wrapper replaces it.
-			body = deferParam(body, ps.Name, ref, want == pipelinev1.ParamTypeArray)
+		if ref, ok := wholeRef(v); ok && want != pipelinev1.ParamTypeString {
+			// An array or object the Task's params or a step result give, known later (Task params when
+			// the Pod is built, step results when the step runs): the reference is passed on.
+			body = deferParam(body, ps.Name, ref, want == pipelinev1.ParamTypeArray, objectFallback(ps, ref, taskParams))
 			continue
 		}
 		if v.Type != want {
@@ -181,13 +182,18 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, sp stri
 	return st, nil
 }
 
-// wholeStepResultRef reports whether a param value is exactly $(steps.S.results.R) or
-// $(steps.S.results.R[*]), returning "steps.S.results.R".
-func wholeStepResultRef(v pipelinev1.ParamValue) (string, bool) {
+var wholeParamRef = regexp.MustCompile(`^\$\(params\.([^.\[\]()\s]+)(\[\*\])?\)$`)
+
+// wholeRef reports whether a param value is exactly $(steps.S.results.R) or $(params.X), optionally
+// with [*], returning "steps.S.results.R" or "params.X".
+func wholeRef(v pipelinev1.ParamValue) (string, bool) {
 	if v.Type != pipelinev1.ParamTypeString {
 		return "", false
 	}
 	s := strings.TrimSpace(v.StringVal)
+	if m := wholeParamRef.FindStringSubmatch(s); m != nil {
+		return "params." + m[1], true
+	}
 	m := stepResultRef.FindStringSubmatch(s)
 	if m == nil || m[0] != s || (m[3] != "" && m[3] != "[*]") {
 		return "", false
@@ -195,14 +201,48 @@ func wholeStepResultRef(v pipelinev1.ParamValue) (string, bool) {
 	return "steps." + m[1] + ".results." + m[2], true
 }
 
+// objectFallback returns, for an object StepAction param given a Task object param, the StepAction's
+// default keys the Task's param does not have: Tekton fills those from the StepAction's default.
+func objectFallback(ps pipelinev1.ParamSpec, ref string, taskParams pipelinev1.ParamSpecs) map[string]string {
+	if ps.Default == nil || len(ps.Default.ObjectVal) == 0 || !strings.HasPrefix(ref, "params.") {
+		return nil
+	}
+	name := strings.TrimPrefix(ref, "params.")
+	for _, tp := range taskParams {
+		if tp.Name != name {
+			continue
+		}
+		known := map[string]bool{}
+		for k := range tp.Properties {
+			known[k] = true
+		}
+		if tp.Default != nil {
+			for k := range tp.Default.ObjectVal {
+				known[k] = true
+			}
+		}
+		out := map[string]string{}
+		for k, v := range ps.Default.ObjectVal {
+			if !known[k] {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return nil // not declared by the Task (a propagated param): its keys are unknown here
+}
+
 // deferParam rewrites $(params.NAME…) in a StepAction's command, args, script, env values and workingDir
-// into the step result reference ref ("steps.S.results.R") with the same selector; a bare array
-// reference becomes ref[*].
-func deferParam(st pipelinev1.Step, name, ref string, array bool) pipelinev1.Step {
+// into the reference ref ("steps.S.results.R" or "params.X") with the same selector; a bare array
+// reference becomes ref[*], and an object key in fallback is replaced by its value.
+func deferParam(st pipelinev1.Step, name, ref string, array bool, fallback map[string]string) pipelinev1.Step {
 	re := regexp.MustCompile(`\$\(params\.` + regexp.QuoteMeta(name) + `(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
 	rw := func(s string) string {
 		return re.ReplaceAllStringFunc(s, func(m string) string {
 			sel := re.FindStringSubmatch(m)[1]
+			if v, ok := fallback[strings.TrimPrefix(sel, ".")]; ok && strings.HasPrefix(sel, ".") {
+				return v
+			}
 			if sel == "" && array {
 				sel = "[*]"
 			}

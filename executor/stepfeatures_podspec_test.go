@@ -144,3 +144,66 @@ spec:
 		})
 	}
 }
+
+// A StepAction's array and object params given the Task's array and object params ($(params.x[*])):
+// elements and keys reach the step; an object key the Task's param does not have comes from the
+// StepAction's default; a StepAction default may use its other params.
+func TestPodSpecStepActionTaskParams(t *testing.T) {
+	ns := newNamespace(t)
+	startExecutor(t, ns)
+	apply(t, ns, `apiVersion: tekton.dev/v1beta1
+kind: StepAction
+metadata:
+  name: show
+spec:
+  params:
+    - name: list
+      type: array
+      default: [x]
+    - name: obj
+      type: object
+      properties: {k1: {type: string}, k2: {type: string}, k3: {type: string}}
+      default: {k1: action-k1, k2: action-k2, k3: action-k3}
+    - name: word
+      default: plain
+    - name: phrase
+      default: "say $(params.word)"
+  image: busybox
+  command: [echo]
+  args: ["$(params.list[*])", "$(params.list[1])", "$(params.obj.k1)", "$(params.obj.k2)", "$(params.obj.k3)", "$(params.phrase)"]
+  env:
+    - {name: FIRST, value: "$(params.list[0])"}
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: task-params
+spec:
+  params:
+    - {name: items, value: [a, b]}
+    - {name: cfg, value: {k2: run-k2}}
+  taskSpec:
+    params:
+      - {name: items, type: array}
+      - name: cfg
+        type: object
+        properties: {k1: {type: string}, k2: {type: string}}
+        default: {k1: task-k1, k2: task-k2}
+    steps:
+      - name: show
+        ref: {name: show}
+        params:
+          - {name: list, value: "$(params.items[*])"}
+          - {name: obj, value: "$(params.cfg[*])"}
+          - {name: word, value: hello}
+`)
+	pod := waitPod(t, ns, "task-params-pod")
+	c := pod.Spec.InitContainers[1]
+	got := view(c)
+	if want := []string{"a", "b", "b", "task-k1", "run-k2", "action-k3", "say hello"}; !equalJSON(got.Args, want) {
+		t.Errorf("args = %q, want %q", got.Args, want)
+	}
+	if want := []string{"HOME=/tekton/home", "FIRST=a"}; !equalJSON(got.Env, want) {
+		t.Errorf("env = %q, want %q", got.Env, want)
+	}
+}
