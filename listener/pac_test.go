@@ -268,6 +268,20 @@ func TestPACGitHub(t *testing.T) {
 	if got := getPR(t, ns, retried.Name).Spec.Status; got != pipelinev1.PipelineRunSpecStatusCancelled {
 		t.Errorf("spec.status = %q", got)
 	}
+	// Someone without write access but listed in the base branch's OWNERS may run commands.
+	code, resp = send("issue_comment", ghComment(url, "bob", "/test ci", 7, 6))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped {
+		t.Fatalf("bob before OWNERS: %d %+v", code, resp)
+	}
+	srv.SetFiles("o/r", "main", map[string]string{"OWNERS": "approvers:\n- Bob\n"})
+	code, resp = send("issue_comment", ghComment(url, "bob", "/test ci", 7, 7))
+	pacCreated(t, code, resp, "ci")
+
+	// A fork PR whose author has write access runs its own head's definitions.
+	code, resp = send("pull_request", ghPR(url, shaFork, "alice", "alice/r", 8))
+	if got := params(getPR(t, ns, pacCreated(t, code, resp, "ci").Name)); got["word"] != "evil" {
+		t.Errorf("collaborator's fork PR ran %v, want its own definitions", got)
+	}
 }
 
 func glBody(kind, url string, extra string) []byte {
