@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 30m
 # envtest (controller-runtime) finds kube-apiserver and etcd here.
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build tools generate test compat-docs unit lint bench bench-listener bench-executor bench-dashboard run fuzz clean e2e-node soak image
+.PHONY: all build tools generate test compat-docs unit lint bench bench-listener bench-executor bench-matrix bench-dashboard run fuzz clean e2e-node soak image
 
 all: build
 
@@ -89,6 +89,10 @@ bench-listener: tools
 
 bench-executor: tools
 	HOOKRUN_BENCH=1 $(GO) test -count=1 -run TestExecutorLoad -v -timeout 20m ./test/bench/
+
+## bench-matrix: a 256-combination matrix PipelineRun (all TaskRuns created, RSS, API requests per TaskRun).
+bench-matrix: tools
+	HOOKRUN_BENCH=1 $(GO) test -count=1 -run TestMatrixLoad -v -timeout 20m ./test/bench/
 
 ## bench-dashboard: the runs page over 5,000 PipelineRuns (time to first byte) and the dashboard's RSS.
 bench-dashboard: tools

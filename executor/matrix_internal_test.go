@@ -134,3 +134,17 @@ func TestWhenAllowsCEL(t *testing.T) {
 		t.Errorf("mixed = %v, %v; want false", got, err)
 	}
 }
+
+func TestSubstitutePodTemplate(t *testing.T) {
+	in := &pipelinev1.PodTemplate{NodeSelector: map[string]string{"node-type": "$(params.node-type)", "zone": "$(params.other)"}}
+	out, err := substitutePodTemplate(in, pipelinev1.Params{stringParam("node-type", "worker-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.NodeSelector["node-type"] + "," + out.NodeSelector["zone"]; got != "worker-1,$(params.other)" {
+		t.Errorf("nodeSelector = %s", got)
+	}
+	if in.NodeSelector["node-type"] != "$(params.node-type)" {
+		t.Errorf("the PipelineRun's pod template was changed: %v", in.NodeSelector)
+	}
+}
