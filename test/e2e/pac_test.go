@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,9 @@ func TestDevPAC(t *testing.T) {
 	const sha = "0123456789abcdef0123456789abcdef01234567"
 	srv := forgetest.NewServer(token)
 	defer srv.Close()
+	// Real `.tekton/` PipelineRuns of Pipelines-as-Code's own tests run beside ours, when ../shared is there.
+	corpus := corpusTekton(t, root)
+	srv.SetFiles("octo/app", sha, corpus)
 	srv.SetFiles("octo/app", sha, map[string]string{".tekton/push.yaml": `apiVersion: tekton.dev/v1
 kind: PipelineRun
 metadata:
@@ -78,17 +82,25 @@ spec:
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // the listener's informer sees the Repository
-	body := []byte(`{"ref":"refs/heads/main","after":"` + sha + `","head_commit":{"id":"` + sha + `","message":"m"},"commits":[],
+	body := []byte(`{"ref":"refs/heads/main","after":"` + sha + `","head_commit":{"id":"` + sha + `","message":"m"},"commits":[{"modified":[".tekton/push.yaml"]}],
 "repository":{"full_name":"octo/app","name":"app","html_url":"https://github.com/octo/app","default_branch":"main","owner":{"login":"octo"}},
 "sender":{"login":"octo"}}`)
 	r := d.send(t, listener.PACPath, listener.Outgoing{Provider: "github", Event: "push", Secret: hook, Body: body})
-	if len(r.Triggers) != 1 || r.Triggers[0].Status != listener.StatusCreated {
-		t.Fatalf("answer %+v\n%s", r, d.out)
+	want := 1
+	for _, text := range corpus {
+		want += strings.Count(text, "kind: PipelineRun")
 	}
-	run := r.Triggers[0].Resources[0].Name
-	pr := d.waitRun(t, run)
-	if c := pr.Status.GetCondition("Succeeded"); c.Status != corev1.ConditionTrue {
-		t.Fatalf("run %s: %+v\n%s", run, c, d.out)
+	if len(r.Triggers) != want {
+		t.Fatalf("answer %+v, want %d results\n%s", r, want, d.out)
+	}
+	for _, tr := range r.Triggers {
+		if tr.Status != listener.StatusCreated {
+			t.Fatalf("%s: %+v\n%s", tr.Name, tr, d.out)
+		}
+		pr := d.waitRun(t, tr.Resources[0].Name)
+		if c := pr.Status.GetCondition("Succeeded"); c.Status != corev1.ConditionTrue {
+			t.Fatalf("%s run %s: %+v\n%s", tr.Name, pr.Name, c, d.out)
+		}
 	}
 	var states []string
 	for deadline := time.Now().Add(30 * time.Second); len(states) < 2 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -102,4 +114,23 @@ spec:
 	if got := strings.Join(states, ","); got != "pending,success" {
 		t.Fatalf("statuses %q, want pending,success; requests %+v", got, srv.Requests())
 	}
+}
+
+// corpusTekton reads PipelineRuns of ../shared/corpus/pac that need nothing outside the cluster and finish
+// at once, with the placeholders filled as the corpus README says (none when ../shared is absent).
+func corpusTekton(t *testing.T, root string) map[string]string {
+	t.Helper()
+	dir := filepath.Join(root, "..", "shared", "corpus", "pac")
+	out := map[string]string{}
+	for _, f := range []string{"always-good-pipelinerun.yaml", "pipelinerun_with_tekton_params.yaml", "pipeline_with_tekton_params.yaml",
+		"pipelinerun-cel-path-changed.yaml", "pipelinerun-match-push-pullr.yaml"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Logf("Pipelines-as-Code corpus not used: %v", err)
+			return map[string]string{}
+		}
+		out[".tekton/"+f] = strings.NewReplacer(`\\ .TargetNamespace //`, "default", `\\ .TargetBranch //`, "main",
+			`\\ .TargetEvent //`, "push", `\\ .PipelineName //`, strings.TrimSuffix(f, ".yaml")).Replace(string(data))
+	}
+	return out
 }
