@@ -32,11 +32,15 @@ func (h Hook) String() string {
 	if h.Kind == HookOrg {
 		return "org/" + h.Owner + "/" + strconv.FormatInt(h.ID, 10)
 	}
-	return h.Owner + "/" + h.Repo + "/" + strconv.FormatInt(h.ID, 10)
+	s := h.Owner + "/" + h.Repo + "/" + strconv.FormatInt(h.ID, 10)
+	if h.Owner == "org" || h.Owner == "repo" {
+		s = "repo/" + s
+	}
+	return s
 }
 
 // ParseHook reads "OWNER/REPO/HOOK_ID" (a repository webhook) or "org/ORG/HOOK_ID" (an organization
-// webhook). A repository whose owner is literally "org" is written with a leading "repo/":
+// webhook). A repository whose owner is literally "org" (or "repo") is written with a leading "repo/":
 // "repo/org/REPO/HOOK_ID".
 func ParseHook(s string) (Hook, error) {
 	parts := strings.Split(strings.TrimSpace(s), "/")
