@@ -83,31 +83,11 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 			st.ContainerState = *s.State.DeepCopy()
 		}
 		if t := st.Terminated; t != nil {
-			msg, ours := entrypoint.ParseMessage(t.Message)
-			if ours {
-				for k, v := range msg.Results {
-					results[k] = v
-				}
-				stepResults[st.Name] = msg.StepResults
-				st.Results = typedStepResults(msg.StepResults, stepDecl(spec, st.Name))
-				t.Message = msg.Message
-				switch {
-				case msg.ExitCode != 0 && t.ExitCode == 0:
-					t.ExitCode = int32(msg.ExitCode)
-					st.TerminationReason = entrypoint.ReasonContinued
-				case msg.Reason == entrypoint.ReasonTimeout:
-					st.TerminationReason = entrypoint.ReasonTimeout
-				case msg.Reason != "":
-					st.TerminationReason = msg.Reason
-				}
+			msg := readStepMessage(&st, spec)
+			for k, v := range msg.Results {
+				results[k] = v
 			}
-			if st.TerminationReason == "" {
-				if t.ExitCode == 0 {
-					st.TerminationReason = StepReasonCompleted
-				} else {
-					st.TerminationReason = StepReasonError
-				}
-			}
+			stepResults[st.Name] = msg.StepResults
 			if t.ExitCode != 0 && st.TerminationReason != entrypoint.ReasonContinued && firstFailure == "" {
 				firstFailure = fmt.Sprintf("%q exited with code %d", c.Name, t.ExitCode)
 				if msg.Message != "" {
@@ -139,6 +119,21 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 		}
 		out.Steps = append(out.Steps, st)
 	}
+	if f := out.readRegularContainers(pod, statuses, results); firstFailure == "" {
+		firstFailure = f
+	}
+	resultsFromSteps(results, stepResults, spec)
+	out.Results = typedResults(results, spec)
+	out.raw, out.rawSteps = results, stepResults
+
+	out.applyPhase(pod, firstFailure)
+	return out
+}
+
+// readRegularContainers reads the results container's message: its results go into results, the names
+// it left in its log into out. It returns a description of the first regular container that failed.
+func (out *podOutcome) readRegularContainers(pod *corev1.Pod, statuses map[string]corev1.ContainerStatus, results map[string]string) string {
+	failure := ""
 	for _, c := range pod.Spec.Containers {
 		s, ok := statuses[c.Name]
 		if !ok || s.State.Terminated == nil {
@@ -152,17 +147,48 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 			out.LogResults = append(out.LogResults, msg.LogResults...)
 			out.LogStepResults = append(out.LogStepResults, msg.LogStepResults...)
 		}
-		if s.State.Terminated.ExitCode != 0 && firstFailure == "" {
-			firstFailure = fmt.Sprintf("%q exited with code %d", c.Name, s.State.Terminated.ExitCode)
+		if s.State.Terminated.ExitCode != 0 && failure == "" {
+			failure = fmt.Sprintf("%q exited with code %d", c.Name, s.State.Terminated.ExitCode)
 			if ours && msg.Message != "" {
-				firstFailure += ": " + msg.Message
+				failure += ": " + msg.Message
 			}
 		}
 	}
-	resultsFromSteps(results, stepResults, spec)
-	out.Results = typedResults(results, spec)
-	out.raw, out.rawSteps = results, stepResults
+	return failure
+}
 
+// readStepMessage reads a terminated step's message (when it is one of the wrapper's): the step's real
+// exit code, its termination reason and its step results go into st; the message is returned for its
+// results.
+func readStepMessage(st *pipelinev1.StepState, spec *pipelinev1.TaskSpec) entrypoint.Message {
+	t := st.Terminated
+	msg, ours := entrypoint.ParseMessage(t.Message)
+	if ours {
+		st.Results = typedStepResults(msg.StepResults, stepDecl(spec, st.Name))
+		t.Message = msg.Message
+		switch {
+		case msg.ExitCode != 0 && t.ExitCode == 0:
+			t.ExitCode = int32(msg.ExitCode)
+			st.TerminationReason = entrypoint.ReasonContinued
+		case msg.Reason == entrypoint.ReasonTimeout:
+			st.TerminationReason = entrypoint.ReasonTimeout
+		case msg.Reason != "":
+			st.TerminationReason = msg.Reason
+		}
+	}
+	if st.TerminationReason == "" {
+		if t.ExitCode == 0 {
+			st.TerminationReason = StepReasonCompleted
+		} else {
+			st.TerminationReason = StepReasonError
+		}
+	}
+	return msg
+}
+
+// applyPhase sets Done/Failed/Running and the condition's reason and message from the Pod's phase.
+// firstFailure describes the first container that failed, if one did.
+func (out *podOutcome) applyPhase(pod *corev1.Pod, firstFailure string) {
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:
 		out.Done = true
@@ -205,7 +231,6 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 			}
 		}
 	}
-	return out
 }
 
 // typedResults turns result strings into the Task's declared result types, in declaration order; results
