@@ -1,11 +1,13 @@
 package listener_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,8 +114,10 @@ func TestRecoveryRedeliversMissed(t *testing.T) {
 	fake.SetHook(hook, h.url+"/hooks")
 
 	ctx := context.Background()
+	var logs bytes.Buffer
 	for i, want := range []int{8, 8, 4, 0} {
-		rc := listener.NewRecoverer(env.Client, env.Client, listener.RecoveryOptions{Logger: recoveryLog, Namespace: ns, MaxPerPass: 8, Every: time.Millisecond})
+		rc := listener.NewRecoverer(env.Client, env.Client, listener.RecoveryOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			Namespace: ns, MaxPerPass: 8, Every: time.Millisecond})
 		res, err := rc.Pass(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -123,6 +127,9 @@ func TestRecoveryRedeliversMissed(t *testing.T) {
 		}
 	}
 	waitRuns(t, ns, 20)
+	if c := strings.Count(logs.String(), "delivery redelivered"); c != 20 || strings.Contains(logs.String(), recoveryToken) {
+		t.Errorf("%d redeliveries logged, want 20, and never the token:\n%s", c, logs.String())
+	}
 	if n := redeliveries(fake, hook); n != 20 {
 		t.Fatalf("%d redeliveries, want 20", n)
 	}
@@ -225,5 +232,49 @@ func TestRecoveryOnlyLeaseHolder(t *testing.T) {
 	}
 	if callers != 1 {
 		t.Fatalf("%d replicas called GitHub, want 1 (the lease holder)", callers)
+	}
+}
+
+// TestRecoveryRefusals: what recovery cannot do is said in the log, per EventListener, without the token.
+func TestRecoveryRefusals(t *testing.T) {
+	fake := forgetest.NewServer(recoveryToken)
+	defer fake.Close()
+	cases := []struct {
+		name        string
+		annotations map[string]string
+		want        string
+	}{
+		{"app hook", map[string]string{listener.AnnotationGitHubAppHook: "true"}, "JWT"},
+		{"bad hook", map[string]string{listener.AnnotationGitHubHook: "acme/widgets", listener.AnnotationGitHubTokenSecret: "gh-token"}, "OWNER/REPO/HOOK_ID"},
+		{"no secret", map[string]string{listener.AnnotationGitHubHook: "acme/widgets/1"}, listener.AnnotationGitHubTokenSecret + " is required"},
+		{"unknown hook", map[string]string{listener.AnnotationGitHubHook: "acme/widgets/404", listener.AnnotationGitHubTokenSecret: "gh-token",
+			listener.AnnotationGitHubAPI: fake.GitHubAPI()}, "404"},
+		{"wrong token", map[string]string{listener.AnnotationGitHubHook: "acme/widgets/1", listener.AnnotationGitHubTokenSecret: "gh-token",
+			listener.AnnotationGitHubTokenKey: "other", listener.AnnotationGitHubAPI: fake.GitHubAPI()}, "401"},
+	}
+	fake.SetHook("acme/widgets/1", deadURL(t))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			apply(t, ns, fixture(ns))
+			apply(t, ns, "apiVersion: v1\nkind: Secret\nmetadata: {name: gh-token}\nstringData: {token: "+recoveryToken+", other: not-the-token}\n")
+			var el triggersv1beta1.EventListener
+			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "hooks"}, &el); err != nil {
+				t.Fatal(err)
+			}
+			el.Annotations = c.annotations
+			if err := env.Client.Update(context.Background(), &el); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			rc := listener.NewRecoverer(env.Client, env.Client, listener.RecoveryOptions{Namespace: ns, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			res, err := rc.Pass(context.Background())
+			if err != nil || res.Errors != 1 || res.Redelivered != 0 {
+				t.Fatalf("%+v, %v; want one error", res, err)
+			}
+			if !strings.Contains(logs.String(), c.want) || !strings.Contains(logs.String(), ns+"/hooks") || strings.Contains(logs.String(), recoveryToken) {
+				t.Fatalf("log lacks %q or the EventListener, or shows the token:\n%s", c.want, logs.String())
+			}
+		})
 	}
 }
