@@ -84,7 +84,11 @@ func FuzzSplitDocs(f *testing.F) {
 	f.Add([]byte("kind: PipelineRun\nmetadata: {name: a}\n---\nkind: Task\n"))
 	f.Add([]byte("---\n---\n- a\n- b\n"))
 	f.Add([]byte("kind: {a: b}\nmetadata: 3\n"))
+	f.Add([]byte("kind: Task\nmetadata: {name: \"{{ revision }}\"}\nspec: {x: {{revision}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = SubstituteDocs([]forge.File{{Path: "x.yaml", Content: data}}, func(s string) string {
+			return Substitute(s, map[string]string{"revision": "a\"b\n c: {d"}, nil, nil)
+		})
 		docs, _ := SplitDocs([]forge.File{{Path: "x.yaml", Content: data}})
 		for _, d := range docs {
 			if d.Kind == "" || d.Obj == nil {
@@ -271,5 +275,31 @@ func TestParseEventCases(t *testing.T) {
 				t.Errorf("kind %s fork %v, want %s %v", ev.Kind, ev.Fork, tc.kind, tc.fork)
 			}
 		})
+	}
+}
+
+// TestSubstituteDocs: variables in string values are substituted after parsing (an event's value cannot
+// change the YAML's structure); a file with unquoted variables is substituted as text first.
+func TestSubstituteDocs(t *testing.T) {
+	evil := "x\"\n    injected: true"
+	sub := func(s string) string {
+		return Substitute(s, map[string]string{"source_branch": evil, "revision": "abc"}, nil, nil)
+	}
+	docs, err := SubstituteDocs([]forge.File{
+		{Path: "a.yaml", Content: []byte("kind: PipelineRun\nmetadata: {name: \"ci-{{ revision }}\"}\nspec:\n  params:\n  - {name: b, value: \"{{ source_branch }}\"}\n")},
+		{Path: "b.yaml", Content: []byte("kind: PipelineRun\nmetadata: {name: unquoted}\nspec:\n  params:\n  - {name: r, value: {{ revision }}}\n")},
+	}, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs[0].Name != "ci-abc" || docs[1].Name != "unquoted" {
+		t.Fatalf("docs = %+v", docs)
+	}
+	p := docs[0].Obj["spec"].(map[string]any)["params"].([]any)[0].(map[string]any)
+	if p["value"] != evil || len(p) != 2 {
+		t.Errorf("param = %#v, want the branch name as its value", p)
+	}
+	if v := docs[1].Obj["spec"].(map[string]any)["params"].([]any)[0].(map[string]any)["value"]; v != "abc" {
+		t.Errorf("unquoted value = %#v", v)
 	}
 }

@@ -49,9 +49,8 @@ func (c *call) run(ctx context.Context, eventType, ref string, pick func(name st
 	usesAuth := false
 	for i := range files {
 		usesAuth = usesAuth || gitAuthPattern.Match(files[i].Content)
-		files[i].Content = []byte(Substitute(string(files[i].Content), vars, c.ev.Body, header))
 	}
-	docs, err := SplitDocs(files)
+	docs, err := SubstituteDocs(files, func(s string) string { return Substitute(s, vars, c.ev.Body, header) })
 	if err != nil {
 		return []Result{c.fail(c.repo.Name, err)}
 	}

@@ -2,6 +2,9 @@ package pac
 
 import (
 	"encoding/json"
+	"errors"
+
+	"github.com/hookrun/hookrun/forge"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,4 +76,58 @@ func lookupPath(v any, path string) (string, bool) {
 		}
 		return string(b), true
 	}
+}
+
+// SubstituteDocs parses files and substitutes variables with sub. A file that parses as it is has the
+// variables of its string values substituted, so a value from the event (a branch name, a title, a
+// comment) stays inside its string whatever characters it holds. A file that only parses once its
+// variables are in place (an unquoted `value: {{ revision }}`) is substituted as text first, as
+// Pipelines-as-Code does.
+func SubstituteDocs(files []forge.File, sub func(string) string) ([]Doc, error) {
+	var out []Doc
+	var errs []error
+	for _, f := range files {
+		docs, err := SplitDocs([]forge.File{f})
+		if err != nil { // e.g. an unquoted {{ x }}: YAML reads a flow mapping with a mapping for key
+			docs, err = SplitDocs([]forge.File{{Path: f.Path, Content: []byte(sub(string(f.Content)))}})
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		} else {
+			for i := range docs {
+				docs[i].Obj = substituteValue(docs[i].Obj, sub).(map[string]any)
+				docs[i].Name = docName(docs[i].Obj)
+			}
+		}
+		out = append(out, docs...)
+	}
+	return out, errors.Join(errs...)
+}
+
+func substituteValue(v any, sub func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		return sub(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = substituteValue(e, sub)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = substituteValue(e, sub)
+		}
+		return x
+	}
+	return v
+}
+
+func docName(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	if name == "" {
+		name, _ = md["generateName"].(string)
+	}
+	return name
 }
