@@ -203,6 +203,11 @@ spec:
 		{"create", "coordination.k8s.io", "leases", "other", false},
 		{"create", "", "events", "hookrun", true}, // Events on EventListeners (refusal detail, open triggers)
 		{"create", "", "events", "other", false},
+		// Pipelines-as-Code Repositories (/hooks/pac) and the {{git_auth_secret}} Secrets pac makes.
+		{"watch", "pipelinesascode.tekton.dev", "repositories", "other", true},
+		{"create", "", "secrets", "hookrun", true},
+		{"update", "", "secrets", "hookrun", false},
+		{"create", "", "secrets", "other", false},
 		{"impersonate", "", "users", "", false},
 		{"impersonate", "", "groups", "", false},
 		{"impersonate", "authentication.k8s.io", "userextras", "", false},
