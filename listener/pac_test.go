@@ -335,6 +335,16 @@ func TestPACGitLab(t *testing.T) {
 	if len(resp.Triggers) != 1 {
 		t.Errorf("/test docs ran more than docs: %+v", resp)
 	}
+	// A merge request from a fork by a non-member waits for /ok-to-test with a pending status.
+	fork := fmt.Sprintf(`"object_attributes":{"iid":4,"title":"t","action":"open","source_branch":"f","target_branch":"main",
+"source_project_id":2,"target_project_id":1,"author_id":99,"last_commit":{"id":%q}}`, shaFork)
+	code, resp = send("merge_request", glBody("merge_request", url, fork))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped || !strings.Contains(resp.Triggers[0].Reason, "/ok-to-test") {
+		t.Fatalf("fork MR: %d %+v", code, resp)
+	}
+	if st := srv.Statuses("gitlab", "g/p", shaFork); len(st) != 1 || st[0].State != "pending" || st[0].Context != pac.OKToTestContext {
+		t.Errorf("pending status = %+v", st)
+	}
 }
 
 // corpusPAC reads Pipelines-as-Code's own test PipelineRuns (../shared/corpus/pac) with the placeholders
