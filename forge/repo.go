@@ -3,6 +3,9 @@ package forge
 import (
 	"context"
 	"errors"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrNotFound marks a path, ref, pull request or user the forge does not know (an *Error with 404 wraps it).
@@ -56,4 +59,28 @@ func IsNotFound(err error) bool {
 	}
 	var e *Error
 	return errors.As(err, &e) && e.StatusCode == 404
+}
+
+// readConcurrency bounds the file reads ReadAll has in flight (a folder's files, within the ~10 s a forge
+// waits for the webhook's answer).
+const readConcurrency = 8
+
+// ReadAll reads paths with read, a few at a time, and returns the files sorted by path; the first error
+// stops it.
+func ReadAll(ctx context.Context, paths []string, read func(ctx context.Context, path string) ([]byte, error)) ([]File, error) {
+	out := make([]File, len(paths))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readConcurrency)
+	for i, p := range paths {
+		g.Go(func() error {
+			data, err := read(gctx, p)
+			out[i] = File{Path: p, Content: data}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	gh "github.com/google/go-github/v60/github"
@@ -28,7 +27,7 @@ func (c *Client) ReadDir(ctx context.Context, repo, ref, dir string) ([]forge.Fi
 	if file != nil {
 		return nil, fmt.Errorf("read %s at %s: a file, not a folder: %w", dir, ref, forge.ErrNotFound)
 	}
-	var out []forge.File
+	var paths []string
 	for _, e := range entries {
 		if e.GetType() != "file" {
 			continue
@@ -37,14 +36,9 @@ func (c *Client) ReadDir(ctx context.Context, repo, ref, dir string) ([]forge.Fi
 		if p == "" {
 			p = path.Join(dir, e.GetName())
 		}
-		data, err := c.ReadFile(ctx, repo, ref, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, forge.File{Path: p, Content: data})
+		paths = append(paths, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return forge.ReadAll(ctx, paths, func(ctx context.Context, p string) ([]byte, error) { return c.ReadFile(ctx, repo, ref, p) })
 }
 
 // ReadFile reads one file at ref (the contents API; files up to 1 MB).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 
 	"github.com/hookrun/hookrun/forge"
@@ -25,7 +24,7 @@ type treeEntry struct {
 
 // ReadDir lists dir at ref (GET /projects/:id/repository/tree) and reads each file in it.
 func (c *Client) ReadDir(ctx context.Context, repo, ref, dir string) ([]forge.File, error) {
-	var out []forge.File
+	var paths []string
 	for page := 1; page <= 10; page++ {
 		q := url.Values{"path": {dir}, "ref": {ref}, "per_page": {"100"}, "page": {strconv.Itoa(page)}}
 		data, err := c.do(ctx, http.MethodGet, c.endpoint(q, "projects", repo, "repository", "tree"), nil)
@@ -44,18 +43,13 @@ func (c *Client) ReadDir(ctx context.Context, repo, ref, dir string) ([]forge.Fi
 			if e.Type != "blob" {
 				continue
 			}
-			content, err := c.ReadFile(ctx, repo, ref, e.Path)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, forge.File{Path: e.Path, Content: content})
+			paths = append(paths, e.Path)
 		}
 		if len(entries) < 100 {
 			break
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return forge.ReadAll(ctx, paths, func(ctx context.Context, p string) ([]byte, error) { return c.ReadFile(ctx, repo, ref, p) })
 }
 
 // ReadFile reads one file at ref (GET /projects/:id/repository/files/:path/raw).
