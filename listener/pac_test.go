@@ -89,7 +89,7 @@ func pacFixture(provider, url, api string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: pac-secrets}
-stringData: {token: %s, webhook: %s}
+stringData: {token: %s, webhook: %s, api: key-from-secret, deploy: token-from-secret}
 ---
 apiVersion: pipelinesascode.tekton.dev/v1alpha1
 kind: Repository
@@ -103,6 +103,11 @@ spec:
     webhook_secret: {name: pac-secrets, key: webhook}
   params:
   - {name: extra, value: "x"}
+  - {name: enable_ci, value: "true"}
+  - {name: environment, value: staging, filter: 'event == "pull_request"'}
+  - {name: environment, value: never-used}
+  - {name: api_key, secret_ref: {name: pac-secrets, key: api}}
+  - {name: deploy_token, secret_ref: {name: pac-secrets, key: deploy}}
 `, pacToken, pacHook, url, provider, api)
 }
 
@@ -437,6 +442,15 @@ func TestPACCorpus(t *testing.T) {
 					t.Errorf("git-clone Task not inlined")
 				}
 			}},
+		// Repository params are CEL variables and {{ vars }}: a value, the first whose filter holds, a Secret's key.
+		{files: []string{"pipelinerun-cel-custom-params-pullrequest.yaml"}, event: "pull_request", name: "pipelinerun-cel-custom-params-pullrequest",
+			want: listener.StatusCreated, check: func(t *testing.T, pr *pipelinev1.PipelineRun) {
+				if s := pr.Spec.PipelineSpec.Tasks[0].TaskSpec.Steps[0].Script; !strings.Contains(s, "enable_ci=true environment=staging") {
+					t.Errorf("params not substituted: %q", s)
+				}
+			}},
+		{files: []string{"pipelinerun-cel-secret-params.yaml"}, event: "pull_request", name: "pipelinerun-cel-secret-params", want: listener.StatusCreated},
+		{files: []string{"pipelinerun-cel-secret-params.yaml"}, event: "push", name: "pipelinerun-cel-secret-params", want: listener.StatusSkipped},
 		{files: []string{"pipelinerun-nomatch.yaml"}, event: "push", name: "no-match", want: listener.StatusSkipped, reason: "does not list push"},
 		{files: []string{"pipelinerun-hub-task-not-found.yaml"}, event: "push", name: "pipelinerun-hub-task-not-found",
 			want: listener.StatusFailed, reason: "remote task"},

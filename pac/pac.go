@@ -247,6 +247,8 @@ type call struct {
 	hasToken bool
 	token    string
 	delivery string
+	// params are the Repository's params that apply to this event (vars), CEL variables of on-cel-expression.
+	params map[string]string
 }
 
 func (c *call) skip(name, format string, args ...any) Result {

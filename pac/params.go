@@ -10,8 +10,10 @@ import (
 )
 
 // vars are the {{name}} variables of the runs: Pipelines-as-Code's standard ones, then the Repository's
-// params (a param whose filter is false is left out; the first matching param of a name wins).
+// params (a param whose filter is false is left out; the first matching param of a name wins), which it
+// also keeps in c.params for on-cel-expression.
 func (c *call) vars(ctx context.Context, eventType string) (map[string]string, error) {
+	c.params = map[string]string{}
 	ev := c.ev
 	v := map[string]string{
 		"revision":            ev.SHA,
@@ -65,6 +67,7 @@ func (c *call) vars(ctx context.Context, eventType string) (map[string]string, e
 		}
 		seen[p.Name] = true
 		v[p.Name] = val
+		c.params[p.Name] = val
 	}
 	return v, nil
 }

@@ -91,7 +91,9 @@ func (c *call) one(ctx context.Context, d Doc, docs []Doc, name, eventType strin
 		if err != nil {
 			return c.fail(name, fmt.Errorf("%s: %w", d.File, err))
 		}
-		ok, why, err := rule.Match(ctx, c.ev.matchEvent(eventType))
+		me := c.ev.matchEvent(eventType)
+		me.Params = c.params
+		ok, why, err := rule.Match(ctx, me)
 		if err != nil {
 			return c.fail(name, fmt.Errorf("%s: %w", d.File, err))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hookrun/hookrun/api/load"
 	"github.com/hookrun/hookrun/pac/match"
 )
 
@@ -26,4 +27,17 @@ func (v *validator) pacAnnotations(path string, annotations map[string]string) {
 		key, reason, _ := strings.Cut(p, ": ")
 		v.add(fmt.Sprintf("%s[%q]", path, key), "%s", reason)
 	}
+}
+
+// pacWarnings names the identifiers of a `.tekton/` run's on-cel-expression that are not Pipelines-as-Code
+// variables: fine if the Repository has params of those names, else the run fails to match.
+func pacWarnings(o *load.Object, annotations map[string]string) []load.Problem {
+	names := match.Undeclared(annotations)
+	if len(names) == 0 {
+		return nil
+	}
+	return []load.Problem{{File: o.File, Index: o.Index, Kind: o.GVK.Kind, Name: o.Name,
+		Field: fmt.Sprintf("metadata.annotations[%q]", match.OnCELExpression),
+		Reason: fmt.Sprintf("%s: not Pipelines-as-Code variables; the Repository must have params of these names",
+			strings.Join(names, ", "))}}
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hookrun/hookrun/api/load"
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 )
 
@@ -17,13 +18,18 @@ const SecretPlaceholder = "generated-by-hookrun-dev"
 
 // Warnings returns what is allowed but unsafe in a set of objects: it does not make `hookrun validate`
 // fail, but it is printed: Secrets still holding SecretPlaceholder; EventListeners' kubernetesResource fields
-// the el-NAME Deployment and Service do not apply, and customResource (not supported).
+// the el-NAME Deployment and Service do not apply, and customResource (not supported); on-cel-expression
+// identifiers that must be Repository params (pac.go).
 func Warnings(objs []load.Object) []load.Problem {
 	var out []load.Problem
 	for i := range objs {
 		o := &objs[i]
 		if el, ok := o.Obj.(*triggersv1beta1.EventListener); ok {
 			out = append(out, eventListenerWarnings(o, el)...)
+			continue
+		}
+		if pr, ok := o.Obj.(*pipelinev1.PipelineRun); ok {
+			out = append(out, pacWarnings(o, pr.Annotations)...)
 			continue
 		}
 		sec, ok := o.Obj.(*corev1.Secret)

@@ -3,6 +3,9 @@ package match
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -14,16 +17,19 @@ import (
 // celCostLimit bounds one evaluation (the expression sees a stranger's payload).
 const celCostLimit = 1_000_000
 
-// celRule is a compiled on-cel-expression. The program is planned per event: "GLOB".pathChanged() is bound
-// to that event's files.
+// builtinVars are the variables every on-cel-expression sees; a Repository param of the same name is not
+// declared again.
+var builtinVars = map[string]bool{"event": true, "event_title": true, "target_branch": true, "source_branch": true,
+	"target_url": true, "source_url": true, "body": true, "headers": true, "files": true}
+
+// celRule is an on-cel-expression. It is checked per event: the Repository's params are variables too,
+// and "GLOB".pathChanged() is bound to that event's files.
 type celRule struct {
 	src string
-	env *cel.Env
-	ast *cel.Ast
 }
 
-func newEnv(files func() []string) (*cel.Env, error) {
-	return cel.NewEnv(
+func newEnv(files func() []string, params []string) (*cel.Env, error) {
+	opts := []cel.EnvOption{
 		cel.Variable("event", cel.StringType),
 		cel.Variable("event_title", cel.StringType),
 		cel.Variable("target_branch", cel.StringType),
@@ -42,35 +48,103 @@ func newEnv(files func() []string) (*cel.Env, error) {
 				}
 				return types.Bool(anyGlob([]string{normGlob(string(g))}, files()...))
 			}))),
-	)
+	}
+	for _, p := range params {
+		if !builtinVars[p] && validIdent(p) {
+			opts = append(opts, cel.Variable(p, cel.StringType))
+		}
+	}
+	return cel.NewEnv(opts...)
 }
 
-func compileCEL(src string) (*celRule, error) {
-	env, err := newEnv(func() []string { return nil })
+var identPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func validIdent(s string) bool { return identPattern.MatchString(s) }
+
+// undeclaredPattern is cel-go's message for an unknown identifier.
+var undeclaredPattern = regexp.MustCompile(`undeclared reference to '([A-Za-z_][A-Za-z0-9_]*)'`)
+
+// check compiles src with params declared. It returns the identifiers that are neither variables nor
+// params when they are the only problem (they may be params of a Repository not known here), else the
+// error.
+func check(src string, params []string) (*cel.Ast, *cel.Env, []string, error) {
+	env, err := newEnv(func() []string { return nil }, params)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
-		return nil, iss.Err()
+		var names []string
+		for _, e := range iss.Errors() {
+			m := undeclaredPattern.FindStringSubmatch(e.Message)
+			if m == nil {
+				return nil, nil, nil, iss.Err()
+			}
+			names = append(names, m[1])
+		}
+		sort.Strings(names)
+		return nil, nil, names, nil
 	}
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("the expression gives %s, want bool", t)
+		return nil, nil, nil, fmt.Errorf("the expression gives %s, want bool", t)
 	}
-	return &celRule{src: src, env: env, ast: ast}, nil
+	return ast, env, nil, nil
+}
+
+// compileCEL checks src's syntax and types, identifiers other than the variables aside (Repository params).
+func compileCEL(src string) (*celRule, error) {
+	if _, _, _, err := check(src, nil); err != nil {
+		return nil, err
+	}
+	return &celRule{src: src}, nil
+}
+
+// Undeclared returns the identifiers of annotations' on-cel-expression that are not Pipelines-as-Code's
+// variables: they must be params of the Repository (`hookrun validate` warns about them).
+func Undeclared(annotations map[string]string) []string {
+	src := strings.TrimSpace(annotations[OnCELExpression])
+	if src == "" {
+		return nil
+	}
+	_, _, names, _ := check(src, nil)
+	return names
 }
 
 func (c *celRule) eval(ctx context.Context, ev Event) (bool, error) {
-	env, err := newEnv(func() []string { return ev.Files.All })
+	params := make([]string, 0, len(ev.Params))
+	for k := range ev.Params {
+		params = append(params, k)
+	}
+	sort.Strings(params)
+	ast, _, undeclared, err := check(c.src, params)
+	if err != nil {
+		return false, fmt.Errorf("%q: %w", c.src, err)
+	}
+	if len(undeclared) > 0 {
+		return false, fmt.Errorf("%q: %s is neither a Pipelines-as-Code variable nor a param of the Repository", c.src, strings.Join(undeclared, ", "))
+	}
+	env, err := newEnv(func() []string { return ev.Files.All }, params)
 	if err != nil {
 		return false, err
 	}
-	prg, err := env.Program(c.ast, cel.CostLimit(celCostLimit), cel.InterruptCheckFrequency(100))
+	prg, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	out, _, err := prg.ContextEval(ctx, activation(ev, params))
+	if err != nil {
+		return false, fmt.Errorf("%q: %w", c.src, err)
+	}
+	b, ok := out.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("%q gave %v, want a bool", c.src, out.Value())
+	}
+	return b, nil
+}
+
+func activation(ev Event, params []string) map[string]any {
 	headers := ev.Headers
 	if headers == nil {
 		headers = map[string]string{}
@@ -85,20 +159,18 @@ func (c *celRule) eval(ctx context.Context, ev Event) (bool, error) {
 		}
 		return s
 	}
-	out, _, err := prg.ContextEval(ctx, map[string]any{
+	vars := map[string]any{
 		"event": ev.Type, "event_title": ev.Title, "target_branch": ev.TargetBranch, "source_branch": ev.SourceBranch,
 		"target_url": ev.TargetURL, "source_url": ev.SourceURL, "body": body, "headers": headers,
 		"files": map[string][]string{"all": nz(ev.Files.All), "added": nz(ev.Files.Added), "deleted": nz(ev.Files.Deleted),
 			"modified": nz(ev.Files.Modified), "renamed": nz(ev.Files.Renamed)},
-	})
-	if err != nil {
-		return false, fmt.Errorf("%q: %w", c.src, err)
 	}
-	b, ok := out.Value().(bool)
-	if !ok {
-		return false, fmt.Errorf("%q gave %v, want a bool", c.src, out.Value())
+	for _, p := range params {
+		if !builtinVars[p] && validIdent(p) {
+			vars[p] = ev.Params[p]
+		}
 	}
-	return b, nil
+	return vars
 }
 
 // Eval evaluates a boolean CEL expression over ev with on-cel-expression's variables (a Repository

@@ -80,6 +80,8 @@ type Event struct {
 	Files   Files
 	// FilesKnown is false when the changed files could not be listed: path annotations then match.
 	FilesKnown bool
+	// Params are the Repository's params, variables of on-cel-expression too.
+	Params map[string]string
 }
 
 // Rule is one PipelineRun's matching annotations, compiled.

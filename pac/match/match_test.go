@@ -80,7 +80,8 @@ func TestCheck(t *testing.T) {
 		{"bad event", map[string]string{OnEvent: "[pushed]", OnTargetBranch: "[main]"}, []string{OnEvent + `: "pushed" is not one of`}},
 		{"cel syntax", map[string]string{OnCELExpression: `event ==`}, []string{OnCELExpression + ":"}},
 		{"cel type", map[string]string{OnCELExpression: `event`}, []string{OnCELExpression + ": the expression gives string"}},
-		{"cel unknown var", map[string]string{OnCELExpression: `branch == "main"`}, []string{OnCELExpression + ":"}},
+		{"cel param", map[string]string{OnCELExpression: `branch == "main"`}, nil}, // a Repository param, maybe: Undeclared
+		{"cel param misused", map[string]string{OnCELExpression: `branch == 1`}, nil},
 		{"bad glob", map[string]string{OnEvent: "[push]", OnTargetBranch: "[main]", OnPathChanged: "[src/[a]"}, []string{OnPathChanged + `: "src/[a" is not a valid glob`}},
 		{"branch without event", map[string]string{OnTargetBranch: "[main]"}, []string{OnEvent + ": required with " + OnTargetBranch}},
 		{"remote task", map[string]string{OnEvent: "[push]", OnTargetBranch: "[main]", RemoteTask + "-1": "git-clone"}, []string{RemoteTask + "-1: remote tasks"}},
@@ -97,5 +98,30 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParamsInCEL(t *testing.T) {
+	ann := map[string]string{OnCELExpression: `event == "push" && enable_ci == "true" && environment != ""`}
+	if got := Undeclared(ann); strings.Join(got, ",") != "enable_ci,environment" {
+		t.Errorf("Undeclared = %q", got)
+	}
+	r, err := Compile(ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		params map[string]string
+		want   bool
+		err    string
+	}{
+		{map[string]string{"enable_ci": "true", "environment": "prod"}, true, ""},
+		{map[string]string{"enable_ci": "false", "environment": "prod"}, false, ""},
+		{map[string]string{"enable_ci": "true"}, false, "environment is neither"},
+	} {
+		got, _, err := r.Match(context.Background(), Event{Type: Push, Params: tc.params})
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("params %v: %v %v, want %v %q", tc.params, got, err, tc.want, tc.err)
+		}
 	}
 }
