@@ -69,6 +69,21 @@ spec:
     image: busybox
     script: echo $(params.word)
 `,
+		".tekton/hello.yaml": `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: hello
+  annotations:
+    pipelinesascode.tekton.dev/on-comment: "^/hello"
+spec:
+  params: [{name: said, value: "{{ trigger_comment }}"}]
+  pipelineSpec:
+    params: [{name: said}]
+    tasks:
+    - name: t
+      taskSpec:
+        steps: [{name: s, image: busybox, script: "true"}]
+`,
 		".tekton/docs-only.yaml": `apiVersion: tekton.dev/v1
 kind: PipelineRun
 metadata:
@@ -272,6 +287,16 @@ func TestPACGitHub(t *testing.T) {
 	}
 	if got := getPR(t, ns, retried.Name).Spec.Status; got != pipelinev1.PipelineRunSpecStatusCancelled {
 		t.Errorf("spec.status = %q", got)
+	}
+	// A comment matching a PipelineRun's on-comment runs it, for collaborators; a stranger's runs nothing.
+	code, resp = send("issue_comment", ghComment(url, "alice", "/hello world", 7, 8))
+	if hello := getPR(t, ns, pacCreated(t, code, resp, "hello").Name); params(hello)["said"] != "/hello world" || len(resp.Triggers) != 1 {
+		t.Errorf("on-comment run: %v %+v", params(hello), resp)
+	}
+	replies := len(srv.Comments())
+	code, resp = send("issue_comment", ghComment(url, "eve", "/hello", 7, 9))
+	if len(resp.Triggers) != 1 || resp.Triggers[0].Status != listener.StatusSkipped || len(srv.Comments()) != replies {
+		t.Errorf("stranger's on-comment: %d %+v (no run, no reply)", code, resp)
 	}
 	// Someone without write access but listed in the base branch's OWNERS may run commands.
 	code, resp = send("issue_comment", ghComment(url, "bob", "/test ci", 7, 6))

@@ -13,6 +13,7 @@ import (
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/forge"
+	"github.com/hookrun/hookrun/pac/match"
 )
 
 // Comment commands.
@@ -72,15 +73,26 @@ func ParseCommands(comment string) []Command {
 // comment runs the commands of a pull/merge request comment.
 func (c *call) comment(ctx context.Context) []Result {
 	cmds := ParseCommands(c.ev.Comment)
-	if len(cmds) == 0 {
-		return []Result{c.skip(c.repo.Name, "the comment holds no command (/retest, /test NAME, /cancel [NAME], /ok-to-test)")}
-	}
 	if err := c.completePR(ctx); err != nil {
 		return []Result{c.fail(c.repo.Name, err)}
 	}
 	ok, err := c.allowed(ctx, c.ev.SenderID, c.ev.Sender)
 	if err != nil {
 		return []Result{c.fail(c.repo.Name, fmt.Errorf("is %s allowed: %w", c.ev.Sender, err))}
+	}
+	if len(cmds) == 0 {
+		// Not a command: the PipelineRuns whose on-comment matches it run, for those allowed; others' chatter
+		// gets no reply.
+		if !ok {
+			return []Result{c.skip(c.repo.Name, "the comment holds no command (/retest, /test NAME, /cancel [NAME], /ok-to-test)")}
+		}
+		ref, err := c.definitionsRef(ctx)
+		if err != nil {
+			return []Result{c.fail(c.repo.Name, err)}
+		}
+		return c.run(ctx, KindPullRequest, ref, func(d Doc, _ string) bool {
+			return match.CommentMatches(stringMap(d.Obj, "annotations"), c.ev.Comment)
+		})
 	}
 	if !ok {
 		reason := fmt.Sprintf("@%s is not allowed to run %s: it takes write access to the repository or a place in OWNERS (approvers, reviewers) on %s",
@@ -115,10 +127,10 @@ func (c *call) command(ctx context.Context, cmd Command) []Result {
 		if cmd.Arg == "" {
 			return []Result{c.skip(cmd.String(), "/test needs the name of a PipelineRun of %s/ (/retest runs the failed ones)", TektonDir)}
 		}
-		return c.run(ctx, KindPullRequest, ref, func(n string) bool { return n == cmd.Arg })
+		return c.run(ctx, KindPullRequest, ref, func(_ Doc, n string) bool { return n == cmd.Arg })
 	case CmdRetest:
 		if cmd.Arg != "" {
-			return c.run(ctx, KindPullRequest, ref, func(n string) bool { return n == cmd.Arg })
+			return c.run(ctx, KindPullRequest, ref, func(_ Doc, n string) bool { return n == cmd.Arg })
 		}
 		runs, err := c.prRuns(ctx, true)
 		if err != nil {
@@ -142,7 +154,7 @@ func (c *call) command(ctx context.Context, cmd Command) []Result {
 		if len(failed) == 0 {
 			return []Result{c.skip(cmd.String(), "no failed PipelineRun for %s to retest", shortSHA(c.ev.SHA))}
 		}
-		return c.run(ctx, KindPullRequest, ref, func(n string) bool { return failed[n] })
+		return c.run(ctx, KindPullRequest, ref, func(_ Doc, n string) bool { return failed[n] })
 	case CmdCancel:
 		return []Result{c.cancel(ctx, cmd)}
 	}

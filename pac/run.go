@@ -25,7 +25,7 @@ import (
 
 // run reads `.tekton/` at ref and creates the PipelineRuns that match the event as eventType. pick, when
 // set, chooses runs by name instead of the annotations (/test NAME, /retest).
-func (c *call) run(ctx context.Context, eventType, ref string, pick func(name string) bool) []Result {
+func (c *call) run(ctx context.Context, eventType, ref string, pick func(d Doc, name string) bool) []Result {
 	files, err := c.fc.ReadDir(ctx, c.ev.Repo, ref, TektonDir)
 	if err != nil {
 		if forge.IsNotFound(err) {
@@ -61,7 +61,7 @@ func (c *call) run(ctx context.Context, eventType, ref string, pick func(name st
 			continue
 		}
 		name := strings.TrimSuffix(d.Name, "-")
-		if pick != nil && !pick(name) {
+		if pick != nil && !pick(d, name) {
 			continue
 		}
 		if usesAuth && auth == nil {
@@ -76,7 +76,7 @@ func (c *call) run(ctx context.Context, eventType, ref string, pick func(name st
 	}
 	if len(out) == 0 {
 		if pick != nil {
-			return []Result{c.skip(c.repo.Name, "no PipelineRun of that name in %s/ at %s", TektonDir, ref)}
+			return []Result{c.skip(c.repo.Name, "no PipelineRun of %s/ at %s is asked for", TektonDir, ref)}
 		}
 		return []Result{c.skip(c.repo.Name, "no PipelineRun in %s/ at %s", TektonDir, ref)}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -125,12 +126,40 @@ func Compile(annotations map[string]string) (*Rule, error) {
 	if r.ignore, err = globs(annotations, OnPathChangedIgnore); err != nil {
 		return nil, err
 	}
-	for _, k := range []string{OnComment, OnLabel} {
-		if strings.TrimSpace(annotations[k]) != "" && r.cel == nil {
-			r.unsupported = k
+	if src := strings.TrimSpace(annotations[OnComment]); src != "" {
+		if _, err := regexp.Compile(src); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrAnnotation, OnComment, err)
+		}
+		if r.cel == nil && len(r.events) == 0 {
+			r.unsupported = OnComment + " only: runs on a pull request comment matching it"
 		}
 	}
+	if strings.TrimSpace(annotations[OnLabel]) != "" && r.cel == nil {
+		r.unsupported = OnLabel + " is not supported by hookrun (use " + OnCELExpression + ")"
+	}
 	return r, nil
+}
+
+// CommentMatches reports whether comment (one of its lines, or the whole) matches the on-comment regular
+// expression of annotations.
+func CommentMatches(annotations map[string]string, comment string) bool {
+	src := strings.TrimSpace(annotations[OnComment])
+	if src == "" {
+		return false
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return false
+	}
+	if re.MatchString(strings.TrimSpace(comment)) {
+		return true
+	}
+	for _, line := range strings.Split(comment, "\n") {
+		if re.MatchString(strings.TrimSpace(line)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Check returns what is wrong with a PipelineRun's matching annotations (for `hookrun validate`), each as
@@ -201,7 +230,7 @@ func (r *Rule) Match(ctx context.Context, ev Event) (bool, string, error) {
 		return true, "", nil
 	}
 	if r.unsupported != "" {
-		return false, r.unsupported + " is not supported by hookrun (use " + OnCELExpression + ")", nil
+		return false, r.unsupported, nil
 	}
 	if len(r.events) == 0 || len(r.branches) == 0 {
 		return false, "no " + OnEvent + " and " + OnTargetBranch + " (nor " + OnCELExpression + ")", nil

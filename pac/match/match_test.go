@@ -51,7 +51,8 @@ func TestMatch(t *testing.T) {
 		{"cel pathChanged", map[string]string{OnCELExpression: `"src/***".pathChanged() && !"pkg/*".pathChanged()`}, push, true, ""},
 		{"cel files and headers", map[string]string{OnCELExpression: `files.all.exists(f, f.endsWith(".md")) && headers["x-github-event"] == "push"`}, push, true, ""},
 		{"cel body", map[string]string{OnCELExpression: `body.ref == "refs/heads/main"`}, push, true, ""},
-		{"on-comment alone", map[string]string{OnComment: "^/hello"}, push, false, "not supported"},
+		{"on-comment alone", map[string]string{OnComment: "^/hello"}, push, false, "runs on a pull request comment"},
+		{"on-label", map[string]string{OnLabel: "[bug]"}, push, false, "not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := Compile(tc.ann)
@@ -85,6 +86,7 @@ func TestCheck(t *testing.T) {
 		{"bad glob", map[string]string{OnEvent: "[push]", OnTargetBranch: "[main]", OnPathChanged: "[src/[a]"}, []string{OnPathChanged + `: "src/[a" is not a valid glob`}},
 		{"branch without event", map[string]string{OnTargetBranch: "[main]"}, []string{OnEvent + ": required with " + OnTargetBranch}},
 		{"remote task", map[string]string{OnEvent: "[push]", OnTargetBranch: "[main]", RemoteTask + "-1": "git-clone"}, []string{RemoteTask + "-1: remote tasks"}},
+		{"on-comment regexp", map[string]string{OnComment: "^/hello("}, []string{OnComment + ": error parsing regexp"}},
 		{"misspelt", map[string]string{OnEvent: "[push]", OnTargetBranch: "[main]", Prefix + "on-path-change-ignore": "[a]"}, []string{Prefix + "on-path-change-ignore: unknown"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,5 +125,18 @@ func TestParamsInCEL(t *testing.T) {
 		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("params %v: %v %v, want %v %q", tc.params, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+func TestCommentMatches(t *testing.T) {
+	ann := map[string]string{OnComment: "^/deploy (staging|prod)$"}
+	for comment, want := range map[string]bool{"/deploy prod": true, "please\n/deploy staging\nthanks": true,
+		"/deploy dev": false, "> /deploy prod x": false, "": false} {
+		if got := CommentMatches(ann, comment); got != want {
+			t.Errorf("CommentMatches(%q) = %v", comment, got)
+		}
+	}
+	if CommentMatches(map[string]string{}, "/deploy prod") {
+		t.Error("no on-comment matched")
 	}
 }
