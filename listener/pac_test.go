@@ -1,12 +1,14 @@
 package listener_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -305,7 +307,13 @@ func TestPACGitHub(t *testing.T) {
 	}
 	srv.SetFiles("o/r", "main", map[string]string{"OWNERS": "approvers:\n- Bob\n"})
 	code, resp = send("issue_comment", ghComment(url, "bob", "/test ci", 7, 7))
-	pacCreated(t, code, resp, "ci")
+	bobs := pacCreated(t, code, resp, "ci").Name
+
+	// Closing the pull request cancels its unfinished cancel-in-progress runs.
+	code, resp = send("pull_request", bytes.Replace(ghPR(url, shaFork, "mallory", "mallory/r", 7), []byte(`"opened"`), []byte(`"closed"`), 1))
+	if len(resp.Triggers) != 1 || !slices.Contains(resp.Triggers[0].Cancelled, ns+"/"+bobs) {
+		t.Fatalf("close: %d %+v, want %s cancelled", code, resp, bobs)
+	}
 
 	// A fork PR whose author has write access runs its own head's definitions.
 	code, resp = send("pull_request", ghPR(url, shaFork, "alice", "alice/r", 8))

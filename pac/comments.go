@@ -14,6 +14,7 @@ import (
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/forge"
 	"github.com/hookrun/hookrun/pac/match"
+	"github.com/hookrun/hookrun/runctl"
 )
 
 // Comment commands.
@@ -263,14 +264,28 @@ func (c *call) prRuns(ctx context.Context, atHead bool) ([]pipelinev1.PipelineRu
 // cancel sets spec.status Cancelled on the pull request's unfinished runs (of one PipelineRun of
 // `.tekton/` when named).
 func (c *call) cancel(ctx context.Context, cmd Command) Result {
+	return c.cancelRuns(ctx, cmd.String(), func(pr *pipelinev1.PipelineRun) bool {
+		return cmd.Arg == "" || pr.Labels[LabelOriginalName] == cmd.Arg
+	})
+}
+
+// cancelOnClose cancels a closed or merged pull request's unfinished runs of PipelineRuns annotated
+// cancel-in-progress, as Pipelines-as-Code does.
+func (c *call) cancelOnClose(ctx context.Context) Result {
+	return c.cancelRuns(ctx, "closed", func(pr *pipelinev1.PipelineRun) bool {
+		return pr.Annotations[runctl.AnnotationRunPolicy] == string(runctl.CancelInProgress)
+	})
+}
+
+func (c *call) cancelRuns(ctx context.Context, name string, which func(*pipelinev1.PipelineRun) bool) Result {
 	runs, err := c.prRuns(ctx, false)
 	if err != nil {
-		return c.fail(cmd.String(), err)
+		return c.fail(name, err)
 	}
-	res := Result{Name: cmd.String(), Namespace: c.repo.Namespace, Status: StatusSkipped}
+	res := Result{Name: name, Namespace: c.repo.Namespace, Status: StatusSkipped}
 	for i := range runs {
 		pr := &runs[i]
-		if cmd.Arg != "" && pr.Labels[LabelOriginalName] != cmd.Arg {
+		if !which(pr) {
 			continue
 		}
 		if cond := pr.Status.GetCondition(pipelinev1.ConditionSucceeded); cond != nil && cond.Status != corev1.ConditionUnknown {
@@ -282,7 +297,7 @@ func (c *call) cancel(ctx context.Context, cmd Command) Result {
 		patch := client.MergeFrom(pr.DeepCopy())
 		pr.Spec.Status = pipelinev1.PipelineRunSpecStatusCancelled
 		if err := c.Client.Patch(ctx, pr, patch); err != nil {
-			return c.fail(cmd.String(), fmt.Errorf("cancel %s: %w", pr.Name, err))
+			return c.fail(name, fmt.Errorf("cancel %s: %w", pr.Name, err))
 		}
 		res.Cancelled = append(res.Cancelled, pr.Namespace+"/"+pr.Name)
 		res.Runs = append(res.Runs, Run{APIVersion: pipelinev1.GroupVersion.String(), Namespace: pr.Namespace, Name: pr.Name})

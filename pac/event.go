@@ -15,6 +15,8 @@ const (
 	KindPush        = "push"
 	KindPullRequest = "pull_request"
 	KindComment     = "comment"
+	// KindClosed is a pull/merge request closed or merged: its cancel-in-progress runs are cancelled.
+	KindClosed = "closed"
 )
 
 // Event is a delivery as pac sees it, from either provider.
@@ -173,11 +175,14 @@ func parseGitHub(event string, body []byte) (*Event, error) {
 			return nil, fmt.Errorf("github pull_request payload without pull_request")
 		}
 		switch p.Action {
-		case "opened", "synchronize", "reopened":
+		case "opened", "synchronize", "reopened", "closed":
 		default:
-			return nil, ignored("pull_request action %q runs nothing (opened, synchronize, reopened do)", p.Action)
+			return nil, ignored("pull_request action %q runs nothing (opened, synchronize, reopened do; closed cancels)", p.Action)
 		}
 		ev.Kind, ev.Action, ev.Number, ev.Title, ev.Author = KindPullRequest, p.Action, pr.Number, pr.Title, pr.User.Login
+		if p.Action == "closed" {
+			ev.Kind = KindClosed
+		}
 		ev.SHA, ev.SourceBranch, ev.TargetBranch = pr.Head.SHA, pr.Head.Ref, pr.Base.Ref
 		ev.SourceURL = pr.Head.Repo.HTMLURL
 		// A head repository GitHub no longer names (a deleted fork) counts as a fork: untrusted.
@@ -274,16 +279,19 @@ func parseGitLab(event string, body []byte) (*Event, error) {
 			return nil, fmt.Errorf("gitlab merge request payload: %w", err)
 		}
 		switch mr.Action {
-		case "open", "reopen", "":
+		case "open", "reopen", "", "close", "merge":
 		case "update":
 			if mr.OldRev == "" {
 				return nil, ignored("merge request update without new commits (title, labels, …) runs nothing")
 			}
 		default:
-			return nil, ignored("merge request action %q runs nothing (open, reopen, update with new commits do)", mr.Action)
+			return nil, ignored("merge request action %q runs nothing (open, reopen, update with new commits do; close and merge cancel)", mr.Action)
 		}
 		fillMR(ev, &mr)
 		ev.Kind, ev.Action = KindPullRequest, mr.Action
+		if mr.Action == "close" || mr.Action == "merge" {
+			ev.Kind = KindClosed
+		}
 	case "Note Hook":
 		var note struct {
 			Note         string `json:"note"`

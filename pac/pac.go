@@ -234,6 +234,8 @@ func (r *Runner) Handle(ctx context.Context, repo *pacv1alpha1.Repository, ev *E
 		return rc.pullRequest(ctx)
 	case KindComment:
 		return rc.comment(ctx)
+	case KindClosed:
+		return []Result{rc.cancelOnClose(ctx)}
 	}
 	return []Result{rc.skip(repo.Name, "event kind %q runs nothing", ev.Kind)}
 }

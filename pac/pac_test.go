@@ -226,8 +226,8 @@ func TestParseEventCorpus(t *testing.T) {
 	}
 	h = http.Header{"X-Github-Event": {"pull_request"}}
 	body, _ = os.ReadFile(filepath.Join(dir, "github/pull_request/closed.payload.json"))
-	if _, err := ParseEvent("github", h, body); err == nil || !strings.Contains(err.Error(), "closed") {
-		t.Errorf("closed PR: %v", err)
+	if ev, err := ParseEvent("github", h, body); err != nil || ev.Kind != KindClosed || ev.Number == 0 {
+		t.Errorf("closed PR: %+v %v", ev, err)
 	}
 }
 
@@ -255,7 +255,8 @@ func TestParseEventCases(t *testing.T) {
 		{"ping", "github", "ping", `{"zen":"x"}`, "", false},
 		{"mr update with commits", "gitlab", "Merge Request Hook", mr("update", "abc"), KindPullRequest, false},
 		{"mr update without commits", "gitlab", "Merge Request Hook", mr("update", ""), "", false},
-		{"mr merged", "gitlab", "Merge Request Hook", mr("merge", ""), "", false},
+		{"mr merged", "gitlab", "Merge Request Hook", mr("merge", ""), KindClosed, false},
+		{"mr approved", "gitlab", "Merge Request Hook", mr("approved", ""), "", false},
 		{"issue note", "gitlab", "Note Hook", `{"object_attributes":{"note":"/retest","noteable_type":"Issue"}}`, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
