@@ -43,6 +43,11 @@ $(BIN)/kube-controller-manager: hack/tools/go.mod
 	@echo ">> building kube-controller-manager (k8s.io/kubernetes v1.36.3) for make e2e-node"
 	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
 
+## kube-proxy: Services (ClusterIP) on the real node, nftables mode (make e2e-node's deploy test).
+$(BIN)/kube-proxy: hack/tools/go.mod
+	@echo ">> building kube-proxy (k8s.io/kubernetes v1.36.3) for make e2e-node"
+	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-proxy
+
 $(BIN)/etcd: hack/tools/go.mod hack/tools/etcd/main.go
 	@echo ">> building etcd (go.etcd.io/etcd/server/v3 etcdmain)"
 	cd hack/tools && $(GO) build -o $@ ./etcd
@@ -115,7 +120,8 @@ run: tools build
 
 ## e2e-node: the executor's Pods in real containers: kubelet + containerd + runc on this machine (root; see
 ## test/e2enode). Installs Debian's containerd, runc, CNI plugins, umoci, busybox-static, debootstrap when missing.
-E2E_NODE_TOOLS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubelet $(BIN)/kube-scheduler $(BIN)/kube-controller-manager
+E2E_NODE_TOOLS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubelet $(BIN)/kube-scheduler $(BIN)/kube-controller-manager \
+	$(BIN)/kube-proxy $(BIN)/kubectl
 E2E_NODE_TIMEOUT ?= 30m
 e2e-node:
 	@hack/e2e-node/install.sh

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Stops whatever a real-node e2e run left behind under RUN_DIR (default .e2e/run): processes whose command
 # line names RUN_DIR (containerd, its shims and their containers, kubelet, kube-scheduler,
-# kube-controller-manager, etcd, kube-apiserver, hookrun, git daemon), the mounts under RUN_DIR, the network
-# namespaces of its sandboxes and its CNI bridge. Safe to run when nothing is left. The Go suite stops
-# everything itself; this is the net under it (a killed `go test`) and runs before each start as well.
+# kube-controller-manager, kube-proxy, etcd, kube-apiserver, hookrun, git daemon), the mounts under RUN_DIR, the
+# network namespaces of its sandboxes, kube-proxy's nftables tables and its CNI bridge. Safe to run when
+# nothing is left. The Go suite stops everything itself; this is the net under it (a killed `go test`) and
+# runs before each start as well.
 set -uo pipefail
 
 run=${1:-$(cd "$(dirname "$0")/../.." && pwd)/.e2e/run}
@@ -77,6 +78,14 @@ done
 if [ -f "$run/ip_forward.orig" ]; then
   cat "$run/ip_forward.orig" > /proc/sys/net/ipv4/ip_forward 2>/dev/null
   rm -f "$run/ip_forward.orig"
+fi
+
+# kube-proxy's nftables tables (named in RUN_DIR/kube-proxy.nft by the suite when it starts kube-proxy).
+if [ -f "$run/kube-proxy.nft" ] && command -v nft > /dev/null; then
+  while read -r family table; do
+    [ -n "$table" ] && nft delete table "$family" "$table" 2>/dev/null
+  done < "$run/kube-proxy.nft"
+  rm -f "$run/kube-proxy.nft"
 fi
 
 if ip link show "$bridge" > /dev/null 2>&1; then

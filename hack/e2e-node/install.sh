@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-node e2e needs (containerd, runc, CNI plugins, umoci, busybox-static,
-# debootstrap, git) when any is missing. Needs root; touches nothing else on the host.
+# debootstrap, git; nftables and conntrack for kube-proxy) when any is missing. Needs root; touches nothing else on the host.
 set -euo pipefail
-pkgs=(containerd runc containernetworking-plugins umoci busybox-static debootstrap git)
+pkgs=(containerd runc containernetworking-plugins umoci busybox-static debootstrap git nftables conntrack)
 if [ "$(id -u)" != 0 ]; then
   echo "e2e-node: must run as root (it starts containerd and a kubelet); try: sudo make e2e-node" >&2
   exit 1

@@ -77,6 +77,11 @@ func TestRealNode(t *testing.T) {
 		t.Run("SeedsV1beta1GitResource", func(t *testing.T) { t.Parallel(); n.testSeeds(t, root) })
 	})
 	n.phase("suite", start)
+
+	// Last: it replaces the suite's hookrun processes with deploy/'s Pods.
+	start = time.Now()
+	t.Run("Deploy", func(t *testing.T) { n.testDeploy(t) })
+	n.phase("deploy", start)
 }
 
 // baselineFigures are a plain Pod's (no hookrun) container timings on this node, the reference the

@@ -198,12 +198,12 @@ func mustHave(root string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("real-node e2e must run as root (it starts containerd, runc and a kubelet); try: sudo make e2e-node")
 	}
-	for _, b := range []string{"kube-apiserver", "etcd", "kubelet", "kube-scheduler", "kube-controller-manager"} {
+	for _, b := range []string{"kube-apiserver", "etcd", "kubelet", "kube-scheduler", "kube-controller-manager", "kube-proxy", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(root, "bin", b)); err != nil {
 			return fmt.Errorf("bin/%s missing: run `make e2e-node` (it builds it)", b)
 		}
 	}
-	for _, c := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc", "umoci", "debootstrap", "git", "ip"} {
+	for _, c := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc", "umoci", "debootstrap", "git", "ip", "nft"} {
 		if _, err := exec.LookPath(c); err != nil {
 			return fmt.Errorf("%s not found: run hack/e2e-node/install.sh (make e2e-node does)", c)
 		}
@@ -410,7 +410,20 @@ func (n *node) startControlPlane() error {
 		}
 	}
 	n.env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(n.run, "etcd")}
-	n.env.ControlPlane.APIServer = &envtest.APIServer{CertDir: filepath.Join(n.run, "apiserver")}
+	// Pods reach the API server as in a cluster (in-cluster config, ServiceAccount tokens): see
+	// writeAPIServerCerts. The ServiceAccount admission plugin (envtest turns it off) mounts their tokens.
+	ca, err := writeAPIServerCerts(filepath.Join(n.run, "apiserver"))
+	if err != nil {
+		return err
+	}
+	apiserver := &envtest.APIServer{CertDir: filepath.Join(n.run, "apiserver")}
+	apiserver.SecureServing.CA = ca
+	apiserver.Configure().
+		Disable("disable-admission-plugins").
+		Set("bind-address", "0.0.0.0").
+		Set("advertise-address", gatewayIP).
+		Set("service-cluster-ip-range", serviceCIDR)
+	n.env.ControlPlane.APIServer = apiserver
 	cfg, err := n.env.Start()
 	if err != nil {
 		n.env = nil
@@ -435,11 +448,21 @@ func (n *node) startKubernetesComponents() error {
 	kcm, err := n.startProc("kube-controller-manager", filepath.Join(n.bin, "kube-controller-manager"),
 		"--kubeconfig="+n.kubeconfig,
 		"--authentication-skip-lookup=true",
-		"--controllers=node-lifecycle-controller,persistentvolume-binder-controller,garbage-collector-controller,namespace-controller,persistentvolume-protection-controller,persistentvolumeclaim-protection-controller",
+		// The deploy test's Deployments, Services and ServiceAccount tokens need the workload, endpoint
+		// slice, ServiceAccount and root CA controllers; the others serve the run Pods' volumes and cleanup.
+		"--controllers=node-lifecycle-controller,persistentvolume-binder-controller,garbage-collector-controller,namespace-controller,persistentvolume-protection-controller,persistentvolumeclaim-protection-controller,"+
+			"deployment-controller,replicaset-controller,disruption-controller,endpoints-controller,endpointslice-controller,"+
+			"serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller",
+		"--root-ca-file="+filepath.Join(n.run, "apiserver", apiserverCAFile),
+		"--service-account-private-key-file="+filepath.Join(n.run, "apiserver", saSigningKeyFile),
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--cert-dir="+filepath.Join(n.run, "kcm-certs"),
 		"--v=1")
+	if err != nil {
+		return err
+	}
+	proxy, err := n.startKubeProxy()
 	if err != nil {
 		return err
 	}
@@ -508,7 +531,7 @@ resolvConf: /etc/resolv.conf
 	}
 	ctx := context.Background()
 	err = waitFor(120*time.Second, "node "+nodeName+" Ready", func() (bool, error) {
-		for _, p := range []*proc{kcm, sched, kubelet} {
+		for _, p := range []*proc{kcm, sched, kubelet, proxy} {
 			if p.exited() {
 				return false, fmt.Errorf("%s exited:\n%s", p.name, p.tail(40))
 			}
@@ -561,6 +584,9 @@ func (n *node) startHookrun(listenerNS string) error {
 		"--metrics-addr=0",
 		"--health-addr=",
 		"--hookrun-image="+hookrunImage,
+		// No el-NAME Deployments for the suite's EventListeners: the deploy test checks those, with the
+		// executor of deploy/.
+		"--eventlisteners=false",
 		"--git-image="+gitImage,
 		"--kaniko-image="+kanikoImage)
 	if err != nil {
@@ -668,6 +694,10 @@ func (n *node) stop() {
 			p.stop(10 * time.Second)
 		}
 	}
+	// The controller-manager first: its ReplicaSets would replace the Pods deleted below.
+	if p := byName["kube-controller-manager"]; p != nil {
+		p.stop(15 * time.Second)
+	}
 	if n.client != nil && byName["kubelet"] != nil && !byName["kubelet"].exited() {
 		ctx := context.Background()
 		var pods corev1.PodList
@@ -681,7 +711,7 @@ func (n *node) stop() {
 			return err == nil && strings.TrimSpace(out) == "", err
 		})
 	}
-	for _, name := range []string{"kubelet", "kube-scheduler", "kube-controller-manager"} {
+	for _, name := range []string{"kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager"} {
 		if p := byName[name]; p != nil {
 			p.stop(15 * time.Second)
 		}
