@@ -22,6 +22,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	pacv1alpha1 "github.com/hookrun/hookrun/api/pac/v1alpha1"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	resourcev1alpha1 "github.com/hookrun/hookrun/api/resource/v1alpha1"
@@ -98,6 +99,10 @@ func hookrunObject(gvk schema.GroupVersionKind) (runtime.Object, bool) {
 		}
 		if gvk.Version == "v1alpha1" && gvk.Kind == "PipelineResource" {
 			return &resourcev1alpha1.PipelineResource{}, true
+		}
+	case pacv1alpha1.GroupVersion.Group:
+		if gvk.Version == "v1alpha1" && gvk.Kind == "Repository" {
+			return &pacv1alpha1.Repository{}, true
 		}
 	case triggersv1beta1.GroupVersion.Group:
 		// v1alpha1 (old tutorials; Tekton's only version of ClusterInterceptor and Interceptor) is served

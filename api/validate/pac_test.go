@@ -74,3 +74,34 @@ func TestValidatePACWarnings(t *testing.T) {
 		t.Errorf("warnings = %v", w)
 	}
 }
+
+func TestValidateRepository(t *testing.T) {
+	repo := func(spec string) string {
+		return "apiVersion: pipelinesascode.tekton.dev/v1alpha1\nkind: Repository\nmetadata: {name: app}\nspec:\n" + spec
+	}
+	ok := "  url: https://github.com/o/r\n  git_provider: {secret: {name: t}, webhook_secret: {name: t}}\n"
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"ok", repo(ok + "  params: [{name: a, value: b, filter: 'event == \"push\"'}, {name: s, secret_ref: {name: x, key: k}}]\n"), nil},
+		{"url", repo("  url: github.com/o/r\n  git_provider: {webhook_secret: {name: t}}\n"), []string{`spec.url: "github.com/o/r" is not`}},
+		{"no provider", repo("  url: https://github.com/o/r\n"), []string{"spec.git_provider: required"}},
+		{"type", repo("  url: https://github.com/o/r\n  git_provider: {type: gitea, webhook_secret: {name: t}}\n"), []string{`spec.git_provider.type: "gitea" is not supported`}},
+		{"params", repo(ok + "  params: [{value: b}, {name: c, value: d, secret_ref: {name: x}}, {name: e, filter: 'event =='}]\n"),
+			[]string{"spec.params[0].name: required", "spec.params[1]: value and secret_ref are exclusive", "spec.params[2].filter: "}},
+		{"unknown field", repo(ok + "  concurrency: 2\n"), []string{"concurrency"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := check(t, tc.yaml)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d problems, want %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %q, want it to contain %q", got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hookrun/hookrun/api/load"
+	pacv1alpha1 "github.com/hookrun/hookrun/api/pac/v1alpha1"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -60,6 +61,8 @@ func Objects(objs []load.Object) []load.Problem {
 			if obj.Spec.PipelineSpec != nil {
 				v.pipelineSpec("spec.pipelineSpec", obj.Spec.PipelineSpec, o.Namespace())
 			}
+		case *pacv1alpha1.Repository:
+			v.repository(&obj.Spec)
 		case *triggersv1beta1.TriggerBinding:
 			v.bindingParams("spec.params", obj.Spec.Params)
 		case *triggersv1beta1.ClusterTriggerBinding:
