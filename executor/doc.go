@@ -120,6 +120,12 @@
 //
 // # Runs
 //
+// A matrixed pipeline task (matrix.go) fans out to one TaskRun per combination of its matrix params,
+// named PIPELINERUN-TASK-I like Tekton's, at most Options.MaxMatrixCombinations (Tekton's 256); its string
+// results reach later tasks as arrays. Pipeline tasks' when expressions may be cel expressions (when.go),
+// evaluated with cel-go after variables are substituted. A pipeline task running a Pipeline
+// (pipelineSpec/pipelineRef) is refused.
+//
 // TaskRuns of a PipelineRun are named PIPELINERUN-TASK (hashed when longer than 63 characters), so a
 // restarted executor finds, rather than repeats, what it made: AlreadyExists means adopt. Pods are named
 // TASKRUN-pod, then TASKRUN-pod-retryN for each retry. On timeout or cancel the Pod is stopped but kept

@@ -368,3 +368,49 @@ spec:
 		t.Errorf("skipped = %+v", sk)
 	}
 }
+
+// A restarted executor recomputes a fan-out from the run's state: it adopts the TaskRuns made before,
+// makes none twice, and finishes the run.
+func TestMatrixAcrossRestart(t *testing.T) {
+	ns := newNamespace(t)
+	stop := startExecutor(t, ns)
+	apply(t, ns, `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: mr
+spec:
+  pipelineSpec:
+    tasks:
+      - name: build
+        matrix:
+          params:
+            - {name: arch, value: [amd64, arm64, riscv64]}
+        taskSpec:
+          params: [{name: arch}]
+          results: [{name: out}]
+          steps: [{name: echo, image: busybox, script: "echo"}]
+      - name: publish
+        params:
+          - {name: outs, value: "$(tasks.build.results.out[*])"}
+        taskSpec:
+          params: [{name: outs, type: array}]
+          steps: [{name: echo, image: busybox, args: ["$(params.outs[*])"]}]
+`)
+	for i := 0; i < 3; i++ {
+		waitTaskRun(t, ns, fmt.Sprintf("mr-build-%d", i))
+	}
+	finishTask(t, ns, "mr-build-0", echoResult("x0"))
+	stop()
+	startExecutor(t, ns)
+	finishTask(t, ns, "mr-build-1", echoResult("x1"))
+	finishTask(t, ns, "mr-build-2", echoResult("x2"))
+	pub := waitTaskRun(t, ns, "mr-publish")
+	if got := paramsText(pub); got != "outs=[x0 x1 x2]" {
+		t.Errorf("publish params = %s", got)
+	}
+	finishTask(t, ns, "mr-publish", nil)
+	waitPipelineRunReason(t, ns, "mr", "Succeeded")
+	if got := strings.Join(taskRunNames(t, ns), ","); got != "mr-build-0,mr-build-1,mr-build-2,mr-publish" {
+		t.Errorf("taskruns = %s", got)
+	}
+}
