@@ -75,7 +75,7 @@ func TestPipelineRunTektonVariableOrder(t *testing.T) {
 	}
 	pod := waitPod(t, ns, "compat-first-pod")
 	script := ""
-	for _, c := range pod.Spec.InitContainers {
+	for _, c := range podContainers(pod) {
 		if c.Name == "step-show" {
 			script = envValue(c, "HOOKRUN_SCRIPT")
 		}
@@ -135,13 +135,14 @@ func TestPipelineRunPropagatesWorkspacesAndObjectParams(t *testing.T) {
 	}
 	pod := waitPod(t, ns, "propagated-use-pod")
 	var show *corev1.Container
-	for i, c := range pod.Spec.InitContainers {
+	all := podContainers(pod)
+	for i, c := range all {
 		if c.Name == "step-show" {
-			show = &pod.Spec.InitContainers[i]
+			show = &all[i]
 		}
 	}
 	if show == nil {
-		t.Fatalf("no step-show in %v", views(pod.Spec.InitContainers))
+		t.Fatalf("no step-show in %v", views(all))
 	}
 	if got, want := envValue(*show, "HOOKRUN_SCRIPT"), `echo "/workspace/shared example.com/r"`; !strings.Contains(got, want) {
 		t.Errorf("script = %q, want it to contain %q", got, want)

@@ -44,6 +44,9 @@ func startExecutor(t *testing.T, ns string, mutate ...func(*executor.Options)) (
 	opts := executor.Options{
 		Namespace: ns, HookrunImage: hookrunImage, KanikoImage: kanikoImage, GitImage: gitImage,
 		SkipNameValidation: true,
+		// No registry is reachable from the tests: steps that run their image's entrypoint keep the Pod
+		// sequential unless a test serves the image (TestPodSpecStepsAsContainers).
+		NoEntrypointLookup: true,
 		Logger:             slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	for _, f := range mutate {
@@ -247,6 +250,31 @@ func view(c corev1.Container) container {
 		v.RunAsUser = c.SecurityContext.RunAsUser
 	}
 	return v
+}
+
+// sequential lays Pods out with their steps as init containers (the fallback layout), for the exact
+// Pod-spec tests written against it.
+func sequential(o *executor.Options) { o.SequentialSteps = true }
+
+// podContainers are a Pod's init containers, then its containers.
+func podContainers(pod *corev1.Pod) []corev1.Container {
+	return append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
+}
+
+// stepAt is the Pod's i-th step container (step-…), wherever the layout puts it.
+func stepAt(t *testing.T, pod *corev1.Pod, i int) corev1.Container {
+	t.Helper()
+	n := 0
+	for _, c := range podContainers(pod) {
+		if strings.HasPrefix(c.Name, "step-") {
+			if n == i {
+				return c
+			}
+			n++
+		}
+	}
+	t.Fatalf("pod %s has no step %d in %v", pod.Name, i, views(podContainers(pod)))
+	return corev1.Container{}
 }
 
 func views(list []corev1.Container) []container {

@@ -60,6 +60,13 @@ type Options struct {
 	// ForgeStatus configures the commit statuses reported for runs annotated hookrun.dev/status
 	// (forgestatus.go).
 	ForgeStatus ForgeStatusOptions
+	// SequentialSteps lays every Pod out with its steps as init containers run one after another (the
+	// fallback layout, doc.go); by default steps are regular containers sequenced by their wrappers.
+	SequentialSteps bool
+	// NoEntrypointLookup never reads image configs from registries: a step that runs its image's own
+	// entrypoint then makes its Pod sequential. EntrypointLookupTimeout bounds one read (default 5s).
+	NoEntrypointLookup      bool
+	EntrypointLookupTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -114,6 +121,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		apiReader: mgr.GetAPIReader(),
 		opts:      opts,
 		log:       opts.Logger.With("controller", "taskrun"),
+	}
+	if !opts.SequentialSteps && !opts.NoEntrypointLookup {
+		tr.entrypoints = newEntrypointCache(opts.EntrypointLookupTimeout)
 	}
 	copts := controller.Options{MaxConcurrentReconciles: opts.Workers}
 	if opts.SkipNameValidation {

@@ -577,11 +577,12 @@ spec:
 	if len(pvc.OwnerReferences) != 1 || pvc.OwnerReferences[0].Kind != "PipelineRun" || pvc.OwnerReferences[0].Name != "w" {
 		t.Errorf("pvc owner = %+v", pvc.OwnerReferences)
 	}
-	step := view(pod.Spec.InitContainers[1])
-	if want := mounts("ws-source:/workspace/source:sub=builds/w", "ws-config:/workspace/config:ro"); strings.Join(step.Mounts, " ") != strings.Join(want, " ") {
+	step := view(stepAt(t, pod, 0))
+	// Steps are regular containers: each also mounts the steps' records (/tekton/run).
+	if want := mounts("ws-source:/workspace/source:sub=builds/w", "ws-config:/workspace/config:ro", "tekton-internal-run:/tekton/run"); strings.Join(step.Mounts, " ") != strings.Join(want, " ") {
 		t.Errorf("mounts = %q, want %q", step.Mounts, want)
 	}
-	if got := envValue(pod.Spec.InitContainers[1], "HOOKRUN_SCRIPT"); got != "ls /workspace/source false" {
+	if got := envValue(stepAt(t, pod, 0), "HOOKRUN_SCRIPT"); got != "ls /workspace/source false" {
 		t.Errorf("script = %q", got)
 	}
 	vols := strings.Join(volumeNames(pod), " ")

@@ -37,6 +37,9 @@ type podRequest struct {
 	// Deadline bounds the Pod (activeDeadlineSeconds); 0 = none.
 	Deadline time.Duration
 	Opts     Options
+	// Entrypoints, if set, tells the entrypoint and command of an image, for steps that run their
+	// image's own entrypoint (imageconfig.go).
+	Entrypoints func(image string) (imageCommand, error)
 }
 
 // podBuilder holds what every container of one Pod shares: the bound workspaces, the variables and the
@@ -105,6 +108,11 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
 	}
 	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
+	if !req.Opts.SequentialSteps && parallelize(pod) {
+		pod.Annotations = withAnnotation(pod.Annotations, AnnotationSteps, StepsContainers)
+	} else {
+		pod.Annotations = withAnnotation(pod.Annotations, AnnotationSteps, StepsInitContainers)
+	}
 	return pod, nil
 }
 

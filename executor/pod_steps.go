@@ -162,6 +162,11 @@ func (b *podBuilder) stepContainer(i int) (corev1.Container, error) {
 		w.stderrPath = subst.String(st.StderrConfig.Path, vars)
 	}
 	if st.Script == "" && len(st.Command) == 0 {
+		if ic, ok := b.imageEntrypoint(st.Image); ok {
+			c.Command, c.Args = append(wrapperCommand(w), ic.argv(st.Args)...), nil
+			c.TerminationMessagePath = entrypoint.TerminationPath
+			return c, nil
+		}
 		return b.imageEntrypointStep(c, w, field)
 	}
 	c.Command = append(wrapperCommand(w), st.Command...)

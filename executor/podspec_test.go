@@ -143,7 +143,7 @@ secrets:
 
 func TestPodSpecKanikoCatalog(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, kanikoCatalog06+"---\n"+registrySecret+`---
 apiVersion: tekton.dev/v1beta1
 kind: TaskRun
@@ -240,7 +240,7 @@ func checkPodBasics(t *testing.T, pod *corev1.Pod, taskRun, task string) {
 // upstream image.
 func TestPodSpecKanikoBuilderImageParamWins(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, kanikoCatalog06+`---
 apiVersion: tekton.dev/v1
 kind: TaskRun
@@ -341,7 +341,7 @@ spec:
 
 func TestPodSpecGitClone(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, gitCloneCatalog+`---
 apiVersion: tekton.dev/v1beta1
 kind: TaskRun
@@ -407,7 +407,7 @@ func ptrInt64(i int64) *int64 { return &i }
 // named by params, and an unnamed step.
 func TestPodSpecScriptTask(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, `apiVersion: tekton.dev/v1
 kind: Task
 metadata:
@@ -545,7 +545,7 @@ func seedTask(t *testing.T, name, contains string) string {
 // The seeds' generate-build-id Task: two shebang scripts, results, $(inputs.params…).
 func TestPodSpecSeedGenerateBuildID(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, seedTask(t, "generate-build-id", "get-buildid")+`---
 apiVersion: tekton.dev/v1beta1
 kind: TaskRun
@@ -582,7 +582,7 @@ spec:
 // /workspace/repo, and the kaniko step (which names its own command) is wrapped.
 func TestPodSpecSeedKanikoWithGitResource(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, seedTask(t, "build-and-push", "kaniko")+"---\n"+registrySecret+`---
 apiVersion: tekton.dev/v1alpha1
 kind: PipelineResource

@@ -3,6 +3,7 @@ package executor
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,7 +64,8 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	stepResults := map[string]map[string]string{} // step name → its step results
 	var firstFailure string
 	stopped := false // a step failed: later steps never run
-	for _, c := range pod.Spec.InitContainers {
+	// Steps are init containers (sequential layout) or the first regular containers (doc.go).
+	for _, c := range slices.Concat(pod.Spec.InitContainers, regularSteps(pod)) {
 		s, have := statuses[c.Name]
 		switch {
 		case strings.HasPrefix(c.Name, SidecarPrefix):
@@ -130,11 +132,25 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	return out
 }
 
+// regularSteps are the steps among the Pod's regular containers.
+func regularSteps(pod *corev1.Pod) []corev1.Container {
+	var out []corev1.Container
+	for _, c := range pod.Spec.Containers {
+		if strings.HasPrefix(c.Name, StepPrefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // readRegularContainers reads the results container's message: its results go into results, the names
 // it left in its log into out. It returns a description of the first regular container that failed.
 func (out *podOutcome) readRegularContainers(pod *corev1.Pod, statuses map[string]corev1.ContainerStatus, results map[string]string) string {
 	failure := ""
 	for _, c := range pod.Spec.Containers {
+		if strings.HasPrefix(c.Name, StepPrefix) {
+			continue // read with the steps
+		}
 		s, ok := statuses[c.Name]
 		if !ok || s.State.Terminated == nil {
 			continue

@@ -379,7 +379,11 @@ spec:
           params: [{name: url, value: "$(params.base)/$(params.file)"}]
 `, srv.URL))
 	waitPod(t, ns, "step-remote-pod")
+	// The TaskRun's status (with the resolved spec) is written after its Pod is created.
 	tr := getTaskRun(t, ns, "step-remote")
+	for deadline := time.Now().Add(30 * time.Second); tr.Status.TaskSpec == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		tr = getTaskRun(t, ns, "step-remote")
+	}
 	if tr.Status.TaskSpec == nil || len(tr.Status.TaskSpec.Steps) != 1 || tr.Status.TaskSpec.Steps[0].Image != "alpine:3" ||
 		!strings.Contains(tr.Status.TaskSpec.Steps[0].Script, "echo remote") {
 		t.Fatalf("status.taskSpec = %+v, want the StepAction fetched over http inlined", tr.Status.TaskSpec)

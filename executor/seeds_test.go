@@ -91,7 +91,7 @@ spec:
 	apply(t, ns, strings.Join(docs, "---\n"))
 	// test and get-build-id start together; build-and-push waits for both.
 	testPod := waitPod(t, ns, "test-pipelinerun-test-pod")
-	if names := containerNames(testPod.Spec.InitContainers); names != "prepare,step-git-source-repo,step-run-test" {
+	if names := containerNames(podContainers(testPod)); names != "prepare,step-git-source-repo,step-run-test,hookrun-results" {
 		t.Errorf("test pod containers = %s", names)
 	}
 	finishTask(t, ns, "test-pipelinerun-get-build-id", map[string]kubelettest.Outcome{
@@ -114,10 +114,10 @@ spec:
 		t.Errorf("serviceAccountName = %q", bp.Spec.ServiceAccountName)
 	}
 	pod := waitPod(t, ns, "test-pipelinerun-build-and-push-pod")
-	if names := containerNames(pod.Spec.InitContainers); names != "prepare,step-git-source-repo,step-build-and-push" {
+	if names := containerNames(podContainers(pod)); names != "prepare,step-git-source-repo,step-build-and-push,hookrun-results" {
 		t.Errorf("build pod containers = %s", names)
 	}
-	script := envValue(pod.Spec.InitContainers[2], "HOOKRUN_SCRIPT")
+	script := envValue(stepAt(t, pod, 1), "HOOKRUN_SCRIPT")
 	for _, want := range []string{
 		"docker build -t harbor.k8s.local/course/tekton-demo:v0.3.0-20220719-064312 -f /workspace/repo/Dockerfile /workspace/repo",
 		"docker push harbor.k8s.local/course/tekton-demo:v0.3.0-20220719-064312",
@@ -126,10 +126,10 @@ spec:
 			t.Errorf("build script lacks %q:\n%s", want, script)
 		}
 	}
-	if got := envValue(pod.Spec.InitContainers[1], "HOOKRUN_GIT_URL"); got != "https://github.com/cnych/tekton-demo" {
+	if got := envValue(stepAt(t, pod, 0), "HOOKRUN_GIT_URL"); got != "https://github.com/cnych/tekton-demo" {
 		t.Errorf("clone url = %q", got)
 	}
-	if got := envValue(pod.Spec.InitContainers[2], "DOCKER_CONFIG"); got != "/tekton/home/.docker" {
+	if got := envValue(stepAt(t, pod, 1), "DOCKER_CONFIG"); got != "/tekton/home/.docker" {
 		t.Errorf("DOCKER_CONFIG = %q (build-sa has a docker credential)", got)
 	}
 	finishTask(t, ns, "test-pipelinerun-build-and-push", nil)
@@ -150,11 +150,11 @@ func TestSeedMavenPipeline(t *testing.T) {
 		seedDoc(t, "PipelineRun", "mvn-pipelinerun"),
 	}, "---\n"))
 	pod := waitPod(t, ns, "mvn-pipelinerun-build-pod")
-	mvn := view(pod.Spec.InitContainers[2])
+	mvn := view(stepAt(t, pod, 1))
 	if want := []string{"-Dmaven.repo.local=/workspace/maven-repo", "package"}; strings.Join(mvn.Args, " ") != strings.Join(want, " ") {
 		t.Errorf("mvn args = %q, want %q", mvn.Args, want)
 	}
-	if got := envValue(pod.Spec.InitContainers[1], "HOOKRUN_GIT_URL"); got != "https://github.91chi.fun/https://github.com/cnych/spring-petclinic" {
+	if got := envValue(stepAt(t, pod, 0), "HOOKRUN_GIT_URL"); got != "https://github.91chi.fun/https://github.com/cnych/spring-petclinic" {
 		t.Errorf("clone url = %q", got)
 	}
 	if !strings.Contains(strings.Join(volumeNames(pod), " "), "ws-maven-repo=pvc(mvn-repo-pvc)") {

@@ -15,7 +15,7 @@ import (
 // is replaced by the wrapper reporting it skipped.
 func TestPodSpecIsolatedWorkspacesAndStepFlags(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, `apiVersion: tekton.dev/v1
 kind: TaskRun
 metadata:
@@ -150,7 +150,7 @@ spec:
 // StepAction's default; a StepAction default may use its other params.
 func TestPodSpecStepActionTaskParams(t *testing.T) {
 	ns := newNamespace(t)
-	startExecutor(t, ns)
+	startExecutor(t, ns, sequential)
 	apply(t, ns, `apiVersion: tekton.dev/v1beta1
 kind: StepAction
 metadata:

@@ -34,6 +34,8 @@ type TaskRunReconciler struct {
 	opts      Options
 	log       *slog.Logger
 	remote    *remoteResolver // resolvers, ClusterTasks, bundles (resolve.go)
+	// entrypoints reads image configs for steps that run their image's entrypoint (nil: never).
+	entrypoints *entrypointCache
 }
 
 func (r *TaskRunReconciler) setup(mgr manager.Manager, copts controller.Options) error {
@@ -376,7 +378,7 @@ func (r *TaskRunReconciler) createPod(ctx context.Context, tr *pipelinev1.TaskRu
 		}
 		pod, err = buildPod(podRequest{
 			TaskRun: tr, Spec: spec, TaskName: taskName, Resources: res, Creds: creds,
-			PodName: name, Deadline: deadline, Opts: r.opts,
+			PodName: name, Deadline: deadline, Opts: r.opts, Entrypoints: r.entrypointLookup(ctx, tr, spec),
 		})
 	}
 	if err != nil {

@@ -24,7 +24,7 @@ func runStep(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "run":
 		return runStepRun(ctx, args[1:], stdout, stderr)
 	case "results":
-		return runStepResults(args[1:], stdout, stderr)
+		return runStepResults(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, "Usage: hookrun step init|run|results [flags]")
 		return nil
@@ -79,6 +79,8 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	stdoutPath := fs.String("stdout-path", "", "also write the step's stdout to this file (stdoutConfig.path)")
 	stderrPath := fs.String("stderr-path", "", "also write the step's stderr to this file (stderrConfig.path)")
 	msgLimit := fs.Int("message-limit", entrypoint.MaxMessageSize, "termination message size in this Pod (the kubelet splits 12 KiB between its containers)")
+	waitFile := fs.String("wait-file", "", "run only once the previous step's record appears here (steps as regular containers); a failure recorded there is passed on")
+	postFile := fs.String("post-file", "", "write this step's record here when it ends, for the next step")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
@@ -102,7 +104,7 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		ResultsDir: *resultsDir, StepsDir: *stepsDir, ScriptsDir: *scriptsDir, TerminationPath: *term,
 		Stdout: stdout, Stderr: stderr,
 		When: whenList, StepResultRefs: refs, StdoutPath: *stdoutPath, StderrPath: *stderrPath,
-		MessageLimit: *msgLimit,
+		MessageLimit: *msgLimit, WaitFile: *waitFile, PostFile: *postFile,
 	}
 	if *results != "" {
 		opts.Results = strings.Split(*results, ",")
@@ -131,14 +133,19 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func runStepResults(args []string, stdout, stderr io.Writer) error {
+func runStepResults(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("step results", "step results [--dir DIR]", stderr)
 	dir := fs.String("dir", entrypoint.ResultsDir, "results directory")
 	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
 	term := fs.String("termination-path", entrypoint.TerminationPath, "termination message file")
 	msgLimit := fs.Int("message-limit", entrypoint.MaxMessageSize, "termination message size in this Pod (the kubelet splits 12 KiB between its containers)")
+	waitFile := fs.String("wait-file", "", "collect only once the last step's record appears here (steps as regular containers)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
+	}
+	if err := entrypoint.AwaitRecord(ctx, *waitFile); err != nil {
+		fmt.Fprintln(stderr, "hookrun step results:", err)
+		return errFailed
 	}
 	if err := entrypoint.Results(entrypoint.ResultsOptions{Dir: *dir, StepsDir: *stepsDir, TerminationPath: *term, Stdout: stdout, MessageLimit: *msgLimit}); err != nil {
 		fmt.Fprintln(stderr, "hookrun step results:", err)

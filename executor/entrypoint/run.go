@@ -43,6 +43,9 @@ type RunOptions struct {
 	StepResultRefs []StepResultRef
 	// StdoutPath and StderrPath (stdoutConfig/stderrConfig) receive a copy of the step's output.
 	StdoutPath, StderrPath string
+	// WaitFile, when set, is the previous step's record (seq.go): the step runs once it says "ok", and
+	// is not run when it reports a failure. PostFile receives this step's record when it ends.
+	WaitFile, PostFile string
 	// MessageLimit is the termination message's size in this Pod (0: MaxMessageSize); results beyond it
 	// are left for the results container.
 	MessageLimit int
@@ -111,10 +114,15 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 			fmt.Fprintln(opts.Stderr, "hookrun step: step results directory:", err)
 		}
 	}
+	failure, err := awaitTurn(waitContext(ctx, opts.Signals), opts.WaitFile)
+	if err != nil || failure != "" {
+		return notRun(opts, failure, err)
+	}
 	msg, err := runStep(ctx, &opts)
 	if err != nil && msg.ExitCode == 0 {
 		msg.ExitCode = 1
 	}
+	defer func() { post(opts, msg) }()
 	if msg.Reason == ReasonSkipped {
 		if _, _, werr := writeMessage(opts.TerminationPath, msg, opts.MessageLimit); werr != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", werr)

@@ -119,3 +119,65 @@ func awaitTurn(ctx context.Context, waitFile string) (failure string, err error)
 	}
 	return "", fmt.Errorf("the previous step's record %s holds %q", waitFile, rec)
 }
+
+// waitContext is ctx, also cancelled by a signal (the kubelet stopping the Pod) while the step waits.
+func waitContext(ctx context.Context, signals <-chan os.Signal) context.Context {
+	if signals == nil {
+		return ctx
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
+}
+
+// notRun reports a step that did not run because an earlier step failed (failure names it) or because
+// the wait itself failed, and passes the failure on to the next step.
+func notRun(opts RunOptions, failure string, waitErr error) (int, error) {
+	msg := Message{Reason: ReasonSkipped, Message: fmt.Sprintf("not run: step %q failed", failure)}
+	code := 0
+	if waitErr != nil {
+		failure = opts.Name
+		msg = Message{ExitCode: 1, Reason: ReasonStartFailed, Message: waitErr.Error()}
+		code = 1
+		fmt.Fprintln(opts.Stderr, "hookrun step:", waitErr)
+	}
+	if _, _, err := writeMessage(opts.TerminationPath, msg, opts.MessageLimit); err != nil {
+		fmt.Fprintln(opts.Stderr, "hookrun step: write termination message:", err)
+	}
+	if opts.PostFile != "" {
+		if err := postRecord(opts.PostFile, recordFailed+" "+failure); err != nil {
+			fmt.Fprintln(opts.Stderr, "hookrun step: record:", err)
+		}
+	}
+	return code, nil
+}
+
+// post records how the step ended for the next one: "ok" when it completed, was skipped by its when
+// expressions, or failed under onError: continue.
+func post(opts RunOptions, msg Message) {
+	if opts.PostFile == "" {
+		return
+	}
+	rec := recordOK
+	if msg.ExitCode != 0 && !opts.Continue {
+		rec = recordFailed + " " + opts.Name
+	}
+	if err := postRecord(opts.PostFile, rec); err != nil {
+		fmt.Fprintln(opts.Stderr, "hookrun step: record:", err)
+	}
+}
+
+// AwaitRecord waits for a step's record at path (nothing when path is empty), whatever it says.
+func AwaitRecord(ctx context.Context, path string) error {
+	if path == "" {
+		return nil
+	}
+	_, err := waitRecord(ctx, path)
+	return err
+}

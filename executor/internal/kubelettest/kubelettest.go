@@ -115,7 +115,13 @@ func (w *Writer) Start(ctx context.Context, ns, name string) error {
 	}
 	pod.Status.ContainerStatuses = nil
 	for _, c := range pod.Spec.Containers {
-		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image, State: waiting("PodInitializing")})
+		s := corev1.ContainerStatus{Name: c.Name, Image: c.Image, State: waiting("PodInitializing")}
+		if strings.HasPrefix(c.Name, "step-") {
+			// Steps as regular containers all start together (their wrappers sequence them).
+			s.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}
+			s.Started = ptrTrue()
+		}
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, s)
 	}
 	return w.Client.Status().Update(ctx, pod)
 }
@@ -183,11 +189,13 @@ func (w *Writer) Kill(ctx context.Context, ns, name string) error {
 		return err
 	}
 	now := w.now()
-	for i := range pod.Status.InitContainerStatuses {
-		s := &pod.Status.InitContainerStatuses[i]
-		if s.State.Running != nil {
-			s.State = terminated(Outcome{ExitCode: 137}, s.State.Running.StartedAt, now)
-			s.State.Terminated.Reason = "Error"
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range list {
+			s := &list[i]
+			if s.State.Running != nil {
+				s.State = terminated(Outcome{ExitCode: 137}, s.State.Running.StartedAt, now)
+				s.State.Terminated.Reason = "Error"
+			}
 		}
 	}
 	pod.Status.Phase = corev1.PodFailed

@@ -1,0 +1,146 @@
+package executor
+
+import (
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/hookrun/hookrun/executor/entrypoint"
+)
+
+// Steps as regular containers (doc.go, "Steps back to back"). buildPod lays steps out as init containers
+// (the kubelet runs them one by one); parallelize turns that Pod into Tekton's shape when every step is
+// wrapped: the steps become the Pod's regular containers, all started together, and each wrapper waits
+// for its predecessor's record in /tekton/run (notified by inotify) before it runs its step.
+
+// volRun holds the steps' records.
+const volRun = "tekton-internal-run"
+
+// parallelize moves the wrapped steps of pod into its regular containers, in order, with the wait/post
+// flags that sequence them, before the results container, which waits for the last step. It reports
+// false, changing nothing, when a step is not wrapped.
+func parallelize(pod *corev1.Pod) bool {
+	var steps []corev1.Container
+	var rest []corev1.Container
+	for _, c := range pod.Spec.InitContainers {
+		if !strings.HasPrefix(c.Name, StepPrefix) {
+			rest = append(rest, c)
+			continue
+		}
+		if !wrapped(c) {
+			return false
+		}
+		steps = append(steps, c)
+	}
+	if len(steps) == 0 {
+		return false
+	}
+	for i := range steps {
+		c := &steps[i]
+		flags := []string{"--post-file", entrypoint.RecordPath(entrypoint.RunDir, i)}
+		if i > 0 {
+			flags = append(flags, "--wait-file", entrypoint.RecordPath(entrypoint.RunDir, i-1))
+		}
+		c.Command = insertBeforeDashes(c.Command, flags...)
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volRun, MountPath: entrypoint.RunDir})
+	}
+	spreadRequests(steps)
+	// The results container runs after the last step: it prints only results too large for the steps'
+	// termination messages (its log is otherwise empty, so tkn shows nothing for it).
+	last := entrypoint.RecordPath(entrypoint.RunDir, len(steps)-1)
+	for i := range pod.Spec.Containers {
+		if c := &pod.Spec.Containers[i]; c.Name == ResultsContainer {
+			c.Command = append(c.Command, "--wait-file", last)
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volRun, MountPath: entrypoint.RunDir})
+		}
+	}
+	pod.Spec.InitContainers = rest
+	pod.Spec.Containers = append(steps, pod.Spec.Containers...)
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: volRun, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	return true
+}
+
+// wrapped reports whether the container runs `hookrun step run … -- …`.
+func wrapped(c corev1.Container) bool {
+	return len(c.Command) >= 3 && c.Command[0] == entrypoint.BinPath && c.Command[1] == "step" && c.Command[2] == "run" &&
+		slices.Contains(c.Command, "--")
+}
+
+// insertBeforeDashes puts flags before the first "--" of a wrapper command line.
+func insertBeforeDashes(cmd []string, flags ...string) []string {
+	i := slices.Index(cmd, "--")
+	if i < 0 {
+		return append(cmd, flags...)
+	}
+	return slices.Concat(cmd[:i:i], flags, cmd[i:])
+}
+
+// spreadRequests applies Tekton's rule for steps that run one at a time in containers that all exist at
+// once: the scheduler sums the requests of regular containers, so each resource's largest request stays
+// on the first step asking for it and the others request zero of it (explicitly: a limit without a
+// request would otherwise count as the request). Limits are kept.
+func spreadRequests(steps []corev1.Container) {
+	names := map[corev1.ResourceName]bool{}
+	for _, c := range steps {
+		for n := range c.Resources.Requests {
+			names[n] = true
+		}
+		for n := range c.Resources.Limits {
+			names[n] = true
+		}
+	}
+	for n := range names {
+		best, bestQ := -1, resource.Quantity{}
+		for i, c := range steps {
+			q, ok := c.Resources.Requests[n]
+			if !ok {
+				q, ok = c.Resources.Limits[n]
+			}
+			if ok && (best < 0 || q.Cmp(bestQ) > 0) {
+				best, bestQ = i, q
+			}
+		}
+		for i := range steps {
+			r := &steps[i].Resources
+			if i == best {
+				if _, ok := r.Requests[n]; !ok {
+					if r.Requests == nil {
+						r.Requests = corev1.ResourceList{}
+					}
+					r.Requests[n] = bestQ.DeepCopy()
+				}
+				continue
+			}
+			if r.Requests == nil {
+				r.Requests = corev1.ResourceList{}
+			}
+			r.Requests[n] = resource.MustParse("0")
+		}
+	}
+}
+
+// The Pod annotation that says how its steps are laid out.
+const (
+	AnnotationSteps     = "hookrun.dev/steps"
+	StepsContainers     = "containers"
+	StepsInitContainers = "init-containers"
+)
+
+func withAnnotation(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// imageEntrypoint looks up what a step that names only its image runs, so that it can be wrapped.
+func (b *podBuilder) imageEntrypoint(image string) (imageCommand, bool) {
+	if b.req.Entrypoints == nil || b.req.Opts.SequentialSteps {
+		return imageCommand{}, false
+	}
+	ic, err := b.req.Entrypoints(image)
+	return ic, err == nil
+}
