@@ -109,38 +109,10 @@ func buildGraph(spec *pipelinev1.PipelineSpec) (*pipelineGraph, error) {
 		}
 		finallyNames[pt.Name] = true
 	}
-	check := func(field string, pt *pipelinev1.PipelineTask) error {
-		if f := pipelineInPipeline(pt); f != "" {
-			return invalid(ReasonPipelineValidationFailed, "%s.%s: Pipelines in Pipelines (a pipeline task running a Pipeline, Tekton alpha) are not supported by hookrun: write the Pipeline's tasks into this Pipeline", field, f)
-		}
-		if pt.TaskRef == nil && pt.TaskSpec == nil {
-			return invalid(ReasonPipelineValidationFailed, "%s: needs taskRef or taskSpec", field)
-		}
-		if pt.TaskRef != nil {
-			if err := refusedTaskRef(pt.TaskRef, field+".taskRef"); err != nil {
-				return invalid(ReasonPipelineValidationFailed, "%s", err.Error())
-			}
-		}
-		if err := validateMatrix(field, pt, 0); err != nil {
-			return err
-		}
-		for j, w := range pt.When {
-			if w.CEL != "" {
-				if w.Input != "" || w.Operator != "" || len(w.Values) > 0 {
-					return invalid(ReasonPipelineValidationFailed, "%s.when[%d]: cel cannot be combined with input, operator or values", field, j)
-				}
-				continue
-			}
-			if w.Operator != "in" && w.Operator != "notin" {
-				return invalid(ReasonPipelineValidationFailed, "%s.when: operator %q must be in or notin", field, w.Operator)
-			}
-		}
-		return nil
-	}
 	for i := range spec.Tasks {
 		pt := &spec.Tasks[i]
 		field := fmt.Sprintf("spec.tasks[%d]", i)
-		if err := check(field, pt); err != nil {
+		if err := checkPipelineTask(field, pt); err != nil {
 			return nil, err
 		}
 		var parents []string
@@ -168,28 +140,67 @@ func buildGraph(spec *pipelinev1.PipelineSpec) (*pipelineGraph, error) {
 		}
 		g.parents[pt.Name] = dedupe(parents)
 	}
-	for i := range spec.Finally {
-		pt := &spec.Finally[i]
-		field := fmt.Sprintf("spec.finally[%d]", i)
-		if err := check(field, pt); err != nil {
-			return nil, err
-		}
-		refs, statuses := pipelineTaskRefs(pt)
-		for _, r := range refs {
-			if _, ok := index[r.Task]; !ok {
-				return nil, invalid(ReasonPipelineValidationFailed, "%s: result reference $(tasks.%s.results.%s) names a task that is not in spec.tasks", field, r.Task, r.Result)
-			}
-		}
-		for _, s := range statuses {
-			if _, ok := index[s]; !ok {
-				return nil, invalid(ReasonPipelineValidationFailed, "%s: $(tasks.%s.status) names a task that is not in spec.tasks", field, s)
-			}
-		}
+	if err := checkFinally(spec, index); err != nil {
+		return nil, err
 	}
 	if cycle := findCycle(g); cycle != nil {
 		return nil, invalid(ReasonPipelineValidationFailed, "spec.tasks: the tasks form a cycle: %s", strings.Join(cycle, " -> "))
 	}
 	return g, nil
+}
+
+// checkFinally checks the finally tasks: what they run, and that the results and statuses they use are of
+// DAG tasks (index).
+func checkFinally(spec *pipelinev1.PipelineSpec, index map[string]int) error {
+	for i := range spec.Finally {
+		pt := &spec.Finally[i]
+		field := fmt.Sprintf("spec.finally[%d]", i)
+		if err := checkPipelineTask(field, pt); err != nil {
+			return err
+		}
+		refs, statuses := pipelineTaskRefs(pt)
+		for _, r := range refs {
+			if _, ok := index[r.Task]; !ok {
+				return invalid(ReasonPipelineValidationFailed, "%s: result reference $(tasks.%s.results.%s) names a task that is not in spec.tasks", field, r.Task, r.Result)
+			}
+		}
+		for _, s := range statuses {
+			if _, ok := index[s]; !ok {
+				return invalid(ReasonPipelineValidationFailed, "%s: $(tasks.%s.status) names a task that is not in spec.tasks", field, s)
+			}
+		}
+	}
+	return nil
+}
+
+// checkPipelineTask checks what a pipeline task runs and its matrix and when expressions.
+func checkPipelineTask(field string, pt *pipelinev1.PipelineTask) error {
+	if f := pipelineInPipeline(pt); f != "" {
+		return invalid(ReasonPipelineValidationFailed, "%s.%s: Pipelines in Pipelines (a pipeline task running a Pipeline, Tekton alpha) are not supported by hookrun: write the Pipeline's tasks into this Pipeline", field, f)
+	}
+	if pt.TaskRef == nil && pt.TaskSpec == nil {
+		return invalid(ReasonPipelineValidationFailed, "%s: needs taskRef or taskSpec", field)
+	}
+	if pt.TaskRef != nil {
+		if err := refusedTaskRef(pt.TaskRef, field+".taskRef"); err != nil {
+			return invalid(ReasonPipelineValidationFailed, "%s", err.Error())
+		}
+	}
+	if err := validateMatrix(field, pt, 0); err != nil {
+		return err
+	}
+	for j, w := range pt.When {
+		if w.CEL != "" {
+			if w.Input != "" || w.Operator != "" || len(w.Values) > 0 {
+				return invalid(ReasonPipelineValidationFailed, "%s.when[%d]: cel cannot be combined with input, operator or values", field, j)
+			}
+			continue
+		}
+		if w.Operator != "in" && w.Operator != "notin" {
+			return invalid(ReasonPipelineValidationFailed, "%s.when: operator %q must be in or notin", field, w.Operator)
+		}
+	}
+	return nil
 }
 
 // pipelineInPipeline names the field of a pipeline task that runs a Pipeline, or "".
