@@ -334,7 +334,8 @@ func assemble(ctx context.Context, o *Options, state string, cp *controlPlane) (
 // EventListener status writer with mgr.
 func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *controlPlane, dln net.Listener) (*components, error) {
 	log := o.Logger
-	if err := executor.Setup(mgr, executor.Options{Logger: log.With("component", "executor"),
+	// The node agent runs no image entrypoints (it has no images): no registry lookups for them.
+	if err := executor.Setup(mgr, executor.Options{Logger: log.With("component", "executor"), NoEntrypointLookup: true,
 		ForgeStatus: executor.ForgeStatusOptions{DashboardURL: "http://" + o.DashboardAddr}}); err != nil {
 		return nil, err
 	}

@@ -5,9 +5,29 @@
 //
 // # The Pod of a TaskRun
 //
-// Steps run in order as init containers of one Pod. The kubelet (or hookrun's node agent) starts init
-// containers one at a time and stops at the first that fails, so ordering and "a failing step stops the
-// rest" come from Kubernetes itself, with no coordination files and no polling:
+// Steps back to back. By default a TaskRun's Pod has Tekton's shape: its regular containers are its steps
+// (step-NAME, in Task order) and then hookrun-results; init containers hold prepare and the sidecars. All
+// step containers start together; each wrapper (`hookrun step run --post-file /tekton/run/I.out
+// [--wait-file /tekton/run/I-1.out]`) waits for its predecessor's record in the tekton-internal-run
+// emptyDir — notified by inotify (fsnotify), polling only where the file system cannot notify —, runs its
+// step, and writes "ok" (completed, skipped by its when expressions, or failed under onError: continue) or
+// "failed STEP". A wrapper that reads a failure does not run its step: it exits 0 reporting reason Skipped
+// ("not run: step X failed") and passes the failure on, so the Pod fails at the first failing step as
+// before. hookrun-results waits for the last record. Because the scheduler sums regular containers'
+// requests, each resource's largest step request stays on one step and the other steps request zero of
+// it (explicitly; limits are kept) — Tekton's rule. A step that gives no command or script (it runs its
+// image's entrypoint, e.g. Kaniko) is wrapped around the entrypoint and CMD its image's config names,
+// read from the registry with go-containerregistry and the Pod's pull credentials (the ServiceAccount's
+// imagePullSecrets and docker Secrets, the pod template's imagePullSecrets) and cached by reference (a
+// digest for good, a tag an hour, a failure a minute). When the registry cannot be reached, or lookups are
+// off (Options.NoEntrypointLookup; hookrun dev, whose node agent runs no images), that Pod keeps the
+// layout below, so nothing that ran before stops running. Options.SequentialSteps (--sequential-steps)
+// uses the layout below for every Pod. The Pod's annotation hookrun.dev/steps says which layout it has
+// (containers or init-containers).
+//
+// The sequential layout: steps run in order as init containers of one Pod. The kubelet (or hookrun's
+// node agent) starts init containers one at a time and stops at the first that fails, so ordering and "a
+// failing step stops the rest" come from Kubernetes itself:
 //
 //  1. prepare — hookrun's image (Options.HookrunImage) running `hookrun step init --copy-self
 //     /tekton/bin/hookrun [--cred KIND:SECRET=URL]…`: it copies its own (static) binary into the shared

@@ -46,6 +46,8 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 	dashboardURL := fs.String("dashboard-url", "", "the dashboard's external URL: commit statuses link to its page of the run unless hookrun.dev/status-url says otherwise")
 	hubURL := fs.String("hub-url", resolve.DefaultTektonHubURL, "Tekton Hub API of the hub resolver (type tekton)")
 	artifactHubURL := fs.String("artifact-hub-url", resolve.DefaultArtifactHubURL, "Artifact Hub API of the hub resolver (type artifact, the default type)")
+	sequentialSteps := fs.Bool("sequential-steps", false, "run steps as init containers one after another (the fallback layout) instead of regular containers sequenced by their wrappers")
+	entrypointLookup := fs.Bool("entrypoint-lookup", true, "read the entrypoint of images whose steps give no command from their registry (with the Pod's pull secrets), so those steps can be regular containers too")
 	keep := addRetentionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
@@ -77,8 +79,9 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		Namespace: *namespace, MaxConcurrentRuns: *maxRuns,
 		HookrunImage: *hookrunImage, KanikoImage: *kaniko, GitImage: *gitImage,
 		Workers: *workers, Logger: logger,
-		ForgeStatus: executor.ForgeStatusOptions{Disabled: !*forgeStatus, DashboardURL: *dashboardURL},
-		HubURL:      *hubURL, ArtifactHubURL: *artifactHubURL,
+		ForgeStatus:     executor.ForgeStatusOptions{Disabled: !*forgeStatus, DashboardURL: *dashboardURL},
+		SequentialSteps: *sequentialSteps, NoEntrypointLookup: !*entrypointLookup,
+		HubURL: *hubURL, ArtifactHubURL: *artifactHubURL,
 	}
 	if *listenerImage == "" {
 		*listenerImage = *hookrunImage
