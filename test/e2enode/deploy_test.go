@@ -142,6 +142,7 @@ func (n *node) testDeploy(t *testing.T) {
 	t.Run("PushThroughService", func(t *testing.T) { n.testDeployPush(t) })
 	t.Run("ExecutorFailover", func(t *testing.T) { n.testDeployFailover(t) })
 	t.Run("ELDeployment", func(t *testing.T) { n.testELDeployment(t) })
+	t.Run("Uninstall", func(t *testing.T) { n.testUninstall(t, dir) })
 }
 
 // stopSuiteHookrun stops the hookrun listener and executor processes the rest of the suite uses.
@@ -549,7 +550,7 @@ func (n *node) testELDeployment(t *testing.T) {
 	if out, err := n.kubectl("apply", "-f", filepath.Join(n.root, "test", "e2enode", "testdata", "deploy", "el-listener.yaml")); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if out, err := n.kubectl("wait", "-n", deployELNS, "--for=condition=Ready", "eventlistener/"+name, "--timeout=180s"); err != nil {
+	if out, err := n.kubectl("wait", "-n", deployELNS, "--for=condition=Ready", "eventlistener/"+name, "--timeout=120s"); err != nil {
 		t.Fatalf("%v\n%s\n%s", err, out, n.describePods(deployELNS))
 	}
 	ready := time.Since(start)

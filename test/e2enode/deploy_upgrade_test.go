@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -167,4 +168,44 @@ func (n *node) checkUpgraded(t *testing.T, before userObjects, versions map[stri
 	n.waitSucceeded(t, deployRunsNS, "before-upgrade", runTimeout)
 	n.logf("upgrade: %d user resources kept with their UIDs, %d CRDs' stored versions unchanged, the run made before it Succeeded",
 		len(before), len(versions))
+}
+
+// testUninstall: the order README "Deploy on Kubernetes" gives. First everything hookrun installed but the
+// CRDs (its namespaces, with the Deployments, Services, Ingress, Secrets in them, and its cluster RBAC):
+// the users' resources stay. Then `kubectl delete -k` of the same kustomization: the CRDs, and with them
+// every resource of their kinds.
+func (n *node) testUninstall(t *testing.T, overlayDir string) {
+	ctx := context.Background()
+	const sel = "app.kubernetes.io/part-of=hookrun"
+	start := time.Now()
+	if out, err := n.kubectl("delete", "namespace,clusterrole,clusterrolebinding", "-l", sel, "--wait=true", "--timeout=120s"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var prs pipelinev1.PipelineRunList
+	if err := n.client.List(ctx, &prs, client.InNamespace(deployRunsNS)); err != nil {
+		t.Fatal(err)
+	}
+	if len(prs.Items) == 0 {
+		t.Errorf("no PipelineRun left in %s after removing hookrun but its CRDs", deployRunsNS)
+	}
+	for _, kind := range []string{"namespace", "clusterrole", "clusterrolebinding", "deployment", "service"} {
+		out, err := n.kubectl("get", kind, "-A", "-l", sel, "-o", "name")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if s := strings.TrimSpace(out); s != "" {
+			t.Errorf("left after removing hookrun but its CRDs: %s", s)
+		}
+	}
+	n.logf("uninstall without the CRDs: %d PipelineRuns kept in %s, nothing labelled %s but the CRDs left (%.1fs)",
+		len(prs.Items), deployRunsNS, sel, time.Since(start).Seconds())
+
+	start = time.Now()
+	if out, err := n.kubectl("delete", "-k", overlayDir, "--ignore-not-found", "--wait=true", "--timeout=120s"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := n.kubectl("get", "crd", "-l", sel, "-o", "name"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("CRDs left after kubectl delete -k (%v): %s", err, out)
+	}
+	n.logf("kubectl delete -k: the CRDs and the resources of their kinds deleted (%.1fs)", time.Since(start).Seconds())
 }
