@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 30m
 # envtest (controller-runtime) finds kube-apiserver and etcd here.
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build tools generate test compat-docs unit lint bench bench-listener bench-executor bench-matrix bench-dashboard run fuzz clean e2e-node soak image
+.PHONY: all build tools generate test test-tkn compat-docs unit lint bench bench-listener bench-executor bench-matrix bench-dashboard run fuzz clean e2e-node soak image
 
 all: build
 
@@ -48,6 +48,11 @@ $(BIN)/kube-proxy: hack/tools/go.mod
 	@echo ">> building kube-proxy (k8s.io/kubernetes v1.36.3) for make e2e-node"
 	cd hack/tools && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-proxy
 
+## tkn: Tekton's CLI (github.com/tektoncd/cli, pinned in hack/tkn) for make test-tkn.
+$(BIN)/tkn: hack/tkn/go.mod
+	@echo ">> building tkn (github.com/tektoncd/cli v0.43.0) for make test-tkn"
+	cd hack/tkn && $(GO) build -o $@ github.com/tektoncd/cli/cmd/tkn
+
 $(BIN)/etcd: hack/tools/go.mod hack/tools/etcd/main.go
 	@echo ">> building etcd (go.etcd.io/etcd/server/v3 etcdmain)"
 	cd hack/tools && $(GO) build -o $@ ./etcd
@@ -63,6 +68,10 @@ generate: $(BIN)/controller-gen
 		deploy/crds/tekton.dev_pipelineruns.yaml deploy/crds/tekton.dev_taskruns.yaml deploy/crds/tekton.dev_stepactions.yaml
 	$(GO) run ./hack/crdversions -from v1 -add v1alpha1 deploy/crds/tekton.dev_stepactions.yaml
 	$(GO) run ./hack/crdversions -from v1beta1 -add v1alpha1 deploy/crds/triggers.tekton.dev_*.yaml
+
+## test-tkn: Tekton's own CLI against hookrun dev (logs, --showlog, last run, cancel, EventListener URL).
+test-tkn: tools build $(BIN)/tkn
+	HOOKRUN_TKN=$(BIN)/tkn KUBEBUILDER_ASSETS=$(BIN) $(GO) test -count=1 -run TestTkn -v -timeout 20m ./test/e2e/
 
 ## test: unit + integration tests against a real kube-apiserver + etcd (and headless chromium for dashboard/).
 test: tools lint
