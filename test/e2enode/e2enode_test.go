@@ -91,6 +91,10 @@ type baselineFigures struct {
 	toOutput  time.Duration // container start → first output line (sh -c 'echo')
 	create2Go time.Duration // container create → start (runc)
 	steps     int
+	// exitToOut is the previous container's exit → this one's first output line: the whole hand-over
+	// between two steps, however they are sequenced (p50 and p99).
+	exitToOut, exitToOutP99 time.Duration
+	firstOutput             time.Time // the first container's first output line
 }
 
 // baseline runs a Pod of five plain init containers (`sh -c echo`), no hookrun involved: it proves the
@@ -140,7 +144,7 @@ func (n *node) stepTable(p *corev1.Pod, t0 time.Time, containers []string, outpu
 		fmt.Fprintf(&b, "   %-28s %10s %10s\n", "(sandbox)", ms(sb.Create.Sub(t0)), ms(sb.Start.Sub(t0)))
 	}
 	var fig baselineFigures
-	var gaps, outs, c2s []time.Duration
+	var gaps, outs, c2s, handovers []time.Duration
 	var prevExit time.Time
 	for _, c := range containers {
 		ct, ok := times[c]
@@ -173,6 +177,12 @@ func (n *node) stepTable(p *corev1.Pod, t0 time.Time, containers []string, outpu
 			outs = append(outs, out.Sub(ct.Start))
 			s2o = ms(out.Sub(ct.Start))
 		}
+		if !out.IsZero() && !prevExit.IsZero() {
+			handovers = append(handovers, out.Sub(prevExit))
+		}
+		if fig.firstOutput.IsZero() {
+			fig.firstOutput = out
+		}
 		if !ct.Create.IsZero() && !ct.Start.IsZero() {
 			c2s = append(c2s, ct.Start.Sub(ct.Create))
 		}
@@ -180,8 +190,20 @@ func (n *node) stepTable(p *corev1.Pod, t0 time.Time, containers []string, outpu
 		prevExit = ct.Exit
 	}
 	fig.gap, fig.toOutput, fig.create2Go = median(gaps), median(outs), median(c2s)
+	fig.exitToOut, fig.exitToOutP99 = median(handovers), percentile(handovers, 99)
 	fig.steps = len(outs)
 	return b.String(), fig
+}
+
+// percentile is the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (p*len(s)+99)/100 - 1
+	return s[max(0, min(i, len(s)-1))]
 }
 
 func median(ds []time.Duration) time.Duration {
