@@ -20,10 +20,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // The deploy test: hookrun as a cluster operator runs it, from the image `make image` builds (hack/image),
@@ -35,35 +37,71 @@ const (
 	deployNamespace = "hookrun"
 	deployRunsNS    = "deploy-runs"
 	deployELNS      = "deploy-el"
-	// The args of deploy/'s executor the overlay replaces, by index, as deploy/overlays/kaniko-image does;
-	// the patch's test operations fail the apply if deploy/ moved them.
-	executorHookrunImageArg = 5
-	executorKanikoImageArg  = 6
 )
 
-// overlay is the kustomization the test applies: deploy/ at deployDir with only the images changed.
+// executorImageArgs returns the indices of the executor's --hookrun-image and --kaniko-image args in
+// deployDir/base/executor.yaml, and their values, for the overlay's patch (deploy/overlays/kaniko-image
+// patches the same way): found, not assumed, so an earlier deploy/ whose args differ is patched right.
+func executorImageArgs(deployDir string) (map[string]int, []string, error) {
+	data, err := os.ReadFile(filepath.Join(deployDir, "base", "executor.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, doc := range splitYAML(string(data)) {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
+			return nil, nil, fmt.Errorf("executor.yaml: %w", err)
+		}
+		if d.Kind != "Deployment" || d.Name != "hookrun-executor" || len(d.Spec.Template.Spec.Containers) == 0 {
+			continue
+		}
+		args := d.Spec.Template.Spec.Containers[0].Args
+		idx := map[string]int{}
+		for i, a := range args {
+			for _, flag := range []string{"--hookrun-image=", "--kaniko-image="} {
+				if strings.HasPrefix(a, flag) {
+					idx[flag] = i
+				}
+			}
+		}
+		if len(idx) != 2 {
+			return nil, nil, fmt.Errorf("executor.yaml: hookrun-executor's args %q lack --hookrun-image= or --kaniko-image=", args)
+		}
+		return idx, args, nil
+	}
+	return nil, nil, fmt.Errorf("executor.yaml: no Deployment hookrun-executor")
+}
+
+// overlay is the kustomization the test applies: deploy/ at deployDir with only the images changed (the
+// image's tag, and the executor's --hookrun-image and --kaniko-image args).
 func overlay(dir, deployDir string) (string, error) {
 	rel, err := filepath.Rel(dir, deployDir)
 	if err != nil {
 		return "", err
 	}
+	idx, args, err := executorImageArgs(deployDir)
+	if err != nil {
+		return "", err
+	}
+	var patch strings.Builder
+	for _, p := range []struct{ flag, value string }{{"--hookrun-image=", deployImage}, {"--kaniko-image=", kanikoImage}} {
+		i := idx[p.flag]
+		// The test operations make kustomize refuse the patch if the arg is not where it was found.
+		fmt.Fprintf(&patch, "    - {op: test, path: /spec/template/spec/containers/0/args/%d, value: %q}\n", i, args[i])
+		fmt.Fprintf(&patch, "    - {op: replace, path: /spec/template/spec/containers/0/args/%d, value: %q}\n", i, p.flag+p.value)
+	}
 	text := fmt.Sprintf(`# deploy/ with the image imported into the node's containerd and an absent Kaniko image; nothing else.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-- %[1]s
+- %s
 images:
 - name: ghcr.io/hookrun/hookrun
-  newTag: %[2]s
+  newTag: %s
 patches:
 - target: {kind: Deployment, name: hookrun-executor}
   patch: |-
-    - {op: test, path: /spec/template/spec/containers/0/args/%[3]d, value: "--hookrun-image=ghcr.io/hookrun/hookrun:latest"}
-    - {op: replace, path: /spec/template/spec/containers/0/args/%[3]d, value: "--hookrun-image=%[5]s"}
-    - {op: test, path: /spec/template/spec/containers/0/args/%[4]d, value: "--kaniko-image=gcr.io/kaniko-project/executor:v1.23.2"}
-    - {op: replace, path: /spec/template/spec/containers/0/args/%[4]d, value: "--kaniko-image=%[6]s"}
-`, filepath.ToSlash(rel), strings.TrimPrefix(deployImage, "ghcr.io/hookrun/hookrun:"),
-		executorHookrunImageArg, executorKanikoImageArg, deployImage, kanikoImage)
+%s`, filepath.ToSlash(rel), strings.TrimPrefix(deployImage, "ghcr.io/hookrun/hookrun:"), patch.String())
 	path := filepath.Join(dir, "kustomization.yaml")
 	return path, os.WriteFile(path, []byte(text), 0o644)
 }
@@ -578,7 +616,8 @@ func (n *node) testELDeployment(t *testing.T) {
 	if err := n.client.Get(ctx, clientKey(deployELNS, name), &el); err != nil {
 		t.Fatal(err)
 	}
-	n.logf("EventListener status: address %s, conditions %s", statusJSON(el.Status.Address), conditionsLine(el.Status.Conditions))
+	addr, _ := json.Marshal(el.Status.Address)
+	n.logf("EventListener status: address %s, conditions %s", addr, conditionsLine(el.Status.Conditions))
 
 	pod := n.elPod(t, gen)
 	time.Sleep(3 * time.Second)
@@ -682,4 +721,45 @@ func (n *node) containerRSS(p *corev1.Pod) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%s/status", pid)
+}
+
+// TestDeployOverlay checks, without a node, that the overlay the deploy test applies changes exactly the
+// images: every hookrun container runs deployImage, the executor's image args name deployImage and
+// kanikoImage, and nothing else differs from deploy/ as kustomize renders it.
+func TestDeployOverlay(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := filepath.Join(root, "bin", "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Skip("bin/kubectl not built (make tools builds it)")
+	}
+	dir := t.TempDir()
+	if _, err := overlay(dir, filepath.Join(root, "deploy")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := run(root, kubectl, "kustomize", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := run(root, kubectl, "kustomize", filepath.Join(root, "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := strings.NewReplacer(
+		"image: ghcr.io/hookrun/hookrun:latest", "image: "+deployImage,
+		"--hookrun-image=ghcr.io/hookrun/hookrun:latest", "--hookrun-image="+deployImage,
+	).Replace(want)
+	idx, args, err := executorImageArgs(filepath.Join(root, "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced = strings.Replace(replaced, args[idx["--kaniko-image="]], "--kaniko-image="+kanikoImage, 1)
+	if got != replaced {
+		t.Errorf("the overlay changes more than the images:\n--- overlay\n%s\n--- deploy/ with the images replaced\n%s", got, replaced)
+	}
+	if !strings.Contains(got, "--kaniko-image="+kanikoImage) || strings.Contains(got, "hookrun:latest") {
+		t.Errorf("overlay output:\n%s", got)
+	}
 }
