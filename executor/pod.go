@@ -108,6 +108,7 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
 	}
 	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
+	addMaskFlags(pod)
 	if !req.Opts.SequentialSteps && parallelize(pod) {
 		pod.Annotations = withAnnotation(pod.Annotations, AnnotationSteps, StepsContainers)
 	} else {

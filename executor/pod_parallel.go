@@ -144,3 +144,40 @@ func (b *podBuilder) imageEntrypoint(image string) (imageCommand, bool) {
 	ic, err := b.req.Entrypoints(image)
 	return ic, err == nil
 }
+
+// addMaskFlags tells each wrapped step which of its environment variables (secretKeyRef) and mounts
+// (Secret volumes, workspaces bound to Secrets) hold Secret values, for the wrapper to mask them in the
+// step's output (entrypoint/masking.go). Variables from envFrom Secrets are not known here and not masked.
+func addMaskFlags(pod *corev1.Pod) {
+	secretVols := map[string]bool{}
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret != nil || (v.Projected != nil && slices.ContainsFunc(v.Projected.Sources, func(p corev1.VolumeProjection) bool { return p.Secret != nil })) {
+			secretVols[v.Name] = true
+		}
+	}
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range list {
+			c := &list[i]
+			if !wrapped(*c) {
+				continue
+			}
+			var flags, envs []string
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					envs = append(envs, e.Name)
+				}
+			}
+			if len(envs) > 0 {
+				flags = append(flags, "--mask-env", strings.Join(envs, ","))
+			}
+			for _, m := range c.VolumeMounts {
+				if secretVols[m.Name] {
+					flags = append(flags, "--mask-dir", m.MountPath)
+				}
+			}
+			if len(flags) > 0 {
+				c.Command = insertBeforeDashes(c.Command, flags...)
+			}
+		}
+	}
+}

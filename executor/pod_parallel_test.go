@@ -68,11 +68,18 @@ spec:
     results: [{name: digest}]
     sidecars:
       - {name: db, image: busybox, command: [sleep, infinity]}
+    volumes:
+      - {name: creds, secret: {secretName: deploy-key}}
     steps:
       - name: clone
         image: busybox
         script: echo clone
         computeResources: {requests: {cpu: "1", memory: 100Mi}}
+        env:
+          - {name: PLAIN, value: x}
+          - {name: TOKEN, valueFrom: {secretKeyRef: {name: api, key: token}}}
+        volumeMounts:
+          - {name: creds, mountPath: /creds}
       - name: build
         image: %s
         args: [--no-push]
@@ -111,6 +118,13 @@ spec:
 		if !slices.ContainsFunc(c[i].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/tekton/run" }) {
 			t.Errorf("%s does not mount /tekton/run", c[i].Name)
 		}
+	}
+	// Secret values the wrapper masks in the step's output.
+	if got := flagValue(c[0].Command, "--mask-env") + " " + flagValue(c[0].Command, "--mask-dir"); got != "TOKEN /creds" {
+		t.Errorf("clone masks %q, want TOKEN and /creds", got)
+	}
+	if flagValue(c[2].Command, "--mask-env") != "" {
+		t.Errorf("report masks %v: it has no Secret", c[2].Command)
 	}
 	// The image-entrypoint step is wrapped around the image's entrypoint, its args after it.
 	build := c[1].Command

@@ -369,7 +369,7 @@ spec:
 		{
 			Name:    "step-clone",
 			Image:   "gcr.io/tekton-releases/github.com/tektoncd/pipeline/cmd/git-init:v0.40.2",
-			Command: wrapped("clone", "--on-error", "stopAndFail", "--results", "commit,url"),
+			Command: wrapped("clone", "--on-error", "stopAndFail", "--results", "commit,url", "--mask-dir", "/workspace/ssh-directory"),
 			Env: []string{
 				"HOME=/home/git",
 				"PARAM_URL=git@codeup.aliyun.com:66cf2d9246ea41274957ff8d/train3/tekton-demo.git",

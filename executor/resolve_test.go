@@ -277,8 +277,9 @@ spec:
 	}
 	pod := waitPod(t, ns, "flaky-pod")
 	// Two failures: waits of 1 s then 2 s before the third, successful, request.
-	if n := requests.Load(); n != 3 {
-		t.Errorf("%d requests to the source, want 3 (two 503s, then success)", n)
+	// A status write that meets a conflict may fetch once more; more than that is a retry loop.
+	if n := requests.Load(); n < 3 || n > 4 {
+		t.Errorf("%d requests to the source, want 3 (two 503s, then success), 4 at most", n)
 	}
 	// Timestamps have whole seconds: 3 s of backoff show as at least 2.
 	if waited := pod.CreationTimestamp.Sub(tr.CreationTimestamp.Time); waited < 2*time.Second {

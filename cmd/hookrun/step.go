@@ -81,6 +81,9 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	msgLimit := fs.Int("message-limit", entrypoint.MaxMessageSize, "termination message size in this Pod (the kubelet splits 12 KiB between its containers)")
 	waitFile := fs.String("wait-file", "", "run only once the previous step's record appears here (steps as regular containers); a failure recorded there is passed on")
 	postFile := fs.String("post-file", "", "write this step's record here when it ends, for the next step")
+	maskEnv := fs.String("mask-env", "", "comma-separated environment variables whose values (Secrets) are replaced by *** in the step's output")
+	var maskDirs stringList
+	fs.Var(&maskDirs, "mask-dir", "mounted Secret `DIR` whose files' values are replaced by *** in the step's output (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
 	}
@@ -105,6 +108,10 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		Stdout: stdout, Stderr: stderr,
 		When: whenList, StepResultRefs: refs, StdoutPath: *stdoutPath, StderrPath: *stderrPath,
 		MessageLimit: *msgLimit, WaitFile: *waitFile, PostFile: *postFile,
+		MaskDirs: maskDirs, MaskHome: entrypoint.HomeDir,
+	}
+	if *maskEnv != "" {
+		opts.MaskEnv = strings.Split(*maskEnv, ",")
 	}
 	if *results != "" {
 		opts.Results = strings.Split(*results, ",")

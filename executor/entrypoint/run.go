@@ -46,6 +46,10 @@ type RunOptions struct {
 	// WaitFile, when set, is the previous step's record (seq.go): the step runs once it says "ok", and
 	// is not run when it reports a failure. PostFile receives this step's record when it ends.
 	WaitFile, PostFile string
+	// MaskEnv and MaskDirs name the environment variables and directories whose values come from
+	// Secrets; with the credentials under MaskHome they are masked in the step's output (masking.go).
+	MaskEnv, MaskDirs []string
+	MaskHome          string
 	// MessageLimit is the termination message's size in this Pod (0: MaxMessageSize); results beyond it
 	// are left for the results container.
 	MessageLimit int
@@ -118,7 +122,9 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 	if err != nil || failure != "" {
 		return notRun(opts, failure, err)
 	}
+	flush := maskOutputs(&opts)
 	msg, err := runStep(ctx, &opts)
+	flush()
 	if err != nil && msg.ExitCode == 0 {
 		msg.ExitCode = 1
 	}

@@ -13,12 +13,12 @@ import (
 // Redacted replaces every secret value.
 const Redacted = "***"
 
-// minLen is the shortest value masked: shorter ones ("1", "true") would blank ordinary output.
-const minLen = 3
+// minLen is the shortest value masked: shorter ones ("1", "true", "false") would blank ordinary words.
+const minLen = 6
 
 // Forms returns the values to mask for each secret: its trimmed value, and the standard and URL base64
 // encodings (padded and not) of the value and the trimmed value, longest first, without duplicates or values shorter than
-// three bytes.
+// six bytes.
 func Forms(secrets [][]byte) [][]byte {
 	seen := map[string]bool{}
 	var out [][]byte
