@@ -306,12 +306,53 @@ spec:
 		t.Errorf("pod phase %s", p.Status.Phase)
 	}
 	times := n.events.pod(ns, p.Name)
-	if _, created := times["step-never"]; created {
-		t.Errorf("the kubelet created the container of the step after the failing one")
+	switch layout := p.Annotations["hookrun.dev/steps"]; layout {
+	case "containers":
+		// The step's container started with the others; its wrapper read the failure and ran nothing.
+		if s, _ := step(work, "never"); s.Terminated == nil || !strings.Contains(s.Terminated.Message, `"fails"`) {
+			t.Errorf("step never: %+v, want it skipped naming the failed step", s)
+		}
+	default:
+		if _, created := times["step-never"]; created {
+			t.Errorf("the kubelet created the init container of the step after the failing one (layout %q)", layout)
+		}
 	}
 	logs := n.podLogs(p)
 	if !strings.Contains(logs, "first ran") || !strings.Contains(logs, "about to fail") || strings.Contains(logs, "must not run") {
 		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// testRequests: five steps asking for one CPU each run on this 2-core node, as on Tekton: the scheduler
+// sums regular containers' requests, so only one step keeps the largest request.
+func (n *node) testRequests(t *testing.T) {
+	ns := n.namespace(t, "requests")
+	var steps strings.Builder
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&steps, "        - name: s%d\n          image: alpine:3.20\n          script: echo %d\n          computeResources: {requests: {cpu: \"1\"}}\n", i, i)
+	}
+	n.apply(t, ns, `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: cpus
+spec:
+  pipelineSpec:
+    tasks:
+    - name: work
+      taskSpec:
+        steps:
+`+steps.String())
+	pr := n.waitPR(t, ns, "cpus", runTimeout)
+	if c := condition(pr); c.Status != corev1.ConditionTrue {
+		t.Fatalf("five 1-CPU steps on a 2-CPU node: %+v\n%s", c, n.describeRuns(ns))
+	}
+	p := n.pod(t, ns, n.taskRun(t, pr, "work").Status.PodName)
+	var total int64
+	for _, c := range p.Spec.Containers {
+		total += c.Resources.Requests.Cpu().MilliValue()
+	}
+	if total != 1000 {
+		t.Errorf("the Pod's containers request %dm CPU in all, want 1000m", total)
 	}
 }
 

@@ -74,6 +74,7 @@ func TestRealNode(t *testing.T) {
 		t.Run("Timeouts", func(t *testing.T) { t.Parallel(); n.testTimeouts(t) })
 		t.Run("Cancel", func(t *testing.T) { t.Parallel(); n.testCancel(t) })
 		t.Run("Sidecar", func(t *testing.T) { t.Parallel(); n.testSidecar(t) })
+		t.Run("StepRequests", func(t *testing.T) { t.Parallel(); n.testRequests(t) })
 		t.Run("SeedsV1beta1GitResource", func(t *testing.T) { t.Parallel(); n.testSeeds(t, root) })
 	})
 	n.phase("suite", start)
