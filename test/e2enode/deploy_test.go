@@ -156,9 +156,9 @@ func (n *node) testDeploy(t *testing.T) {
 	n.logf("Services: kube-proxy (nftables mode) routes ClusterIPs from the host and from Pods")
 
 	// First the previous deploy/ and some user resources (the upgrade check), then this commit's.
-	start = time.Now()
+	installed := time.Now()
 	before, versions := n.installPrevious(t)
-	n.phase("deploy-previous-apply", start)
+	n.phase("deploy-previous-apply", installed)
 
 	dir := t.TempDir()
 	if _, err := overlay(dir, filepath.Join(n.root, "deploy")); err != nil {
@@ -174,6 +174,8 @@ func (n *node) testDeploy(t *testing.T) {
 		n.waitDeploymentReady(t, deployNamespace, d, 2, 3*time.Minute)
 	}
 	n.phase("deploy-apply-to-ready", start)
+	// From the first apply (the previous deploy/, whose Pods may not get Ready with this image) to Ready.
+	n.phase("deploy-first-apply-to-ready", installed)
 	n.checkDeployedPods(t)
 	n.checkUpgraded(t, before, versions)
 
