@@ -254,7 +254,13 @@ func (n *node) describePods(ns string) string {
 		for _, s := range p.Status.ContainerStatuses {
 			fmt.Fprintf(&b, "  %s: ready=%v restarts=%d %s\n", s.Name, s.Ready, s.RestartCount, stateString(s.State))
 		}
-		b.WriteString(indent(tailLines(n.podLogs(p), 20), "  | "))
+		logs := n.podLogs(p)
+		// A crashing Go program's last lines are its stack: show the panic itself too.
+		if i := strings.Index(logs, "panic:"); i >= 0 {
+			line, _, _ := strings.Cut(logs[i:], "\n")
+			fmt.Fprintf(&b, "  | ... %s\n", line)
+		}
+		b.WriteString(indent(tailLines(logs, 20), "  | "))
 	}
 	var ev corev1.EventList
 	if err := n.client.List(context.Background(), &ev, client.InNamespace(ns)); err == nil {
