@@ -254,7 +254,7 @@ func (n *node) describePods(ns string) string {
 		for _, s := range p.Status.ContainerStatuses {
 			fmt.Fprintf(&b, "  %s: ready=%v restarts=%d %s\n", s.Name, s.Ready, s.RestartCount, stateString(s.State))
 		}
-		logs := n.podLogs(p)
+		logs := n.latestLogs(p)
 		// A crashing Go program's last lines are its stack: show the panic itself too.
 		if i := strings.Index(logs, "panic:"); i >= 0 {
 			line, _, _ := strings.Cut(logs[i:], "\n")
@@ -268,6 +268,33 @@ func (n *node) describePods(ns string) string {
 			if e.Type == corev1.EventTypeWarning {
 				fmt.Fprintf(&b, "Event %s %s: %s %s\n", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
 			}
+		}
+	}
+	return b.String()
+}
+
+// latestLogs is the text of each container's latest attempt (the kubelet keeps the last two: a crashing
+// container's 0.log is gone after a few restarts).
+func (n *node) latestLogs(p *corev1.Pod) string {
+	var b strings.Builder
+	for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+		dir := filepath.Join(n.run, "pod-logs", fmt.Sprintf("%s_%s_%s", p.Namespace, p.Name, p.UID), c.Name)
+		files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		latest, last := "", -1
+		for _, f := range files {
+			if i, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(f), ".log")); err == nil && i > last {
+				latest, last = f, i
+			}
+		}
+		if latest == "" {
+			continue
+		}
+		lines, err := readLogLines(latest)
+		if err != nil {
+			continue
+		}
+		for _, l := range lines {
+			fmt.Fprintf(&b, "[%s#%d] %s\n", c.Name, last, l.Text)
 		}
 	}
 	return b.String()
