@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 30m
 # envtest (controller-runtime) finds kube-apiserver and etcd here.
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build tools generate test test-tkn compat-docs unit lint bench bench-listener bench-executor bench-matrix bench-dashboard run fuzz clean e2e-node soak image
+.PHONY: all build tools generate test test-tkn test-upstream-examples compat-docs unit lint bench bench-listener bench-executor bench-matrix bench-dashboard run fuzz clean e2e-node soak image
 
 all: build
 
@@ -73,6 +73,11 @@ generate: $(BIN)/controller-gen
 test-tkn: tools build $(BIN)/tkn
 	HOOKRUN_TKN=$(BIN)/tkn KUBEBUILDER_ASSETS=$(BIN) $(GO) test -count=1 -run TestTkn -v -timeout 20m ./test/e2e/
 
+## test-upstream-examples: every example of Tekton's examples/v1 that needs no network, run by the executor and
+## a node agent; the outcomes against Tekton's e2e expectation and the known-failures table (not part of make test).
+test-upstream-examples: tools
+	HOOKRUN_UPSTREAM_EXAMPLES=1 KUBEBUILDER_ASSETS=$(BIN) $(GO) test -count=1 -run TestUpstreamExamples -v -timeout 30m ./executor/
+
 ## test: unit + integration tests against a real kube-apiserver + etcd (and headless chromium for dashboard/).
 test: tools lint
 	@hack/install-chromium.sh
@@ -130,7 +135,7 @@ run: tools build
 ## e2e-node: the executor's Pods in real containers: kubelet + containerd + runc on this machine (root; see
 ## test/e2enode). Installs Debian's containerd, runc, CNI plugins, umoci, busybox-static, debootstrap when missing.
 E2E_NODE_TOOLS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubelet $(BIN)/kube-scheduler $(BIN)/kube-controller-manager \
-	$(BIN)/kube-proxy $(BIN)/kubectl
+	$(BIN)/kube-proxy $(BIN)/kubectl $(BIN)/tkn
 E2E_NODE_TIMEOUT ?= 30m
 e2e-node:
 	@hack/e2e-node/install.sh

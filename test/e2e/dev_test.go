@@ -30,6 +30,23 @@ import (
 	"github.com/hookrun/hookrun/test/controlplane"
 )
 
+// buildHookrun builds the hookrun binary into a fresh temporary directory and returns the repository
+// root and the binary.
+func buildHookrun(t *testing.T) (root, bin string) {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(t.TempDir(), "hookrun")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return root, bin
+}
+
 type devProc struct {
 	cmd    *exec.Cmd
 	out    *bytes.Buffer
@@ -164,17 +181,8 @@ func TestDevLoop(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git is not installed: the github-push example clones a local repository (%v)", err)
 	}
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "hookrun")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	root, bin := buildHookrun(t)
+	tmp := filepath.Dir(bin)
 	state := filepath.Join(tmp, "state")
 	d := startDev(t, root, bin, state)
 	checkDevSecurity(t, d, root, bin)

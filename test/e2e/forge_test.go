@@ -18,7 +18,6 @@ import (
 	"github.com/hookrun/hookrun/forge"
 	"github.com/hookrun/hookrun/forge/forgetest"
 	"github.com/hookrun/hookrun/listener"
-	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // TestDevForgeStatus: under `hookrun dev`, the github-push example with its status param turned on (and
@@ -27,17 +26,8 @@ func TestDevForgeStatus(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git is not installed: the github-push example clones a local repository (%v)", err)
 	}
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "hookrun")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	root, bin := buildHookrun(t)
+	tmp := filepath.Dir(bin)
 	const token = "e2e-forge-token"
 	srv := forgetest.NewServer(token)
 	defer srv.Close()

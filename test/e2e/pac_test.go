@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,24 +16,14 @@ import (
 	"github.com/hookrun/hookrun/forge"
 	"github.com/hookrun/hookrun/forge/forgetest"
 	"github.com/hookrun/hookrun/listener"
-	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // TestDevPAC: under `hookrun dev`, a Repository and a fake GitHub serving `.tekton/` at a commit; a push
 // to /hooks/pac creates the commit's PipelineRun, the node agent runs it to success, and the commit gets
 // pending then success under context hookrun/NAME.
 func TestDevPAC(t *testing.T) {
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "hookrun")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	root, bin := buildHookrun(t)
+	tmp := filepath.Dir(bin)
 	const token, hook = "e2e-pac-token", "e2e-pac-hook"
 	const sha = "0123456789abcdef0123456789abcdef01234567"
 	srv := forgetest.NewServer(token)

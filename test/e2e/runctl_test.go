@@ -16,7 +16,6 @@ import (
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/listener"
 	"github.com/hookrun/hookrun/runctl"
-	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // runctlConfig: one EventListener per concurrency policy, each running a 2-second Pipeline per push, the
@@ -70,17 +69,8 @@ spec:
 // delivery; queue: a branch's runs run one at a time in push order while another branch's run runs
 // beside them.
 func TestDevConcurrencyGroups(t *testing.T) {
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "hookrun")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	root, bin := buildHookrun(t)
+	tmp := filepath.Dir(bin)
 	d := startDev(t, root, bin, filepath.Join(tmp, "state"))
 	apply := exec.Command(filepath.Join(root, "bin", "kubectl"), "--kubeconfig", filepath.Join(d.state, "kubeconfig"), "apply", "-f", "-")
 	apply.Stdin = strings.NewReader(runctlConfig + "---" + runctlListener("runctl-cancel", "cancel-in-progress") + "---" + runctlListener("runctl-queue", "queue"))

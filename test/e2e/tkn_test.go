@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
-	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 const tknConfig = `
@@ -82,19 +81,10 @@ func TestTkn(t *testing.T) {
 	if bin == "" {
 		t.Skip("HOOKRUN_TKN is not set: make test-tkn builds tkn and runs this test")
 	}
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, hookrun := buildHookrun(t)
+	tmp := filepath.Dir(hookrun)
 	if !filepath.IsAbs(bin) {
 		bin = filepath.Join(root, bin)
-	}
-	tmp := t.TempDir()
-	hookrun := filepath.Join(tmp, "hookrun")
-	build := exec.Command("go", "build", "-o", hookrun, "./cmd/hookrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
 	}
 	d := startDev(t, root, hookrun, filepath.Join(tmp, "state"))
 	kc := filepath.Join(d.state, "kubeconfig")

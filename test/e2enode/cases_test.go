@@ -3,6 +3,8 @@ package e2enode
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,6 +89,7 @@ spec:
 	if tr.Status.Steps[0].Terminated == nil {
 		t.Errorf("step states not reported: %+v", tr.Status.Steps)
 	}
+	n.checkTknLogs(t, ns, tr.Name, count)
 
 	// The wrapper alone, on the host (no kubelet, no container): `hookrun step run -- /bin/true` against
 	// /bin/true itself, so the figure above can be told apart from this machine's noise.
@@ -712,4 +715,31 @@ func envOf(c corev1.Container, name string) string {
 		}
 	}
 	return ""
+}
+
+// checkTknLogs: Tekton's CLI (bin/tkn, built by make test-tkn and make e2e-node) shows exactly the Task's
+// steps for a run on the real kubelet, through its log API.
+func (n *node) checkTknLogs(t *testing.T, ns, taskRun string, steps int) {
+	tkn := filepath.Join(n.bin, "tkn")
+	cmd := exec.Command(tkn, "taskrun", "logs", taskRun, "-n", ns)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.kubeconfig, "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("tkn taskrun logs %s: %v\n%s", taskRun, err, out)
+		return
+	}
+	var want []string
+	for i := 1; i <= steps; i++ {
+		want = append(want, fmt.Sprintf("[s%d] step-%d", i, i))
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "[") {
+			got = append(got, strings.TrimSpace(l))
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("tkn taskrun logs on the real kubelet: %q, want %q\n%s", got, want, out)
+	}
+	timings.note("tkn taskrun logs on the real kubelet: the Task's %d steps, nothing else", steps)
 }
