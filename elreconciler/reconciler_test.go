@@ -208,8 +208,9 @@ spec:
 			pod := d.Spec.Template.Spec
 			c := pod.Containers[0]
 			wantArgs(t, c.Args, "--tls-cert=/etc/triggers/tls/tls.crt", "--tls-key=/etc/triggers/tls/tls.key")
-			want(t, "volume", len(pod.Volumes) == 1 && pod.Volumes[0].Secret != nil && pod.Volumes[0].Secret.SecretName == "tls-secret", true)
-			want(t, "mount", len(c.VolumeMounts) == 1 && c.VolumeMounts[0].MountPath == "/etc/triggers/tls", true)
+			// /tmp (an emptyDir: the root file system is read-only), then the certificate.
+			want(t, "volume", len(pod.Volumes) == 2 && pod.Volumes[0].EmptyDir != nil && pod.Volumes[1].Secret != nil && pod.Volumes[1].Secret.SecretName == "tls-secret", true)
+			want(t, "mount", len(c.VolumeMounts) == 2 && c.VolumeMounts[0].MountPath == "/tmp" && c.VolumeMounts[1].MountPath == "/etc/triggers/tls", true)
 			want(t, "probe scheme", probe(c.ReadinessProbe), "HTTPS /readyz 8080")
 			want(t, "service ports", fmt.Sprint(svcPorts(s.Spec.Ports)), "[https-listener:8443->8080 http-metrics:9000->9000]")
 		},

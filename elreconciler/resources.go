@@ -40,6 +40,7 @@ const (
 	EnvTLSCert   = "TLS_CERT"
 	EnvTLSKey    = "TLS_KEY"
 	TLSVolume    = "https-connection"
+	tmpVolume    = "tmp"
 	TLSMountPath = "/etc/triggers/tls"
 
 	// AnnotationSpecHash holds a hash of what the reconciler last wrote, so it updates (and the
@@ -266,10 +267,13 @@ func deployment(el *triggersv1beta1.EventListener, s shape, image string) *appsv
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		}
 	}
+	// The root file system is read-only: /tmp is an emptyDir (the binary's packages may use it at start).
+	pod.Volumes = []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	pod.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}}
 	if s.tls != nil {
-		pod.Volumes = []corev1.Volume{{Name: TLSVolume, VolumeSource: corev1.VolumeSource{
-			Secret: &corev1.SecretVolumeSource{SecretName: s.tls.secret}}}}
-		pod.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: TLSVolume, MountPath: TLSMountPath, ReadOnly: true}}
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: TLSVolume, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: s.tls.secret}}})
+		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: TLSVolume, MountPath: TLSMountPath, ReadOnly: true})
 	}
 	podLabels := maps.Clone(el.Labels)
 	if podLabels == nil {
