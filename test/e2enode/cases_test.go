@@ -412,7 +412,12 @@ spec:
 	}
 	tr := n.taskRun(t, pr, "slow")
 	// Tekton cancels the TaskRuns of a PipelineRun that timed out ("TaskRun cancelled as the PipelineRun it
-	// belongs to has timed out"); a TaskRun timing out on its own says TaskRunTimeout.
+	// belongs to has timed out"); a TaskRun timing out on its own says TaskRunTimeout. The TaskRun's own
+	// reconcile writes that just after the PipelineRun's.
+	_ = waitFor(30*time.Second, "run-timeout TaskRun ended", func() (bool, error) {
+		tr = n.taskRun(t, pr, "slow")
+		return trCondition(tr).Status != corev1.ConditionUnknown, nil
+	})
 	if c := trCondition(tr); c.Status != corev1.ConditionFalse ||
 		!(c.Reason == "TaskRunTimeout" || c.Reason == "TaskRunCancelled" && strings.Contains(c.Message, "timed out")) {
 		t.Errorf("run-timeout TaskRun: %+v", c)

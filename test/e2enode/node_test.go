@@ -27,6 +27,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hookrun/hookrun/api"
+	"github.com/hookrun/hookrun/node/kubeletpki"
 )
 
 // Names the node uses. The images are imported under these names (see hack/e2e-node/images.sh).
@@ -51,6 +52,7 @@ type node struct {
 	hookrun             string // static hookrun binary (also packed in hookrunImage)
 	ctrSock             string
 	kubeconfig          string
+	kubeletPKI          *kubeletpki.Files // the kubelet's serving certificate and the API server's client one
 
 	env     *envtest.Environment
 	cfg     *rest.Config
@@ -418,11 +420,19 @@ func (n *node) startControlPlane() error {
 	}
 	apiserver := &envtest.APIServer{CertDir: filepath.Join(n.run, "apiserver")}
 	apiserver.SecureServing.CA = ca
-	apiserver.Configure().
+	args := apiserver.Configure().
 		Disable("disable-admission-plugins").
 		Set("bind-address", "0.0.0.0").
 		Set("advertise-address", gatewayIP).
 		Set("service-cluster-ip-range", serviceCIDR)
+	// kubectl logs and tkn read step logs from the kubelet through the API server: the kubelet accepts
+	// only the API server's client certificate, and serves one the API server checks.
+	if n.kubeletPKI, err = kubeletpki.Generate(filepath.Join(n.run, "kubelet-pki"), hostAddresses()); err != nil {
+		return err
+	}
+	for _, f := range n.kubeletPKI.APIServerFlags() {
+		args.Set(f[0], f[1])
+	}
 	n.env.ControlPlane.APIServer = apiserver
 	cfg, err := n.env.Start()
 	if err != nil {
@@ -487,8 +497,8 @@ leaderElection:
 	}
 	kubeletCfg := filepath.Join(n.run, "kubelet.yaml")
 	// cgroup v1 host: failCgroupV1 false, cgroupfs, no QoS cgroups, no node allocatable enforcement.
-	// Anonymous and webhook authentication off; the API server never needs to call this kubelet (the suite
-	// reads container logs from podLogsDir).
+	// Anonymous and webhook authentication off: only the API server's client certificate is accepted (for
+	// kubectl logs and tkn); the suite itself reads container logs from podLogsDir.
 	if err := os.WriteFile(kubeletCfg, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false
@@ -498,13 +508,16 @@ enforceNodeAllocatable: []
 failSwapOn: false
 containerRuntimeEndpoint: unix://%[1]s
 imageServiceEndpoint: unix://%[1]s
-address: 127.0.0.1
+address: 0.0.0.0
 port: %[2]d
 readOnlyPort: 0
 healthzPort: 0
+tlsCertFile: %[4]s
+tlsPrivateKeyFile: %[5]s
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: false}
+  x509: {clientCAFile: %[6]s}
 authorization:
   mode: AlwaysAllow
 podLogsDir: %[3]s
@@ -517,7 +530,7 @@ evictionHard:
   nodefs.available: "1%%"
   imagefs.available: "1%%"
 resolvConf: /etc/resolv.conf
-`, n.ctrSock, port, filepath.Join(n.run, "pod-logs"))), 0o644); err != nil {
+`, n.ctrSock, port, filepath.Join(n.run, "pod-logs"), n.kubeletPKI.ServingCert, n.kubeletPKI.ServingKey, n.kubeletPKI.CACert)), 0o644); err != nil {
 		return err
 	}
 	kubelet, err := n.startProc("kubelet", filepath.Join(n.bin, "kubelet"),
@@ -794,4 +807,17 @@ func (n *node) podLogs(pod *corev1.Pod) string {
 		}
 	}
 	return b.String()
+}
+
+// hostAddresses are the names and addresses the kubelet's serving certificate covers: the API server
+// dials the node's InternalIP, which the kubelet picks among this host's addresses.
+func hostAddresses() []string {
+	out := []string{"127.0.0.1", "localhost", nodeName}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			out = append(out, ipn.IP.String())
+		}
+	}
+	return out
 }
