@@ -118,7 +118,13 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 			fmt.Fprintln(opts.Stderr, "hookrun step: step results directory:", err)
 		}
 	}
-	failure, err := awaitTurn(waitContext(ctx, opts.Signals), opts.WaitFile)
+	var failure string
+	var err error
+	if opts.WaitFile != "" {
+		wctx, done := waitContext(ctx, opts.Signals)
+		failure, err = awaitTurn(wctx, opts.WaitFile)
+		done()
+	}
 	if err != nil || failure != "" {
 		return notRun(opts, failure, err)
 	}

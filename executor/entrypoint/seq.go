@@ -121,19 +121,25 @@ func awaitTurn(ctx context.Context, waitFile string) (failure string, err error)
 }
 
 // waitContext is ctx, also cancelled by a signal (the kubelet stopping the Pod) while the step waits.
-func waitContext(ctx context.Context, signals <-chan os.Signal) context.Context {
-	if signals == nil {
-		return ctx
-	}
+// Call done when the wait is over: from then on signals go to the step (runStep forwards them).
+func waitContext(ctx context.Context, signals <-chan os.Signal) (wctx context.Context, done func()) {
 	ctx, cancel := context.WithCancel(ctx)
+	if signals == nil {
+		return ctx, cancel
+	}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		select {
 		case <-signals:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	return ctx
+	return ctx, func() {
+		cancel()
+		<-stopped
+	}
 }
 
 // notRun reports a step that did not run because an earlier step failed (failure names it) or because
