@@ -66,10 +66,52 @@ var upstreamExpectFail = map[string]bool{}
 // knownUpstream lists the examples that do not end as Tekton's e2e expects on hookrun today, with the cause
 // found: outcome is "failed" (the run ended failed) or "refused" (the API server or the executor refused
 // it). A listed example that ends as expected, or an unlisted one that does not, fails the test.
-var knownUpstream = map[string]struct{ outcome, reason string }{}
+var knownUpstream = map[string]struct{ outcome, reason string }{
+	// Refused on purpose (docs/compatibility.md).
+	"pipelineruns/alpha/pipelines-in-pipelines.yaml":             {"refused", "Pipelines in Pipelines (alpha) are not supported by hookrun"},
+	"pipelineruns/alpha/pipelines-in-pipelines-ref.yaml":         {"refused", "Pipelines in Pipelines (alpha) are not supported by hookrun"},
+	"pipelineruns/alpha/pipelines-in-pipelines-ref-complex.yaml": {"refused", "Pipelines in Pipelines (alpha) are not supported by hookrun"},
+
+	// hookrun: stricter or different from Tekton.
+	"taskruns/beta/emit-array-results.yaml":   {"refused", `taskRef.kind: "task" (lower case) is refused; Tekton takes any kind but ClusterTask as a Task`},
+	"taskruns/beta/workspace-in-sidecar.yaml": {"refused", "the CRD requires sidecars[].name; Tekton allows an unnamed sidecar"},
+	"taskruns/workspace-in-sidecar.yaml":      {"refused", "the CRD requires sidecars[].name; Tekton allows an unnamed sidecar"},
+	"taskruns/step-script.yaml": {"failed", "the script travels in the HOOKRUN_SCRIPT env var, whose value the kubelet " +
+		"(and node agent) expands: '$$' becomes '$' (step dollar-signs-allowed)"},
+	"pipelineruns/ignore-step-error.yaml": {"failed", "onError: $(params.CONTINUE) is not substituted: the step runs " +
+		"as stopAndFail and its exit 1 fails the TaskRun"},
+	"taskruns/stepaction-params.yaml": {"failed", "a StepAction object param passed $(params.enumparam[*]) (an undeclared, " +
+		"propagated string param) comes out as the literal $(params.enumparam.v1); Tekton uses the StepAction's default"},
+	"pipelineruns/beta/isolated-workspaces.yaml": {"failed", "the step's workspaces[].mountpath (lower case, as the example " +
+		"writes it) does not reach the Pod: the workspace is at /workspace/creds, the step looks at /creds"},
+	"pipelineruns/alpha/consume-artifacts-from-task.yaml": {"failed", "artifacts (alpha): $(artifacts.path) is left " +
+		"unsubstituted (not refused either)"},
+	"taskruns/alpha/task-artifacts.yaml": {"failed", "artifacts (alpha): $(artifacts.path) is left unsubstituted " +
+		"(not refused either)"},
+	"taskruns/alpha/produce-consume-artifacts.yaml": {"failed", "artifacts (alpha): $(step.artifacts.path) is left " +
+		"unsubstituted (not refused either)"},
+
+	// The node agent runs scripts with the host's interpreters.
+	"pipelineruns/beta/pipelinerun-with-matrix.yaml": {"failed", "node agent runs the #!/usr/bin/env sh script with the " +
+		"host's dash: `[ a == b ]` (unexpected operator)"},
+	"pipelineruns/beta/using-retries-and-retry-count-variables.yaml": {"failed", "node agent runs the #!/usr/bin/env sh " +
+		"script with the host's dash: `[ a == b ]` (unexpected operator)"},
+	"taskruns/ignore-step-error.yaml": {"failed", "node agent runs the #!/usr/bin/env sh script with the host's dash: " +
+		"`[ a == b ]` (unexpected operator)"},
+	"pipelineruns/using-optional-workspaces-in-when-expressions.yaml": {"failed", "#!/usr/bin/env ash: the host has no ash"},
+	"taskruns/beta/workspace-isolation.yaml":                          {"failed", "#!/usr/bin/env ash: the host has no ash"},
+	"taskruns/creds-init-only-mounts-provided-credentials.yaml":       {"failed", "#!/usr/bin/env ash: the host has no ash"},
+}
 
 // upstreamTimeout bounds each example: most end in seconds; the slowest sleep or time out on purpose.
 const upstreamTimeout = 3 * time.Minute
+
+// flakyUpstream lists the examples whose outcome depends on timing on hookrun, with why: either outcome is
+// accepted (and reported).
+var flakyUpstream = map[string]string{
+	"taskruns/sidecar-ready-script.yaml": "the step may start before the sidecar's script wrote /shared/message: a " +
+		"native sidecar without a probe counts as started at once (Tekton's readiness annotation is slower)",
+}
 
 type upstreamResult struct {
 	file, outcome, detail string
@@ -106,6 +148,11 @@ func TestUpstreamExamples(t *testing.T) {
 			t.Errorf("upstreamNetwork names %s, which is not in %s", f, dir)
 		}
 	}
+	for f := range flakyUpstream {
+		if !contains(files, f) {
+			t.Errorf("flakyUpstream names %s, which is not in %s", f, dir)
+		}
+	}
 	for f := range knownUpstream {
 		if !contains(files, f) {
 			t.Errorf("knownUpstream names %s, which is not in %s", f, dir)
@@ -133,8 +180,9 @@ func TestUpstreamExamples(t *testing.T) {
 						want = "failed"
 					}
 					k, isKnown := knownUpstream[f]
+					_, flaky := flakyUpstream[f]
 					switch {
-					case r.outcome == "skipped-network":
+					case r.outcome == "skipped-network", flaky:
 					case isKnown && r.outcome == want:
 						t.Errorf("%s is listed in knownUpstream (%s: %s) but ended %s: drop it from the table", f, k.outcome, k.reason, r.outcome)
 					case isKnown && r.outcome != k.outcome:
@@ -164,13 +212,17 @@ func TestUpstreamExamples(t *testing.T) {
 			label += "-known"
 			r.detail = k.reason
 		}
+		if why, flaky := flakyUpstream[f]; flaky && r.outcome != "succeeded" {
+			label = "failed-flaky"
+			r.detail = why + ": " + r.detail
+		}
 		totals[label]++
 		fmt.Fprintf(&b, "  %-16s %-80s %s\n", label, f, oneLine(r.detail, 200))
 	}
-	fmt.Fprintf(&b, "upstream examples: %d succeeded, %d failed-known, %d refused-known, %d skipped-network, %d failed (unlisted), %d refused (unlisted), %d other; %d in all\n",
-		totals["succeeded"], totals["failed-known"], totals["refused-known"], totals["skipped-network"],
+	fmt.Fprintf(&b, "upstream examples: %d succeeded, %d failed-known, %d refused-known, %d failed-flaky, %d skipped-network, %d failed (unlisted), %d refused (unlisted), %d other; %d in all\n",
+		totals["succeeded"], totals["failed-known"], totals["refused-known"], totals["failed-flaky"], totals["skipped-network"],
 		totals["failed"], totals["refused"],
-		len(files)-totals["succeeded"]-totals["failed-known"]-totals["refused-known"]-totals["skipped-network"]-totals["failed"]-totals["refused"],
+		len(files)-totals["succeeded"]-totals["failed-known"]-totals["refused-known"]-totals["failed-flaky"]-totals["skipped-network"]-totals["failed"]-totals["refused"],
 		len(files))
 	t.Log("\n" + b.String())
 }
