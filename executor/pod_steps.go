@@ -53,7 +53,7 @@ func (b *podBuilder) sidecarContainers() []corev1.Container {
 		}
 		if sc.Script != "" {
 			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", SidecarPrefix + name, "--on-error", "stopAndFail", "--"}
-			c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: sc.Script})
+			c.Env = append(c.Env, scriptEnv(sc.Script))
 		}
 		out = append(out, c)
 	}
@@ -77,7 +77,7 @@ func (b *podBuilder) gitInputContainers() []corev1.Container {
 			{Name: "HOOKRUN_GIT_DEPTH", Value: defaultString(r.Params["depth"], "1")},
 			{Name: "HOOKRUN_GIT_DEST", Value: r.path(false)},
 		})
-		env = append(env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: gitCloneScript})
+		env = append(env, scriptEnv(gitCloneScript))
 		out = append(out, corev1.Container{
 			Name:                     StepPrefix + name,
 			Image:                    b.req.Opts.GitImage,
@@ -171,7 +171,7 @@ func (b *podBuilder) stepContainer(i int) (corev1.Container, error) {
 	}
 	c.Command = append(wrapperCommand(w), st.Command...)
 	if st.Script != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: st.Script})
+		c.Env = append(c.Env, scriptEnv(st.Script))
 	}
 	c.TerminationMessagePath = entrypoint.TerminationPath
 	return c, nil
@@ -334,4 +334,10 @@ func (b *podBuilder) stepResultRefs(i int, st pipelinev1.Step) []entrypoint.Step
 		}
 	}
 	return out
+}
+
+// scriptEnv carries a script to the wrapper. The kubelet expands $(VAR) and $$ in environment values, so
+// every $ is doubled: the step gets its script exactly as written.
+func scriptEnv(script string) corev1.EnvVar {
+	return corev1.EnvVar{Name: entrypoint.ScriptEnv, Value: strings.ReplaceAll(script, "$", "$$")}
 }

@@ -199,7 +199,17 @@ spec:
 	checkPodBasics(t, pod, "build", "kaniko")
 }
 
+// envValue is the value the container's process sees: for the script variable, as the kubelet expands
+// it ($$ → $).
 func envValue(c corev1.Container, name string) string {
+	v := rawEnvValue(c, name)
+	if name == "HOOKRUN_SCRIPT" {
+		v = strings.ReplaceAll(v, "$$", "$")
+	}
+	return v
+}
+
+func rawEnvValue(c corev1.Container, name string) string {
 	for _, e := range c.Env {
 		if e.Name == name {
 			return e.Value

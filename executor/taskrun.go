@@ -334,7 +334,7 @@ func propagateWorkspaces(s *pipelinev1.TaskSpec, bindings []pipelinev1.Workspace
 // refusedTaskRef rejects the kinds of task reference hookrun does not run, and resolver refs whose params
 // are wrong (checked, not fetched: resolve.go fetches).
 func refusedTaskRef(ref *pipelinev1.TaskRef, field string) error {
-	if ref.Kind != "" && ref.Kind != "Task" && ref.Kind != "ClusterTask" {
+	if ref.Kind != "" && !strings.EqualFold(ref.Kind, "Task") && ref.Kind != "ClusterTask" {
 		return invalid(ReasonResolutionFailed, "%s.kind: %q is not supported by hookrun (Task or ClusterTask)", field, ref.Kind)
 	}
 	return checkRef(ref.Resolver, ref.Params, field, ReasonResolutionFailed)

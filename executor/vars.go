@@ -481,6 +481,8 @@ func substituteStep(st pipelinev1.Step, v subst.Resolver) pipelinev1.Step {
 	st.Env = substituteEnv(st.Env, v)
 	st.EnvFrom = substituteEnvFrom(st.EnvFrom, v)
 	st.VolumeMounts = substituteMounts(st.VolumeMounts, v)
+	st.OnError = pipelinev1.OnErrorType(subst.String(string(st.OnError), v))
+	st.ImagePullPolicy = corev1.PullPolicy(subst.String(string(st.ImagePullPolicy), v))
 	return st
 }
 

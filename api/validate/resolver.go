@@ -3,6 +3,7 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/resolve"
@@ -10,7 +11,7 @@ import (
 
 // taskRef checks a taskRef's kind and, for a remote reference, its resolver and params (without fetching).
 func (v *validator) taskRef(path string, ref *pipelinev1.TaskRef) {
-	if ref.Kind != "" && ref.Kind != "Task" && ref.Kind != "ClusterTask" {
+	if ref.Kind != "" && !strings.EqualFold(ref.Kind, "Task") && ref.Kind != "ClusterTask" {
 		v.add(path+".kind", "%q is not a kind hookrun runs (Task or ClusterTask)", ref.Kind)
 	}
 	v.resolverRef(path, ref.Resolver, ref.Params, ref.Bundle, ref.Name)
