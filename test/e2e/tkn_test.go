@@ -129,8 +129,13 @@ func TestTkn(t *testing.T) {
 	})
 
 	t.Run("taskrun logs -f follows", func(t *testing.T) {
-		tkn(t, bin, kc, "task", "start", "tkn-slow", "-n", "default")
-		out := tkn(t, bin, kc, "taskrun", "logs", "--last", "-f", "-n", "default")
+		started := tkn(t, bin, kc, "task", "start", "tkn-slow", "-n", "default")
+		m := regexp.MustCompile(`TaskRun started: (\S+)`).FindStringSubmatch(started)
+		if m == nil {
+			t.Fatalf("tkn task start did not name the TaskRun:\n%s", started)
+		}
+		// By name: --last may still see the previous run when both were created in the same second.
+		out := tkn(t, bin, kc, "taskrun", "logs", m[1], "-f", "-n", "default")
 		if got := strings.Join(logLines(out), "|"); got != "[wait] start|[wait] end" {
 			t.Fatalf("followed %q\n%s", got, out)
 		}
