@@ -245,25 +245,7 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 		}
 		return failed("template: " + err.Error())
 	}
-	if key != "" && cp.runctl.Mode == runctl.Skip {
-		busy, err := s.busyGroup(ctx, key, objs)
-		if err != nil {
-			res.unavailable = true
-			return failed(err.Error())
-		}
-		if busy != "" {
-			res.Status, res.Reason = StatusSkipped, fmt.Sprintf("concurrency group %q is busy with %s (policy skip)", key, busy)
-			return res
-		}
-	}
-	cancelled := res.Cancelled
-	res = s.create(ctx, el, t, d, values, objs, made)
-	res.Cancelled = cancelled
-	s.cancelSuperseded(ctx, cp.runctl, key, queuedAt, d, &res)
-	if note != "" && res.Reason == "" {
-		res.Reason = note
-	}
-	return res
+	return s.createInGroup(ctx, el, t, cp.runctl, d, group{key: key, queuedAt: queuedAt}, values, objs, made, res, note)
 }
 
 // renderOptions are the labels, annotations and deterministic names of what t renders for d.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/runctl"
 	"github.com/hookrun/hookrun/templates"
 )
@@ -185,4 +186,36 @@ func resourceNamespaces(rs []Resource) []string {
 		}
 	}
 	return out
+}
+
+// group is the concurrency group a delivery's runs join ("" key: none) and when they were queued.
+type group struct {
+	key      string
+	queuedAt time.Time
+}
+
+// createInGroup creates what t rendered, under its run control: a busy "skip" group skips it, and a
+// cancel-in-progress group's older runs are cancelled once it exists. res carries what earlier stages
+// said (runs a closed pull request cancelled); note, if the trigger says nothing else, is its reason.
+func (s *Server) createInGroup(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, p *runctl.Policy, d delivery, g group,
+	values map[string]string, objs []*unstructured.Unstructured, made *[]createdObj, res TriggerResult, note string) TriggerResult {
+	if g.key != "" && p.Mode == runctl.Skip {
+		busy, err := s.busyGroup(ctx, g.key, objs)
+		if err != nil {
+			res.Status, res.Reason, res.unavailable = StatusFailed, err.Error(), true
+			return res
+		}
+		if busy != "" {
+			res.Status, res.Reason = StatusSkipped, fmt.Sprintf("concurrency group %q is busy with %s (policy skip)", g.key, busy)
+			return res
+		}
+	}
+	cancelled := res.Cancelled
+	res = s.create(ctx, el, t, d, values, objs, made)
+	res.Cancelled = cancelled
+	s.cancelSuperseded(ctx, p, g.key, g.queuedAt, d, &res)
+	if note != "" && res.Reason == "" {
+		res.Reason = note
+	}
+	return res
 }

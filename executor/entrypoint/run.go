@@ -141,30 +141,7 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		}
 		return 0, nil
 	}
-	if len(opts.StepResults) > 0 {
-		res, rerr := collectStepResults(opts.StepsDir, opts.Name, opts.StepResults)
-		switch {
-		case rerr != nil:
-			fmt.Fprintln(opts.Stderr, "hookrun step:", rerr)
-			if msg.ExitCode == 0 {
-				msg = Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: rerr.Error()}
-			}
-		default:
-			msg.StepResults = res
-		}
-	}
-	if len(opts.Results) > 0 {
-		res, rerr := collectResults(opts.ResultsDir, opts.StepsDir, opts.Results)
-		switch {
-		case rerr != nil:
-			fmt.Fprintln(opts.Stderr, "hookrun step:", rerr)
-			if msg.ExitCode == 0 {
-				msg = Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: rerr.Error()}
-			}
-		case len(res) > 0:
-			msg.Results = res
-		}
-	}
+	msg = withResults(opts, msg)
 	reported, reportedSteps := copyMap(msg.Results), map[string]string{}
 	for k, v := range msg.StepResults {
 		reportedSteps[opts.Name+"/"+k] = v
@@ -196,6 +173,32 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		code = 0
 	}
 	return code, err
+}
+
+// withResults adds to msg the results and step results the step wrote; one that cannot be read (too
+// large) fails a step that had succeeded.
+func withResults(opts RunOptions, msg Message) Message {
+	fail := func(err error) {
+		fmt.Fprintln(opts.Stderr, "hookrun step:", err)
+		if msg.ExitCode == 0 {
+			msg = Message{ExitCode: 1, Reason: ReasonResultTooLarge, Message: err.Error()}
+		}
+	}
+	if len(opts.StepResults) > 0 {
+		if res, err := collectStepResults(opts.StepsDir, opts.Name, opts.StepResults); err != nil {
+			fail(err)
+		} else {
+			msg.StepResults = res
+		}
+	}
+	if len(opts.Results) > 0 {
+		if res, err := collectResults(opts.ResultsDir, opts.StepsDir, opts.Results); err != nil {
+			fail(err)
+		} else if len(res) > 0 {
+			msg.Results = res
+		}
+	}
+	return msg
 }
 
 // writeExitCode records the exit code at /tekton/steps/<name>/exitCode ($(steps.<name>.exitCode.path)).

@@ -109,10 +109,15 @@ func TestDevForgeStatus(t *testing.T) {
 	if s := strings.Join(states, ","); s != "pending,success" {
 		t.Fatalf("statuses on %s@%s: %q, want pending,success; requests %+v\n%s", push.Repository.FullName, push.After, s, srv.Requests(), d.out)
 	}
-	if err := d.client.Get(ctx, client.ObjectKeyFromObject(pr), pr); err != nil {
-		t.Fatal(err)
-	}
-	if v := pr.Annotations[forge.AnnotationReported]; v != "running,success" {
-		t.Errorf("%s = %q", forge.AnnotationReported, v)
+	// The reporter records a state on the run just after the forge answered it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if err := d.client.Get(ctx, client.ObjectKeyFromObject(pr), pr); err != nil {
+			t.Fatal(err)
+		}
+		if v := pr.Annotations[forge.AnnotationReported]; v == "running,success" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s = %q, want running,success", forge.AnnotationReported, v)
+		}
 	}
 }
