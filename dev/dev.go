@@ -4,7 +4,6 @@
 package dev
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,18 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -38,7 +33,6 @@ import (
 
 	"github.com/hookrun/hookrun/api"
 	"github.com/hookrun/hookrun/api/load"
-	"github.com/hookrun/hookrun/api/validate"
 	"github.com/hookrun/hookrun/dashboard"
 	"github.com/hookrun/hookrun/deploy"
 	"github.com/hookrun/hookrun/elstatus"
@@ -398,75 +392,6 @@ func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *cont
 	return &components{mgr: mgr, lcache: lcache}, nil
 }
 
-func loadConfigs(paths []string) ([]load.Object, error) {
-	if len(paths) == 0 {
-		return nil, nil
-	}
-	objs, problems, _, err := validate.Files(paths)
-	if err != nil {
-		return nil, err
-	}
-	if len(problems) > 0 {
-		var b strings.Builder
-		for _, p := range problems {
-			b.WriteString("\n  " + p.String())
-		}
-		return nil, fmt.Errorf("the manifests in %s have problems (nothing was started):%s", strings.Join(paths, ", "), b.String())
-	}
-	return objs, nil
-}
-
-// applyAll server-side applies every object (namespace defaulted), so a restart updates edited manifests.
-func applyAll(ctx context.Context, c client.Client, objs []load.Object, ns string) error {
-	for _, o := range objs {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(o.JSON); err != nil {
-			return fmt.Errorf("%s: %w", o.Where(), err)
-		}
-		if u.GetNamespace() == "" && namespaced(u) {
-			u.SetNamespace(ns)
-		}
-		if u.GetName() == "" {
-			if err := c.Create(ctx, u); err != nil {
-				return fmt.Errorf("%s: create: %w", o.Where(), err)
-			}
-			continue
-		}
-		if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("hookrun-dev"), client.ForceOwnership); err != nil {
-			return fmt.Errorf("%s: apply: %w", o.Where(), err)
-		}
-	}
-	return nil
-}
-
-// applyManifest server-side applies every document of a multi-document YAML manifest.
-func applyManifest(ctx context.Context, c client.Client, data []byte) error {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("hookrun-dev"), client.ForceOwnership); err != nil {
-			return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
-		}
-	}
-}
-
-func namespaced(u *unstructured.Unstructured) bool {
-	switch u.GetKind() {
-	case "Namespace", "ClusterTriggerBinding", "ClusterInterceptor", "ClusterTask", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition":
-		return false
-	}
-	return true
-}
-
 func writeKubeconfig(cfg *rest.Config, path string) error {
 	c := clientcmdapi.NewConfig()
 	c.Clusters["hookrun-dev"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
@@ -474,129 +399,4 @@ func writeKubeconfig(cfg *rest.Config, path string) error {
 	c.Contexts["hookrun-dev"] = &clientcmdapi.Context{Cluster: "hookrun-dev", AuthInfo: "hookrun-dev", Namespace: "default"}
 	c.CurrentContext = "hookrun-dev"
 	return clientcmd.WriteToFile(*c, path)
-}
-
-// prepareRepo makes state/repo, a git repository with a passing test script, on first use, and writes
-// state/push.json: a GitHub push event for its HEAD whose clone_url points at it, so the github-push
-// example runs without network. It returns the payload path.
-func prepareRepo(state string) (string, error) {
-	repo := filepath.Join(state, "repo")
-	if _, err := exec.LookPath("git"); err != nil {
-		return "", errors.New("git is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(repo, ".git")); err != nil {
-		if err := os.MkdirAll(repo, 0o755); err != nil {
-			return "", err
-		}
-		files := map[string]string{
-			"README.md":  "# demo\n\nA repository `hookrun dev` made so the github-push example has something to clone.\n",
-			"test.sh":    "#!/bin/sh\nset -e\necho \"running tests in $(pwd)\"\ntest -f README.md\necho \"all tests passed\"\n",
-			"Dockerfile": "FROM alpine:3.20\nCOPY README.md /\n",
-		}
-		for name, body := range files {
-			if err := os.WriteFile(filepath.Join(repo, name), []byte(body), 0o755); err != nil {
-				return "", err
-			}
-		}
-		for _, args := range [][]string{
-			{"init", "--quiet", "--initial-branch=main"},
-			{"add", "."},
-			{"-c", "user.name=hookrun", "-c", "user.email=dev@hookrun.invalid", "commit", "--quiet", "-m", "first commit"},
-		} {
-			cmd := exec.Command("git", args...)
-			cmd.Dir = repo
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return "", fmt.Errorf("git %s: %v: %s", args[0], err, out)
-			}
-		}
-	}
-	cmd := exec.Command("git", "rev-parse", "HEAD")
-	cmd.Dir = repo
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git rev-parse: %w", err)
-	}
-	sha := strings.TrimSpace(string(out))
-	payload := fmt.Sprintf(`{
-  "ref": "refs/heads/main",
-  "before": "0000000000000000000000000000000000000000",
-  "after": %q,
-  "head_commit": {"id": %q, "message": "first commit"},
-  "repository": {"name": "repo", "full_name": "local/repo", "clone_url": %q},
-  "pusher": {"name": "hookrun"}
-}
-`, sha, sha, "file://"+repo)
-	path := filepath.Join(state, "push.json")
-	return path, os.WriteFile(path, []byte(payload), 0o644)
-}
-
-// reapOrphans kills etcd processes still using state's data dir (left by a `hookrun dev` that was
-// killed: they hold etcd's database lock, and a new etcd would wait on it forever) and the kube-apiservers
-// talking to them. Only processes tied to this state directory are touched; we hold the state lock, so
-// none belongs to a live `hookrun dev`.
-func reapOrphans(state string) int {
-	procs := map[int][]string{}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		procs[pid] = strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	}
-	var victims []int
-	var clientURLs []string
-	for pid, args := range procs {
-		if filepath.Base(args[0]) != "etcd" {
-			continue
-		}
-		mine := false
-		for _, a := range args[1:] {
-			if a == "--data-dir="+filepath.Join(state, "etcd") {
-				mine = true
-			}
-		}
-		if !mine {
-			continue
-		}
-		victims = append(victims, pid)
-		for _, a := range args[1:] {
-			if v, ok := strings.CutPrefix(a, "--listen-client-urls="); ok {
-				clientURLs = append(clientURLs, strings.Split(v, ",")...)
-			}
-		}
-	}
-	for pid, args := range procs {
-		if filepath.Base(args[0]) != "kube-apiserver" {
-			continue
-		}
-		for _, a := range args[1:] {
-			v, ok := strings.CutPrefix(a, "--etcd-servers=")
-			if !ok {
-				continue
-			}
-			for _, u := range clientURLs {
-				if v == u {
-					victims = append(victims, pid)
-				}
-			}
-		}
-	}
-	n := 0
-	for _, pid := range victims {
-		if syscall.Kill(pid, syscall.SIGKILL) == nil {
-			n++
-		}
-	}
-	if n > 0 {
-		time.Sleep(500 * time.Millisecond)
-	}
-	return n
 }

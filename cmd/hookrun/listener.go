@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/rest"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hookrun/hookrun/api"
@@ -62,26 +64,7 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("listener", "listener [flags]", stderr)
 	var o listener.Options
 	listenerFlags(fs, &o)
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
-	publicURL := fs.String("public-url", "", "URL the listener is reached at, written to each EventListener's status.address.url "+
-		"(default in-cluster: http://hookrun-listener.NAMESPACE.svc.cluster.local:PORT, else http://localhost:PORT)")
-	qps := fs.Float64("kube-api-qps", 200, "client-side rate limit of Kubernetes API requests per second")
-	burst := fs.Int("kube-api-burst", 400, "burst of Kubernetes API requests above --kube-api-qps")
-	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics on this address (el-NAME Pods: :9000, as Tekton's)")
-	writeStatus := fs.Bool("write-status", true, "write EventListeners' status (one replica, elected by the Lease "+elstatus.LeaseName+"); el-NAME Pods do not: the executor's EventListener reconciler does")
-	onlyShared := fs.Bool("status-only-shared", true, "write the status of EventListeners annotated "+triggersv1beta1.AnnotationListener+": "+triggersv1beta1.ListenerShared+
-		" only (the executor's EventListener reconciler writes the others'); false: of every EventListener (no reconciler runs)")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (with --tls-key; Tekton's TLS_CERT)")
-	tlsKey := fs.String("tls-key", "", "private key file of --tls-cert (Tekton's TLS_KEY)")
-	recoverEvery := fs.Duration("recover-interval", 5*time.Minute, "how often one replica (the holder of the Lease "+listener.RecoveryLeaseName+
-		") asks GitHub to redeliver the failed deliveries of the hooks EventListeners name in "+listener.AnnotationGitHubHook+" (also at start-up); 0: never. el-NAME Pods (--any-path) do not: the shared listener does")
-	recoverMax := fs.Int("recover-max", 50, "redeliveries asked for in one recovery pass, at most (the rest waits for the next pass)")
-	deadLetter := fs.String("dead-letter", "", "directory for deliveries answered 503 because the Kubernetes API was unavailable; they are re-submitted when it is back (hookrun deliveries lists them); empty: off")
-	deadFiles := fs.Int("dead-letter-max-files", 1000, "dead letters kept at most (the oldest are dropped, logged)")
-	deadBytes := fs.Int64("dead-letter-max-bytes", 256<<20, "bytes of dead letters kept at most (the oldest are dropped, logged)")
-	deadRetry := fs.Duration("dead-letter-retry", 10*time.Second, "how often dead letters are re-submitted")
-	var watch stringList
-	fs.Var(&watch, "watch-namespace", "namespace whose Triggers, bindings, templates and Secrets are read (repeatable; default: all)")
+	f := addListenerCmdFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -90,15 +73,16 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	log := newLogger(stderr, slog.LevelInfo)
 	o.Logger = log
-	cfg, err := loadKubeConfig(*kubeconfig)
+	cfg, err := loadKubeConfig(*f.kubeconfig)
 	if err != nil {
 		return err
 	}
-	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	cfg.QPS, cfg.Burst = float32(*f.qps), *f.burst
 	scheme, err := api.NewScheme()
 	if err != nil {
 		return err
 	}
+	watch := f.watch
 	if len(watch) > 0 && !contains(watch, o.Namespace) {
 		watch = append(watch, o.Namespace)
 	}
@@ -115,38 +99,81 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	// Triggers naming a ServiceAccount create their resources as it (Tekton's semantics).
 	o.Impersonate = listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})
-	if *deadLetter != "" {
-		if o.DeadLetter, err = listener.OpenDeadLetter(*deadLetter, *deadFiles, *deadBytes, log.With("component", "dead-letter")); err != nil {
+	if *f.deadLetter != "" {
+		if o.DeadLetter, err = listener.OpenDeadLetter(*f.deadLetter, *f.deadFiles, *f.deadBytes, log.With("component", "dead-letter")); err != nil {
 			return err
 		}
 	}
+	return f.serve(ctx, cfg, cache, c, o)
+}
+
+// listenerCmdFlags are `hookrun listener`'s flags beyond the listener's own Options.
+type listenerCmdFlags struct {
+	kubeconfig, publicURL, metricsAddr, tlsCert, tlsKey, deadLetter *string
+	qps                                                             *float64
+	burst, recoverMax, deadFiles                                    *int
+	deadBytes                                                       *int64
+	writeStatus, onlyShared                                         *bool
+	recoverEvery, deadRetry                                         *time.Duration
+	watch                                                           stringList
+}
+
+func addListenerCmdFlags(fs *flag.FlagSet) *listenerCmdFlags {
+	f := &listenerCmdFlags{
+		kubeconfig: fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)"),
+		publicURL: fs.String("public-url", "", "URL the listener is reached at, written to each EventListener's status.address.url "+
+			"(default in-cluster: http://hookrun-listener.NAMESPACE.svc.cluster.local:PORT, else http://localhost:PORT)"),
+		qps:         fs.Float64("kube-api-qps", 200, "client-side rate limit of Kubernetes API requests per second"),
+		burst:       fs.Int("kube-api-burst", 400, "burst of Kubernetes API requests above --kube-api-qps"),
+		metricsAddr: fs.String("metrics-addr", "", "also serve /metrics on this address (el-NAME Pods: :9000, as Tekton's)"),
+		writeStatus: fs.Bool("write-status", true, "write EventListeners' status (one replica, elected by the Lease "+elstatus.LeaseName+"); el-NAME Pods do not: the executor's EventListener reconciler does"),
+		onlyShared: fs.Bool("status-only-shared", true, "write the status of EventListeners annotated "+triggersv1beta1.AnnotationListener+": "+triggersv1beta1.ListenerShared+
+			" only (the executor's EventListener reconciler writes the others'); false: of every EventListener (no reconciler runs)"),
+		tlsCert: fs.String("tls-cert", "", "serve HTTPS with this certificate file (with --tls-key; Tekton's TLS_CERT)"),
+		tlsKey:  fs.String("tls-key", "", "private key file of --tls-cert (Tekton's TLS_KEY)"),
+		recoverEvery: fs.Duration("recover-interval", 5*time.Minute, "how often one replica (the holder of the Lease "+listener.RecoveryLeaseName+
+			") asks GitHub to redeliver the failed deliveries of the hooks EventListeners name in "+listener.AnnotationGitHubHook+" (also at start-up); 0: never. el-NAME Pods (--any-path) do not: the shared listener does"),
+		recoverMax: fs.Int("recover-max", 50, "redeliveries asked for in one recovery pass, at most (the rest waits for the next pass)"),
+		deadLetter: fs.String("dead-letter", "", "directory for deliveries answered 503 because the Kubernetes API was unavailable; they are re-submitted when it is back (hookrun deliveries lists them); empty: off"),
+		deadFiles:  fs.Int("dead-letter-max-files", 1000, "dead letters kept at most (the oldest are dropped, logged)"),
+		deadBytes:  fs.Int64("dead-letter-max-bytes", 256<<20, "bytes of dead letters kept at most (the oldest are dropped, logged)"),
+		deadRetry:  fs.Duration("dead-letter-retry", 10*time.Second, "how often dead letters are re-submitted"),
+	}
+	fs.Var(&f.watch, "watch-namespace", "namespace whose Triggers, bindings, templates and Secrets are read (repeatable; default: all)")
+	return f
+}
+
+// serve runs the listener and what goes with it — its cache, metrics, dead letters, delivery recovery and
+// EventListener status (the last two on the Lease holder only) — until ctx ends or one of them fails.
+func (f *listenerCmdFlags) serve(ctx context.Context, cfg *rest.Config, cache ctrlcache.Cache, c client.Client, o listener.Options) error {
+	log := o.Logger
 	srv := listener.New(cache, c, cache, o)
 	kick, err := elstatus.Changes(ctx, cache)
 	if err != nil {
 		return err
 	}
-	sopts := elstatus.Options{URL: listenerURL(*publicURL, o.Addr, o.Namespace), Namespace: o.Namespace,
+	sopts := elstatus.Options{URL: listenerURL(*f.publicURL, o.Addr, o.Namespace), Namespace: o.Namespace,
 		Default: o.EventListener, Health: srv.Health, Logger: log.With("component", "eventlistener-status")}
-	if *onlyShared {
+	if *f.onlyShared {
 		sopts.Owns = triggersv1beta1.SharedListener
 	}
 	status := elstatus.New(cache, c, sopts)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cache.Start(gctx) })
-	g.Go(func() error { return serveListener(gctx, srv, o.Addr, *tlsCert, *tlsKey) })
-	if *metricsAddr != "" {
-		g.Go(func() error { return serveMetrics(gctx, *metricsAddr, srv.MetricsHandler()) })
+	g.Go(func() error { return serveListener(gctx, srv, o.Addr, *f.tlsCert, *f.tlsKey) })
+	if *f.metricsAddr != "" {
+		g.Go(func() error { return serveMetrics(gctx, *f.metricsAddr, srv.MetricsHandler()) })
 	}
 	if o.DeadLetter != nil {
-		g.Go(func() error { return srv.RunDeadLetter(gctx, *deadRetry) })
+		g.Go(func() error { return srv.RunDeadLetter(gctx, *f.deadRetry) })
 	}
-	if *recoverEvery > 0 && !o.AnyPath {
+	if *f.recoverEvery > 0 && !o.AnyPath {
 		// One replica (the Lease holder) asks GitHub to redeliver what failed while hookrun was down.
-		rc := listener.NewRecoverer(cache, c, listener.RecoveryOptions{Namespace: o.Namespace, Interval: *recoverEvery,
-			MaxPerPass: *recoverMax, Logger: log.With("component", "delivery-recovery")})
+		rc := listener.NewRecoverer(cache, c, listener.RecoveryOptions{Namespace: o.Namespace, Interval: *f.recoverEvery,
+			MaxPerPass: *f.recoverMax, Logger: log.With("component", "delivery-recovery")})
 		g.Go(func() error { return listener.RunRecoveryElected(gctx, cfg, o.Namespace, "", rc) })
 	}
-	if *writeStatus {
+	if *f.writeStatus {
 		// One replica (the Lease holder) writes the EventListeners' status.address.url and conditions.
 		g.Go(func() error { return elstatus.RunElected(gctx, cfg, o.Namespace, "", status, kick) })
 	}

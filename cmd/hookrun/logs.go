@@ -36,53 +36,83 @@ archive/ directory beside hookrun dev's kubeconfig when there is one).
 const devState = ".hookrun"
 
 func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, err := parseLogsArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	r, namespace, err := a.reader()
+	if err != nil {
+		return err
+	}
+	err = r.Write(ctx, stdout, namespace, a.kind, a.name, runlogs.Options{Follow: a.follow})
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil // interrupted while following
+	}
+	return err
+}
+
+// logsArgs is what `hookrun logs` was asked.
+type logsArgs struct {
+	namespace, kubeconfig, state, archive string
+	follow                                bool
+	kind                                  runlogs.Kind
+	name                                  string
+}
+
+// parseLogsArgs reads the flags, before or after the run's name (hookrun logs RUN -f), as kubectl does.
+func parseLogsArgs(args []string, stderr io.Writer) (*logsArgs, error) {
 	fs := newFlags("logs", "logs [-n NAMESPACE] [--kubeconfig FILE] RUN [-f]", stderr)
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
 		fmt.Fprint(stderr, logsHelp)
 	}
-	var namespace, kubeconfig, state, archive string
-	var follow bool
-	fs.StringVar(&namespace, "n", "", "namespace (default: the kubeconfig context's, else default)")
-	fs.StringVar(&namespace, "namespace", "", "same as -n")
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file")
-	fs.BoolVar(&follow, "f", false, "follow the logs until the run ends")
-	fs.BoolVar(&follow, "follow", false, "same as -f")
-	fs.StringVar(&state, "state", "", "hookrun dev state directory whose kubeconfig to use (not needed: see below)")
-	fs.StringVar(&archive, "log-archive", "", "directory of archived run logs (the executor's --log-archive)")
-	// Accept flags after the name too (hookrun logs RUN -f), as kubectl does.
+	a := &logsArgs{}
+	fs.StringVar(&a.namespace, "n", "", "namespace (default: the kubeconfig context's, else default)")
+	fs.StringVar(&a.namespace, "namespace", "", "same as -n")
+	fs.StringVar(&a.kubeconfig, "kubeconfig", "", "kubeconfig file")
+	fs.BoolVar(&a.follow, "f", false, "follow the logs until the run ends")
+	fs.BoolVar(&a.follow, "follow", false, "same as -f")
+	fs.StringVar(&a.state, "state", "", "hookrun dev state directory whose kubeconfig to use (not needed: see below)")
+	fs.StringVar(&a.archive, "log-archive", "", "directory of archived run logs (the executor's --log-archive)")
 	var name string
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return err
+				return nil, err
 			}
-			return errUsage
+			return nil, errUsage
 		}
 		if fs.NArg() == 0 {
 			break
 		}
 		if name != "" {
 			fmt.Fprintf(stderr, "hookrun logs: more than one RUN given (%q, %q)\n", name, fs.Arg(0))
-			return errUsage
+			return nil, errUsage
 		}
 		name, rest = fs.Arg(0), fs.Args()[1:]
 	}
 	if name == "" {
 		fmt.Fprintln(stderr, "hookrun logs: give the name of a PipelineRun, TaskRun or Pod")
 		fs.Usage()
-		return errUsage
+		return nil, errUsage
 	}
-	kind, name, err := runlogs.ParseName(name)
-	if err != nil {
+	var err error
+	if a.kind, a.name, err = runlogs.ParseName(name); err != nil {
 		fmt.Fprintln(stderr, "hookrun logs:", err)
-		return errUsage
+		return nil, errUsage
 	}
-	if state != "" {
-		if kubeconfig, err = stateKubeconfig(state); err != nil {
-			return err
+	return a, nil
+}
+
+// reader finds the API server (and the log archive) and returns a Reader and the namespace to read in.
+func (a *logsArgs) reader() (*runlogs.Reader, string, error) {
+	kubeconfig, namespace := a.kubeconfig, a.namespace
+	if a.state != "" {
+		var err error
+		if kubeconfig, err = stateKubeconfig(a.state); err != nil {
+			return nil, "", err
 		}
 	}
 	if kubeconfig == "" && os.Getenv("KUBECONFIG") == "" {
@@ -95,26 +125,27 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return fmt.Errorf("no Kubernetes API to talk to (give --kubeconfig, set KUBECONFIG, or start hookrun dev): %w", err)
+		return nil, "", fmt.Errorf("no Kubernetes API to talk to (give --kubeconfig, set KUBECONFIG, or start hookrun dev): %w", err)
 	}
 	if namespace == "" {
 		if namespace, _, err = cc.Namespace(); err != nil {
-			return fmt.Errorf("namespace from kubeconfig: %w", err)
+			return nil, "", fmt.Errorf("namespace from kubeconfig: %w", err)
 		}
 	}
 	scheme, err := api.NewScheme()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return nil, "", fmt.Errorf("kubernetes client: %w", err)
 	}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return nil, "", fmt.Errorf("kubernetes client: %w", err)
 	}
 	r := &runlogs.Reader{Client: c, Kube: kube}
+	archive := a.archive
 	if archive == "" && kubeconfig != "" {
 		if dir := filepath.Join(filepath.Dir(kubeconfig), "archive"); dirExists(dir) {
 			archive = dir
@@ -123,11 +154,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if archive != "" {
 		r.Archive = &runlogs.Archive{Dir: archive}
 	}
-	err = r.Write(ctx, stdout, namespace, kind, name, runlogs.Options{Follow: follow})
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil // interrupted while following
-	}
-	return err
+	return r, namespace, nil
 }
 
 // stateKubeconfig finds the kubeconfig of a hookrun dev state directory: DIR/kubeconfig, or, for the node
