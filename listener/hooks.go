@@ -26,83 +26,119 @@ import (
 // provider checks run on the raw bytes; the body is decoded only if some trigger still needs it (a sender
 // that holds no secret never costs a decode); then the triggers fire.
 func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName string) {
-	start := time.Now()
-	d := identify(r.Header)
-	code := http.StatusInternalServerError
-	elLabel := otherLabel // the name of an EventListener that exists, once found: never the path alone
-	defer func() {
-		s.metrics.events.WithLabelValues(elLabel, d.Provider, s.metrics.eventLabels.label(d.Provider, d.Event), strconv.Itoa(code)).Inc()
-		s.metrics.tekton.delivery(code, time.Since(start).Seconds())
-	}()
-	fail := func(c int, msg string) {
-		code = c
-		s.log.Info("delivery refused", "listener", elName, "provider", d.Provider, "event", d.Event,
-			"deliveryID", d.ID, "eventID", d.EventID, "remote", r.RemoteAddr, "code", c, "reason", msg)
-		if c == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", "1")
-		}
-		writeError(w, c, msg)
-	}
+	c := &hookCall{s: s, w: w, r: r, elName: elName, start: time.Now(), d: identify(r.Header),
+		code: http.StatusInternalServerError, elLabel: otherLabel}
+	defer c.count()
 
-	if elName == "" {
-		fail(http.StatusNotFound, "no EventListener named in the path (/hooks/NAME) and no default set with --eventlistener")
-		return
-	}
-	// Refuse an announced oversize body before reading any of it.
-	if r.ContentLength > s.opts.MaxBody {
-		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the %d-byte limit (--max-body)", r.ContentLength, s.opts.MaxBody))
+	if !c.admit() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.HandlerTimeout)
 	defer cancel()
 
-	var el triggersv1beta1.EventListener
-	if err := s.reader.Get(ctx, client.ObjectKey{Namespace: s.opts.Namespace, Name: elName}, &el); err != nil {
-		if apierrors.IsNotFound(err) {
-			fail(http.StatusNotFound, fmt.Sprintf("EventListener %q not found in namespace %s", elName, s.opts.Namespace))
-			return
-		}
-		fail(http.StatusServiceUnavailable, "cannot read EventListener configuration; retry later")
+	el, ok := c.eventListener(ctx)
+	if !ok {
 		return
 	}
-	elLabel = el.Name
-
 	mem := s.budget.hold()
 	defer mem.release()
 	body, err := s.readBody(ctx, w, r, mem)
 	if err != nil {
 		w.Header().Set("Connection", "close") // what is left of the body is not worth reading
-		fail(s.bodyAnswer(err))
+		c.fail(s.bodyAnswer(err))
 		return
 	}
 	release, ok := s.slots.acquire(ctx)
 	if !ok {
-		fail(http.StatusTooManyRequests, fmt.Sprintf("more than %d deliveries in flight (--max-in-flight) and the backlog is full; retry later", s.opts.MaxInFlight))
+		c.fail(http.StatusTooManyRequests, fmt.Sprintf("more than %d deliveries in flight (--max-in-flight) and the backlog is full; retry later", s.opts.MaxInFlight))
 		return
 	}
 	defer release()
-	validate := payloadValidation(&el)
+	validate := payloadValidation(el)
 	if reason := checkContent(body, validate); reason != "" {
-		fail(http.StatusBadRequest, reason)
+		c.fail(http.StatusBadRequest, reason)
 		return
 	}
+	c.fire(ctx, el, mem, body, validate)
+}
 
-	trigs, err := s.config.triggers(ctx, &el)
+// hookCall is one delivery to handleHook, from its arrival to its answer.
+type hookCall struct {
+	s       *Server
+	w       http.ResponseWriter
+	r       *http.Request
+	elName  string
+	start   time.Time
+	d       delivery
+	code    int    // the answer's status
+	elLabel string // the name of an EventListener that exists, once found: never the path alone
+}
+
+// count counts the delivery in the metrics, once it is answered.
+func (c *hookCall) count() {
+	c.s.metrics.events.WithLabelValues(c.elLabel, c.d.Provider, c.s.metrics.eventLabels.label(c.d.Provider, c.d.Event), strconv.Itoa(c.code)).Inc()
+	c.s.metrics.tekton.delivery(c.code, time.Since(c.start).Seconds())
+}
+
+// fail refuses the delivery with code and msg, and logs it.
+func (c *hookCall) fail(code int, msg string) {
+	c.code = code
+	c.s.log.Info("delivery refused", "listener", c.elName, "provider", c.d.Provider, "event", c.d.Event,
+		"deliveryID", c.d.ID, "eventID", c.d.EventID, "remote", c.r.RemoteAddr, "code", code, "reason", msg)
+	if code == http.StatusTooManyRequests {
+		c.w.Header().Set("Retry-After", "1")
+	}
+	writeError(c.w, code, msg)
+}
+
+// admit refuses, before reading anything, a delivery that names no EventListener or announces an oversize body.
+func (c *hookCall) admit() bool {
+	if c.elName == "" {
+		c.fail(http.StatusNotFound, "no EventListener named in the path (/hooks/NAME) and no default set with --eventlistener")
+		return false
+	}
+	// Refuse an announced oversize body before reading any of it.
+	if c.r.ContentLength > c.s.opts.MaxBody {
+		c.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the %d-byte limit (--max-body)", c.r.ContentLength, c.s.opts.MaxBody))
+		return false
+	}
+	return true
+}
+
+// eventListener reads the named EventListener.
+func (c *hookCall) eventListener(ctx context.Context) (*triggersv1beta1.EventListener, bool) {
+	var el triggersv1beta1.EventListener
+	if err := c.s.reader.Get(ctx, client.ObjectKey{Namespace: c.s.opts.Namespace, Name: c.elName}, &el); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.fail(http.StatusNotFound, fmt.Sprintf("EventListener %q not found in namespace %s", c.elName, c.s.opts.Namespace))
+			return nil, false
+		}
+		c.fail(http.StatusServiceUnavailable, "cannot read EventListener configuration; retry later")
+		return nil, false
+	}
+	c.elLabel = el.Name
+	return &el, true
+}
+
+// fire verifies the delivery against the EventListener's triggers, fires them and answers.
+func (c *hookCall) fire(ctx context.Context, el *triggersv1beta1.EventListener, mem *hold, body []byte, validate bool) {
+	s, r := c.s, c.r
+	trigs, err := s.config.triggers(ctx, el)
 	if err != nil {
 		if errors.Is(err, errConfig) {
-			fail(http.StatusInternalServerError, err.Error())
+			c.fail(http.StatusInternalServerError, err.Error())
 		} else {
-			fail(http.StatusServiceUnavailable, "cannot read trigger configuration; retry later")
+			c.fail(http.StatusServiceUnavailable, "cannot read trigger configuration; retry later")
 		}
 		return
 	}
-	v := s.verify(ctx, trigs, d, body, r.Header)
-	d = d.identify(v, r.Header, body)
+	v := s.verify(ctx, trigs, c.d, body, r.Header)
+	c.d = c.d.identify(v, r.Header, body)
 	var decoded any
 	if v.needsBody() {
 		if decoded, err = s.decode(ctx, mem, body); err != nil {
 			if validate || !errors.Is(err, errNotJSON) {
-				fail(s.bodyAnswer(err))
+				c.fail(s.bodyAnswer(err))
 				return
 			}
 			decoded = map[string]any{} // payload validation off: a body that is not JSON is an empty body
@@ -110,24 +146,31 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request, elName strin
 	}
 	resp := Response{
 		EventListener: el.Name, Namespace: el.Namespace, EventListenerUID: string(el.UID),
-		EventID: d.EventID, DeliveryID: d.ID, Triggers: make([]TriggerResult, 0, len(trigs)),
+		EventID: c.d.EventID, DeliveryID: c.d.ID, Triggers: make([]TriggerResult, 0, len(trigs)),
 	}
 	var made []createdObj
-	resp.Triggers, made = s.fireAll(ctx, &el, v, d, body, decoded, r.Header, requestURL(r))
-	code = statusFor(resp.Triggers)
-	if code == http.StatusServiceUnavailable {
-		s.rollBackDelivery(&el, d, &resp, made)
-		s.deadLetter(r, &el, d, body, &resp)
-		w.Header().Set("Retry-After", "5")
+	resp.Triggers, made = s.fireAll(ctx, el, v, c.d, body, decoded, r.Header, requestURL(r))
+	c.answer(el, v, &resp, made, body)
+}
+
+// answer answers the delivery with resp, after rolling it back and dead-lettering it when it is to be
+// retried, records it and logs it.
+func (c *hookCall) answer(el *triggersv1beta1.EventListener, v *verdict, resp *Response, made []createdObj, body []byte) {
+	s, r, d := c.s, c.r, c.d
+	c.code = statusFor(resp.Triggers)
+	if c.code == http.StatusServiceUnavailable {
+		s.rollBackDelivery(el, d, resp, made)
+		s.deadLetter(r, el, d, body, resp)
+		c.w.Header().Set("Retry-After", "5")
 	}
 	outcome := summary(resp.Triggers)
-	s.recordDelivery(&el, d, code, resp.Triggers)
-	s.sendCloudEvents(&el, d, r.Header, resp.Triggers)
-	code = s.coarsen(&el, d, v, &resp, code, r.RemoteAddr)
-	writeJSON(w, code, resp)
+	s.recordDelivery(el, d, c.code, resp.Triggers)
+	s.sendCloudEvents(el, d, r.Header, resp.Triggers)
+	c.code = s.coarsen(el, d, v, resp, c.code, r.RemoteAddr)
+	writeJSON(c.w, c.code, *resp)
 	s.log.Info("delivery", "listener", el.Name, "namespace", el.Namespace, "provider", d.Provider, "event", d.Event,
 		"deliveryID", d.ID, "eventID", d.EventID, "authenticated", v.authenticated(), "remote", r.RemoteAddr,
-		"code", code, "outcome", outcome, "duration", time.Since(start).String())
+		"code", c.code, "outcome", outcome, "duration", time.Since(c.start).String())
 }
 
 // fireAll runs every trigger of a verified delivery, in order, and returns their results and what they

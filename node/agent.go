@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,51 +107,116 @@ func (a *Agent) MountMode() MountMode { return a.mounts }
 // Run registers the Node and runs Pods until ctx is done. On return every process the agent started has
 // been killed (process groups included) and the Pods it was running are marked Failed (NodeAgentStopped).
 func (a *Agent) Run(ctx context.Context) error {
-	// The state holds Pods' secret volumes, service account tokens and logs: this user only.
-	if err := os.MkdirAll(a.opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("node: state dir: %w", err)
-	}
-	if err := os.Chmod(a.opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("node: state dir: %w", err)
-	}
-	lock, err := lockStateDir(a.opts.StateDir)
+	lock, err := a.prepareStateDir()
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
 
-	a.baseCtx = context.WithoutCancel(ctx)
-	if err := a.resolveMounts(ctx); err != nil {
-		return err
-	}
-	kubeletLn, err := a.listenKubelet()
+	kubeletLn, err := a.setUp(ctx)
 	if err != nil {
 		return err
 	}
 	if kubeletLn != nil {
 		defer kubeletLn.Close() // when Run fails before serving
-	} else {
+	}
+	if err := a.register(ctx); err != nil {
+		return stoppedOr(ctx, err)
+	}
+
+	pods, err := a.wirePods()
+	if err != nil {
+		return err
+	}
+	informerCtx, stopInformers := context.WithCancel(ctx)
+	defer stopInformers()
+	pods.start(informerCtx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), pods.own.HasSynced, pods.unbound.HasSynced) {
+		// Only a cancelled ctx stops the wait: a stop before the first sync is a clean stop.
+		a.queue.ShutDown()
+		stopInformers()
+		pods.shutdown()
+		a.markNodeStopped()
+		return nil
+	}
+
+	if kubeletLn != nil {
+		srv := a.serveKubelet(kubeletLn)
+		defer srv.Close()
+	}
+	a.serveUntilStopped(ctx, stopInformers, pods)
+	return nil
+}
+
+// prepareStateDir creates the state dir (this user only) and locks it.
+func (a *Agent) prepareStateDir() (*os.File, error) {
+	// The state holds Pods' secret volumes, service account tokens and logs: this user only.
+	if err := os.MkdirAll(a.opts.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: state dir: %w", err)
+	}
+	if err := os.Chmod(a.opts.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: state dir: %w", err)
+	}
+	return lockStateDir(a.opts.StateDir)
+}
+
+// setUp resolves the mounts and opens the kubelet API listener (nil when it is not served).
+func (a *Agent) setUp(ctx context.Context) (net.Listener, error) {
+	a.baseCtx = context.WithoutCancel(ctx)
+	if err := a.resolveMounts(ctx); err != nil {
+		return nil, err
+	}
+	kubeletLn, err := a.listenKubelet()
+	if err != nil {
+		return nil, err
+	}
+	if kubeletLn == nil {
 		a.log.Info("kubelet API not served (no serving certificate and client CA): kubectl logs cannot reach this node")
 	}
+	return kubeletLn, nil
+}
+
+// register registers the Node and takes its first lease.
+func (a *Agent) register(ctx context.Context) error {
 	if err := a.registerNode(ctx); err != nil {
-		return stoppedOr(ctx, err)
+		return err
 	}
 	if err := a.renewLease(ctx); err != nil {
-		return stoppedOr(ctx, err)
+		return err
 	}
 	a.log.Info("node agent started", "stateDir", a.opts.StateDir, "mounts", string(a.mounts),
 		"binding", !a.opts.DisableBinding, "selfPath", a.opts.SelfPath)
+	return nil
+}
 
+// podInformers are the informers of this node's Pods and of the unscheduled ones.
+type podInformers struct {
+	ownFactory, unboundFactory informers.SharedInformerFactory
+	own, unbound               cache.SharedIndexInformer
+}
+
+func (p *podInformers) start(stop <-chan struct{}) {
+	p.ownFactory.Start(stop)
+	p.unboundFactory.Start(stop)
+}
+
+func (p *podInformers) shutdown() {
+	p.ownFactory.Shutdown()
+	p.unboundFactory.Shutdown()
+}
+
+// wirePods builds the Pod informers and the work queue they feed.
+func (a *Agent) wirePods() (*podInformers, error) {
 	// Like a kubelet, watch only this node's Pods, plus the unscheduled ones for binding.
 	selected := func(nodeName string) informers.SharedInformerFactory {
 		return informers.NewSharedInformerFactoryWithOptions(a.cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", nodeName).String()
 		}))
 	}
-	ownFactory, unboundFactory := selected(a.opts.NodeName), selected("")
-	ownInformer := ownFactory.Core().V1().Pods().Informer()
-	unboundInformer := unboundFactory.Core().V1().Pods().Informer()
-	a.ownPods, a.unboundPods = ownInformer.GetIndexer(), unboundInformer.GetIndexer()
+	p := &podInformers{ownFactory: selected(a.opts.NodeName), unboundFactory: selected("")}
+	p.own = p.ownFactory.Core().V1().Pods().Informer()
+	p.unbound = p.unboundFactory.Core().V1().Pods().Informer()
+	a.ownPods, a.unboundPods = p.own.GetIndexer(), p.unbound.GetIndexer()
 	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "hookrun-node"})
@@ -164,33 +230,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
 		DeleteFunc: enqueue,
 	}
-	for _, inf := range []cache.SharedIndexInformer{ownInformer, unboundInformer} {
+	for _, inf := range []cache.SharedIndexInformer{p.own, p.unbound} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("node: pod informer: %w", err)
+			return nil, fmt.Errorf("node: pod informer: %w", err)
 		}
 	}
-	shutdownInformers := func() {
-		ownFactory.Shutdown()
-		unboundFactory.Shutdown()
-	}
-	informerCtx, stopInformers := context.WithCancel(ctx)
-	defer stopInformers()
-	ownFactory.Start(informerCtx.Done())
-	unboundFactory.Start(informerCtx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), ownInformer.HasSynced, unboundInformer.HasSynced) {
-		// Only a cancelled ctx stops the wait: a stop before the first sync is a clean stop.
-		a.queue.ShutDown()
-		stopInformers()
-		shutdownInformers()
-		a.markNodeStopped()
-		return nil
-	}
+	return p, nil
+}
 
-	if kubeletLn != nil {
-		srv := a.serveKubelet(kubeletLn)
-		defer srv.Close()
-	}
-
+// serveUntilStopped runs the workers and the heartbeat until ctx is cancelled, then stops them, the
+// informers and every Pod's runner.
+func (a *Agent) serveUntilStopped(ctx context.Context, stopInformers func(), pods *podInformers) {
 	var workers sync.WaitGroup
 	for range 2 {
 		workers.Go(func() {
@@ -205,7 +255,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.queue.ShutDown()
 	workers.Wait()
 	stopInformers()
-	shutdownInformers()
+	pods.shutdown()
 
 	a.mu.Lock()
 	for _, r := range a.runners {
@@ -215,7 +265,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.wg.Wait()
 	a.markNodeStopped()
 	a.log.Info("node agent stopped")
-	return nil
 }
 
 // lockStateDir takes an exclusive lock so that two agents never share a state directory.

@@ -252,111 +252,145 @@ func (v *validator) taskResults(pt *pipelinev1.PipelineTask, ns string) (map[str
 
 func (v *validator) pipelineSpec(path string, s *pipelinev1.PipelineSpec, ns string) {
 	v.params(path+".params", specNames(s.Params))
-	all := map[string]*pipelinev1.PipelineTask{}
-	dag := map[string]bool{}
-	for li, list := range [][]pipelinev1.PipelineTask{s.Tasks, s.Finally} {
-		kind := "tasks"
-		if li == 1 {
-			kind = "finally"
-		}
-		for i := range list {
-			pt := &list[i]
-			tp := fmt.Sprintf("%s.%s[%d]", path, kind, i)
-			if pt.Name == "" {
-				v.add(tp+".name", "required")
-				continue
-			}
-			if _, dup := all[pt.Name]; dup {
-				v.add(tp+".name", "duplicate pipeline task name %q", pt.Name)
-				continue
-			}
-			all[pt.Name] = pt
-			if li == 0 {
-				dag[pt.Name] = true
-			}
-		}
-	}
+	all, dag := v.pipelineTaskNames(path, s)
 	declaredRes := map[string]bool{}
 	for _, r := range s.Resources {
 		declaredRes[r.Name] = true
 	}
-	edges := map[string][]string{}
+	c := &pipelineCheck{path: path, ns: ns, all: all, dag: dag, declaredRes: declaredRes, edges: map[string][]string{}}
+	eachPipelineTask(path, s, func(finally bool, tp string, pt *pipelinev1.PipelineTask) {
+		v.pipelineTask(c, finally, tp, pt)
+	})
+	v.pipelineResults(c, s.Results)
+	if cycle := findCycle(s.Tasks, c.edges); cycle != nil {
+		v.add(path+".tasks", "dependency cycle: %s", strings.Join(cycle, " -> "))
+	}
+}
+
+// pipelineCheck is what the checks of one pipeline spec's tasks share.
+type pipelineCheck struct {
+	path, ns    string
+	all         map[string]*pipelinev1.PipelineTask // every named task, tasks and finally
+	dag         map[string]bool                     // the names of the tasks (not finally)
+	declaredRes map[string]bool                     // the declared pipeline resources
+	edges       map[string][]string                 // the dependencies of the tasks, for findCycle
+}
+
+// eachPipelineTask calls f on every task then every finally task, with its field path.
+func eachPipelineTask(path string, s *pipelinev1.PipelineSpec, f func(finally bool, tp string, pt *pipelinev1.PipelineTask)) {
 	for li, list := range [][]pipelinev1.PipelineTask{s.Tasks, s.Finally} {
 		kind := "tasks"
 		if li == 1 {
 			kind = "finally"
 		}
 		for i := range list {
-			pt := &list[i]
-			tp := fmt.Sprintf("%s.%s[%d]", path, kind, i)
-			if (pt.TaskRef == nil) == (pt.TaskSpec == nil) && pt.PipelineSpec == nil && pt.PipelineRef == nil {
-				v.add(tp, "exactly one of taskRef or taskSpec is required")
-			}
-			v.pipelineTaskFeatures(tp, pt, v.taskSpecOf(pt, ns))
-			if pt.TaskSpec != nil {
-				v.taskSpec(tp+".taskSpec", &pt.TaskSpec.TaskSpec)
-			}
-			if pt.TaskRef != nil {
-				v.taskRef(tp+".taskRef", pt.TaskRef)
-			}
-			v.params(tp+".params", paramNames(pt.Params))
-			for j, ra := range pt.RunAfter {
-				switch {
-				case li == 1:
-					v.add(fmt.Sprintf("%s.runAfter[%d]", tp, j), "finally tasks cannot use runAfter")
-				case !dag[ra]:
-					v.add(fmt.Sprintf("%s.runAfter[%d]", tp, j), "task %q does not exist in %s.tasks", ra, path)
-				default:
-					edges[pt.Name] = append(edges[pt.Name], ra)
-				}
-			}
-			if pt.Resources != nil {
-				for j, in := range pt.Resources.Inputs {
-					if !declaredRes[in.Resource] {
-						v.add(fmt.Sprintf("%s.resources.inputs[%d].resource", tp, j), "pipeline resource %q is not declared in %s.resources", in.Resource, path)
-					}
-				}
-				for j, out := range pt.Resources.Outputs {
-					if !declaredRes[out.Resource] {
-						v.add(fmt.Sprintf("%s.resources.outputs[%d].resource", tp, j), "pipeline resource %q is not declared in %s.resources", out.Resource, path)
-					}
-				}
-			}
-			refs := pipelineTaskRefs(pt)
-			for _, r := range refs {
-				from, ok := all[r.task]
-				switch {
-				case !ok:
-					v.add(tp+"."+r.field, "references results of task %q, which does not exist", r.task)
-					continue
-				case li == 0 && !dag[r.task]:
-					v.add(tp+"."+r.field, "references results of finally task %q", r.task)
-					continue
-				}
-				if res, known := v.taskResults(from, ns); known && !res[r.result] {
-					v.add(tp+"."+r.field, "result %q is not declared by task %q", r.result, r.task)
-				}
-				if li == 0 {
-					edges[pt.Name] = append(edges[pt.Name], r.task)
-				}
-			}
+			f(li == 1, fmt.Sprintf("%s.%s[%d]", path, kind, i), &list[i])
 		}
 	}
-	for i, r := range s.Results {
+}
+
+// pipelineTaskNames checks the task names are set and unique, and indexes them.
+func (v *validator) pipelineTaskNames(path string, s *pipelinev1.PipelineSpec) (all map[string]*pipelinev1.PipelineTask, dag map[string]bool) {
+	all = map[string]*pipelinev1.PipelineTask{}
+	dag = map[string]bool{}
+	eachPipelineTask(path, s, func(finally bool, tp string, pt *pipelinev1.PipelineTask) {
+		if pt.Name == "" {
+			v.add(tp+".name", "required")
+			return
+		}
+		if _, dup := all[pt.Name]; dup {
+			v.add(tp+".name", "duplicate pipeline task name %q", pt.Name)
+			return
+		}
+		all[pt.Name] = pt
+		if !finally {
+			dag[pt.Name] = true
+		}
+	})
+	return all, dag
+}
+
+// pipelineTask checks one pipeline task: its task, params, runAfter, resources and result references.
+func (v *validator) pipelineTask(c *pipelineCheck, finally bool, tp string, pt *pipelinev1.PipelineTask) {
+	if (pt.TaskRef == nil) == (pt.TaskSpec == nil) && pt.PipelineSpec == nil && pt.PipelineRef == nil {
+		v.add(tp, "exactly one of taskRef or taskSpec is required")
+	}
+	v.pipelineTaskFeatures(tp, pt, v.taskSpecOf(pt, c.ns))
+	if pt.TaskSpec != nil {
+		v.taskSpec(tp+".taskSpec", &pt.TaskSpec.TaskSpec)
+	}
+	if pt.TaskRef != nil {
+		v.taskRef(tp+".taskRef", pt.TaskRef)
+	}
+	v.params(tp+".params", paramNames(pt.Params))
+	v.pipelineTaskRunAfter(c, finally, tp, pt)
+	v.pipelineTaskResources(c, tp, pt)
+	v.pipelineTaskResultRefs(c, finally, tp, pt)
+}
+
+func (v *validator) pipelineTaskRunAfter(c *pipelineCheck, finally bool, tp string, pt *pipelinev1.PipelineTask) {
+	for j, ra := range pt.RunAfter {
+		switch {
+		case finally:
+			v.add(fmt.Sprintf("%s.runAfter[%d]", tp, j), "finally tasks cannot use runAfter")
+		case !c.dag[ra]:
+			v.add(fmt.Sprintf("%s.runAfter[%d]", tp, j), "task %q does not exist in %s.tasks", ra, c.path)
+		default:
+			c.edges[pt.Name] = append(c.edges[pt.Name], ra)
+		}
+	}
+}
+
+func (v *validator) pipelineTaskResources(c *pipelineCheck, tp string, pt *pipelinev1.PipelineTask) {
+	if pt.Resources == nil {
+		return
+	}
+	for j, in := range pt.Resources.Inputs {
+		if !c.declaredRes[in.Resource] {
+			v.add(fmt.Sprintf("%s.resources.inputs[%d].resource", tp, j), "pipeline resource %q is not declared in %s.resources", in.Resource, c.path)
+		}
+	}
+	for j, out := range pt.Resources.Outputs {
+		if !c.declaredRes[out.Resource] {
+			v.add(fmt.Sprintf("%s.resources.outputs[%d].resource", tp, j), "pipeline resource %q is not declared in %s.resources", out.Resource, c.path)
+		}
+	}
+}
+
+func (v *validator) pipelineTaskResultRefs(c *pipelineCheck, finally bool, tp string, pt *pipelinev1.PipelineTask) {
+	for _, r := range pipelineTaskRefs(pt) {
+		from, ok := c.all[r.task]
+		switch {
+		case !ok:
+			v.add(tp+"."+r.field, "references results of task %q, which does not exist", r.task)
+			continue
+		case !finally && !c.dag[r.task]:
+			v.add(tp+"."+r.field, "references results of finally task %q", r.task)
+			continue
+		}
+		if res, known := v.taskResults(from, c.ns); known && !res[r.result] {
+			v.add(tp+"."+r.field, "result %q is not declared by task %q", r.result, r.task)
+		}
+		if !finally {
+			c.edges[pt.Name] = append(c.edges[pt.Name], r.task)
+		}
+	}
+}
+
+// pipelineResults checks the task results the pipeline's results reference exist.
+func (v *validator) pipelineResults(c *pipelineCheck, results []pipelinev1.PipelineResult) {
+	for i, r := range results {
 		b, _ := json.Marshal(r.Value)
 		for _, m := range taskResultRef.FindAllStringSubmatch(string(b), -1) {
-			from, ok := all[m[1]]
+			from, ok := c.all[m[1]]
 			if !ok {
-				v.add(fmt.Sprintf("%s.results[%d].value", path, i), "references results of task %q, which does not exist", m[1])
+				v.add(fmt.Sprintf("%s.results[%d].value", c.path, i), "references results of task %q, which does not exist", m[1])
 				continue
 			}
-			if res, known := v.taskResults(from, ns); known && !res[m[2]] {
-				v.add(fmt.Sprintf("%s.results[%d].value", path, i), "result %q is not declared by task %q", m[2], m[1])
+			if res, known := v.taskResults(from, c.ns); known && !res[m[2]] {
+				v.add(fmt.Sprintf("%s.results[%d].value", c.path, i), "result %q is not declared by task %q", m[2], m[1])
 			}
 		}
-	}
-	if cycle := findCycle(s.Tasks, edges); cycle != nil {
-		v.add(path+".tasks", "dependency cycle: %s", strings.Join(cycle, " -> "))
 	}
 }
 
