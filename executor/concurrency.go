@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -88,14 +87,7 @@ func (r *PipelineRunReconciler) cancelOlder(ctx context.Context, pr *pipelinev1.
 		if !olderThan(m, pr) || runDone(m) || isCancelSpec(m.Spec.Status) || m.Annotations[runctl.AnnotationProtected] == "true" {
 			continue
 		}
-		patch, err := json.Marshal(map[string]any{
-			"metadata": map[string]any{"annotations": map[string]string{runctl.AnnotationCancelledBy: by}},
-			"spec":     map[string]any{"status": pipelinev1.PipelineRunSpecStatusCancelled},
-		})
-		if err != nil {
-			return err
-		}
-		if err := r.client.Patch(ctx, m, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.client.Patch(ctx, m, client.RawPatch(types.MergePatchType, runctl.CancelPatch(by))); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("cancel %s of concurrency group %q: %w", m.Name, pr.Annotations[runctl.AnnotationKey], err)
 		}
 		r.log.Info("pipelinerun cancelled by a newer run of its concurrency group", "namespace", m.Namespace,

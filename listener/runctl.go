@@ -2,7 +2,6 @@ package listener
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -84,20 +83,13 @@ func (s *Server) groupRuns(ctx context.Context, ns, key string) ([]pipelinev1.Pi
 	return out, nil
 }
 
-// runNamespaces are the namespaces of the PipelineRuns among objs.
-func runNamespaces(objs []*unstructured.Unstructured) []string {
-	var out []string
-	for _, o := range objs {
-		if o.GetKind() == "PipelineRun" && !slices.Contains(out, o.GetNamespace()) {
-			out = append(out, o.GetNamespace())
-		}
-	}
-	return out
-}
-
 // busyGroup names an unfinished run of the group in the namespaces the trigger creates runs in.
 func (s *Server) busyGroup(ctx context.Context, key string, objs []*unstructured.Unstructured) (string, error) {
-	for _, ns := range runNamespaces(objs) {
+	rs := make([]Resource, len(objs))
+	for i, o := range objs {
+		rs[i] = resourceOf(o)
+	}
+	for _, ns := range resourceNamespaces(rs) {
 		runs, err := s.groupRuns(ctx, ns, key)
 		if err != nil {
 			return "", err
@@ -125,11 +117,7 @@ func (s *Server) cancelGroup(ctx context.Context, ns, key string, keep []Resourc
 		if kept || newer || (!all && pr.Annotations[runctl.AnnotationProtected] == "true") {
 			continue
 		}
-		patch, _ := json.Marshal(map[string]any{
-			"metadata": map[string]any{"annotations": map[string]string{runctl.AnnotationCancelledBy: by}},
-			"spec":     map[string]any{"status": pipelinev1.PipelineRunSpecStatusCancelled},
-		})
-		if err := s.client.Patch(ctx, pr, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+		if err := s.client.Patch(ctx, pr, client.RawPatch(types.MergePatchType, runctl.CancelPatch(by))); err != nil && !apierrors.IsNotFound(err) {
 			return out, fmt.Errorf("cancel %s/%s of concurrency group %q: %w", pr.Namespace, pr.Name, key, err)
 		}
 		out = append(out, pr.Namespace+"/"+pr.Name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -246,4 +247,14 @@ func QueuedAt(annotations map[string]string, created time.Time) time.Time {
 		return t
 	}
 	return created
+}
+
+// CancelPatch is the merge patch that cancels a PipelineRun of a group (Tekton's spec.status: Cancelled,
+// through the normal cancel path) and says who cancelled it.
+func CancelPatch(by string) []byte {
+	b, _ := json.Marshal(map[string]any{ // strings only: cannot fail
+		"metadata": map[string]any{"annotations": map[string]string{AnnotationCancelledBy: by}},
+		"spec":     map[string]any{"status": "Cancelled"},
+	})
+	return b
 }
