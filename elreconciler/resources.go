@@ -200,17 +200,40 @@ func deployment(el *triggersv1beta1.EventListener, s shape, image string) *appsv
 	if s.kr != nil {
 		tmpl = *s.kr.Template.DeepCopy()
 	}
+	pod := listenerPodSpec(el, s, tmpl.Spec, listenerContainer(el, s, image))
+	var replicas *int32
+	if s.kr != nil {
+		replicas = s.kr.Replicas
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: objectMeta(el),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(el)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(el, tmpl), Annotations: tmpl.Annotations},
+				Spec:       pod,
+			},
+		},
+	}
+}
+
+// listenerProbe is the default HTTP probe of the listener container on path.
+func listenerProbe(s shape, path string) *corev1.Probe {
 	scheme := corev1.URISchemeHTTP
 	if s.tls != nil {
 		scheme = corev1.URISchemeHTTPS
 	}
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromInt32(ListenerPort), Scheme: scheme}},
-			PeriodSeconds: 10, FailureThreshold: 3,
-		}
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromInt32(ListenerPort), Scheme: scheme}},
+		PeriodSeconds: 10, FailureThreshold: 3,
 	}
+}
+
+// listenerContainer is the listener container, with the kubernetesResource's first container's env
+// (appended), resources, probes and securityContext merged in.
+func listenerContainer(el *triggersv1beta1.EventListener, s shape, image string) corev1.Container {
 	c := corev1.Container{
 		Name:  ContainerName,
 		Image: image,
@@ -220,8 +243,8 @@ func deployment(el *triggersv1beta1.EventListener, s shape, image string) *appsv
 			{Name: PortMetrics, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 		},
 		Env:            []corev1.EnvVar{{Name: "NAMESPACE", Value: el.Namespace}, {Name: "NAME", Value: el.Name}},
-		LivenessProbe:  probe("/livez"),
-		ReadinessProbe: probe("/readyz"),
+		LivenessProbe:  listenerProbe(s, "/livez"),
+		ReadinessProbe: listenerProbe(s, "/readyz"),
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
@@ -244,7 +267,12 @@ func deployment(el *triggersv1beta1.EventListener, s shape, image string) *appsv
 			c.SecurityContext = tc.SecurityContext
 		}
 	}
-	ps := tmpl.Spec
+	return c
+}
+
+// listenerPodSpec is the listener Pod's spec: container c, the template spec ps's scheduling, pull
+// secrets, service account and security context, and the /tmp (and TLS) volumes.
+func listenerPodSpec(el *triggersv1beta1.EventListener, s shape, ps corev1.PodSpec, c corev1.Container) corev1.PodSpec {
 	pod := corev1.PodSpec{
 		ServiceAccountName:        el.Spec.ServiceAccountName,
 		Containers:                []corev1.Container{c},
@@ -275,27 +303,18 @@ func deployment(el *triggersv1beta1.EventListener, s shape, image string) *appsv
 			Secret: &corev1.SecretVolumeSource{SecretName: s.tls.secret}}})
 		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: TLSVolume, MountPath: TLSMountPath, ReadOnly: true})
 	}
-	podLabels := maps.Clone(el.Labels)
-	if podLabels == nil {
-		podLabels = map[string]string{}
+	return pod
+}
+
+// podLabels are the listener Pod's labels: el's, then the template's, then the selector labels (which win).
+func podLabels(el *triggersv1beta1.EventListener, tmpl corev1.PodTemplateSpec) map[string]string {
+	labels := maps.Clone(el.Labels)
+	if labels == nil {
+		labels = map[string]string{}
 	}
-	maps.Copy(podLabels, tmpl.Labels)
-	maps.Copy(podLabels, SelectorLabels(el))
-	var replicas *int32
-	if s.kr != nil {
-		replicas = s.kr.Replicas
-	}
-	return &appsv1.Deployment{
-		ObjectMeta: objectMeta(el),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(el)},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: tmpl.Annotations},
-				Spec:       pod,
-			},
-		},
-	}
+	maps.Copy(labels, tmpl.Labels)
+	maps.Copy(labels, SelectorLabels(el))
+	return labels
 }
 
 // service is the el-NAME Service: the listener port (http-listener, or https-listener with TLS) on

@@ -108,77 +108,117 @@ func taskRunTimeout(tr *pipelinev1.TaskRun) time.Duration {
 
 func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRun) (ctrl.Result, error) {
 	now := r.now()
+	r.startRun(tr, now)
+	pod, err := r.getPod(ctx, tr)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if tr.Spec.Status == pipelinev1.TaskRunSpecStatusCancelled {
+		return r.cancelRun(ctx, tr, pod)
+	}
+	if res, done, err := r.ensureTaskSpec(ctx, tr, now); done {
+		return res, err
+	}
+	if res, done, err := r.checkTimeout(ctx, tr, pod, now); done {
+		return res, err
+	}
+	if pod == nil {
+		return r.createPod(ctx, tr)
+	}
+	return r.finishPod(ctx, tr, pod, now)
+}
+
+// startRun sets the run's start time and Pending condition when they are not set yet.
+func (r *TaskRunReconciler) startRun(tr *pipelinev1.TaskRun, now metav1.Time) {
 	if tr.Status.StartTime == nil {
 		tr.Status.StartTime = &now
 	}
 	if tr.Status.GetCondition(pipelinev1.ConditionSucceeded) == nil {
 		setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, ReasonPending, "Pending", now)
 	}
+}
+
+// getPod returns the Pod of the run's current attempt, or nil when it does not exist.
+func (r *TaskRunReconciler) getPod(ctx context.Context, tr *pipelinev1.TaskRun) (*corev1.Pod, error) {
 	attempt := len(tr.Status.RetriesStatus)
 	name := podName(tr.Name, attempt)
-
-	var pod *corev1.Pod
 	var p corev1.Pod
 	switch err := r.client.Get(ctx, types.NamespacedName{Namespace: tr.Namespace, Name: name}, &p); {
 	case err == nil:
-		pod = &p
+		return &p, nil
 	case !apierrors.IsNotFound(err):
-		return ctrl.Result{}, fmt.Errorf("get pod: %w", err)
+		return nil, fmt.Errorf("get pod: %w", err)
 	}
+	return nil, nil
+}
 
-	if tr.Spec.Status == pipelinev1.TaskRunSpecStatusCancelled {
-		if pod != nil {
-			r.observe(tr, pod)
-			if err := r.stopPod(ctx, pod); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-		msg := fmt.Sprintf("TaskRun %q was cancelled. %s", tr.Name, tr.Spec.StatusMessage)
-		r.fail(tr, ReasonTaskRunCancelled, strings.TrimSpace(msg))
-		return ctrl.Result{}, nil
-	}
-
-	if tr.Status.TaskSpec == nil {
-		spec, err := r.resolveTask(ctx, tr)
-		if err == nil {
-			err = r.resolveStepActions(ctx, tr, spec, stepsField(tr))
-		}
-		if err != nil {
-			var ve *validationError
-			if errors.As(err, &ve) {
-				r.fail(tr, ve.reason, ve.msg)
-				return ctrl.Result{}, nil
-			}
-			var later *retryLater
-			if errors.As(err, &later) {
-				return later.wait(&tr.Status.Status, now), nil
-			}
+// cancelRun stops a cancelled run's Pod (if any) and fails the run.
+func (r *TaskRunReconciler) cancelRun(ctx context.Context, tr *pipelinev1.TaskRun, pod *corev1.Pod) (ctrl.Result, error) {
+	if pod != nil {
+		r.observe(tr, pod)
+		if err := r.stopPod(ctx, pod); err != nil {
 			return ctrl.Result{}, err
 		}
-		tr.Status.TaskSpec = spec
 	}
+	msg := fmt.Sprintf("TaskRun %q was cancelled. %s", tr.Name, tr.Spec.StatusMessage)
+	r.fail(tr, ReasonTaskRunCancelled, strings.TrimSpace(msg))
+	return ctrl.Result{}, nil
+}
 
+// ensureTaskSpec resolves the Task (and its StepActions) into the status once. done reports that
+// reconcile must return res, err: the run failed validation, waits for something, or hit an error.
+func (r *TaskRunReconciler) ensureTaskSpec(ctx context.Context, tr *pipelinev1.TaskRun, now metav1.Time) (res ctrl.Result, done bool, err error) {
+	if tr.Status.TaskSpec != nil {
+		return ctrl.Result{}, false, nil
+	}
+	spec, err := r.resolveTask(ctx, tr)
+	if err == nil {
+		err = r.resolveStepActions(ctx, tr, spec, stepsField(tr))
+	}
+	if err != nil {
+		var ve *validationError
+		if errors.As(err, &ve) {
+			r.fail(tr, ve.reason, ve.msg)
+			return ctrl.Result{}, true, nil
+		}
+		var later *retryLater
+		if errors.As(err, &later) {
+			return later.wait(&tr.Status.Status, now), true, nil
+		}
+		return ctrl.Result{}, true, err
+	}
+	tr.Status.TaskSpec = spec
+	return ctrl.Result{}, false, nil
+}
+
+// checkTimeout stops a run past its timeout and retries or fails it. done reports that reconcile must
+// return res, err.
+func (r *TaskRunReconciler) checkTimeout(ctx context.Context, tr *pipelinev1.TaskRun, pod *corev1.Pod, now metav1.Time) (res ctrl.Result, done bool, err error) {
 	timeout := taskRunTimeout(tr)
-	if timeout > 0 {
-		if elapsed := now.Sub(tr.Status.StartTime.Time); elapsed >= timeout {
-			if pod != nil {
-				r.observe(tr, pod)
-				if err := r.stopPod(ctx, pod); err != nil {
-					return ctrl.Result{}, err
-				}
-			}
-			msg := fmt.Sprintf("TaskRun %q failed to finish within %q", tr.Name, timeout.String())
-			if r.retry(tr, ReasonTaskRunTimeout, msg) {
-				return r.createPod(ctx, tr)
-			}
-			r.fail(tr, ReasonTaskRunTimeout, msg)
-			return ctrl.Result{}, nil
+	if timeout <= 0 {
+		return ctrl.Result{}, false, nil
+	}
+	if elapsed := now.Sub(tr.Status.StartTime.Time); elapsed < timeout {
+		return ctrl.Result{}, false, nil
+	}
+	if pod != nil {
+		r.observe(tr, pod)
+		if err := r.stopPod(ctx, pod); err != nil {
+			return ctrl.Result{}, true, err
 		}
 	}
-
-	if pod == nil {
-		return r.createPod(ctx, tr)
+	msg := fmt.Sprintf("TaskRun %q failed to finish within %q", tr.Name, timeout.String())
+	if r.retry(tr, ReasonTaskRunTimeout, msg) {
+		res, err := r.createPod(ctx, tr)
+		return res, true, err
 	}
+	r.fail(tr, ReasonTaskRunTimeout, msg)
+	return ctrl.Result{}, true, nil
+}
+
+// finishPod observes the run's Pod and, once it is done, reads its log results and retries, fails or
+// completes the run.
+func (r *TaskRunReconciler) finishPod(ctx context.Context, tr *pipelinev1.TaskRun, pod *corev1.Pod, now metav1.Time) (ctrl.Result, error) {
 	out := r.observe(tr, pod)
 	if !out.Done {
 		return r.requeueForTimeout(tr), nil

@@ -107,20 +107,38 @@ func bindWorkspaces(spec *pipelinev1.TaskSpec, bindings []pipelinev1.WorkspaceBi
 // the Task author's default or the value the run gives — may itself use $(resources…), $(workspaces…),
 // $(results…) or $(context…) (seeds and Tekton's own examples do); $(params…) in a value is never expanded.
 func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string, ws []boundWorkspace, res taskResources, kanikoImage string) (subst.Vars, error) {
+	if taskName == "" {
+		taskName = tr.Name
+	}
 	base := subst.Vars{}
+	setContextVars(base, tr, taskName)
+	setPathVars(base, spec)
+	setWorkspaceVars(base, ws)
+	setResourceVars(base, res)
+	vars := subst.Vars{}
+	vars.Merge(base)
+	if err := setParamVars(vars, base, tr, spec, taskName, kanikoImage); err != nil {
+		return nil, err
+	}
+	return vars, nil
+}
+
+// setContextVars sets the $(context…) variables of the run.
+func setContextVars(base subst.Vars, tr *pipelinev1.TaskRun, taskName string) {
 	base.SetString("context.taskRun.name", tr.Name)
 	base.SetString("context.taskRun.namespace", tr.Namespace)
 	base.SetString("context.taskRun.uid", string(tr.UID))
 	base.SetString("context.taskRun.retry-count", fmt.Sprint(len(tr.Status.RetriesStatus)))
 	base.SetString("context.task.retry-count", fmt.Sprint(len(tr.Status.RetriesStatus)))
-	if taskName == "" {
-		taskName = tr.Name
-	}
 	base.SetString("context.task.name", taskName)
 	if pr := tr.Labels[LabelPipelineRun]; pr != "" {
 		base.SetString("context.pipelineRun.name", pr)
 		base.SetString("context.pipelineRun.namespace", tr.Namespace)
 	}
+}
+
+// setPathVars sets the credentials, results and step exit code path variables.
+func setPathVars(base subst.Vars, spec *pipelinev1.TaskSpec) {
 	base.SetString("credentials.path", entrypoint.HomeDir)
 	for _, r := range spec.Results {
 		base.SetString("results."+r.Name+".path", path.Join(entrypoint.ResultsDir, r.Name))
@@ -134,6 +152,10 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 		base.SetString("steps."+n+".exitCode.path", p)
 		base.SetString("steps.step-"+n+".exitCode.path", p)
 	}
+}
+
+// setWorkspaceVars sets the $(workspaces…) variables; an unbound optional workspace's are empty.
+func setWorkspaceVars(base subst.Vars, ws []boundWorkspace) {
 	for _, w := range ws {
 		pre := "workspaces." + w.Decl.Name + "."
 		if w.Binding == nil {
@@ -152,6 +174,10 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 		}
 		base.SetString(pre+"claim", claim)
 	}
+}
+
+// setResourceVars sets the $(resources…) and $(inputs|outputs.resources…) variables of v1beta1 resources.
+func setResourceVars(base subst.Vars, res taskResources) {
 	for _, set := range []struct {
 		dir  string
 		list []boundResource
@@ -167,9 +193,12 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 			}
 		}
 	}
+}
 
-	// Params whose value feeds a step or sidecar image: their default may name the upstream Kaniko image.
-	imageParams := map[string]bool{}
+// imageParams are the params whose value feeds a step or sidecar image: their default may name the
+// upstream Kaniko image.
+func imageParams(spec *pipelinev1.TaskSpec) map[string]bool {
+	out := map[string]bool{}
 	for _, img := range stepImages(spec) {
 		for _, ref := range subst.Refs(img, "params", "inputs") {
 			if segs, ok := subst.Segments(ref); ok {
@@ -177,18 +206,22 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 					segs = segs[1:]
 				}
 				if len(segs) >= 2 {
-					imageParams[segs[1]] = true
+					out[segs[1]] = true
 				}
 			}
 		}
 	}
+	return out
+}
 
+// setParamVars sets the $(params…) variables: the Task's declared params (the run's value or the default)
+// and the params the run passes but the Task does not declare.
+func setParamVars(vars, base subst.Vars, tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName, kanikoImage string) error {
+	imageParams := imageParams(spec)
 	given := map[string]pipelinev1.ParamValue{}
 	for _, p := range tr.Spec.Params {
 		given[p.Name] = p.Value
 	}
-	vars := subst.Vars{}
-	vars.Merge(base)
 	var missing []string
 	declared := map[string]bool{}
 	for _, ps := range spec.Params {
@@ -203,27 +236,10 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 			v = *ps.Default.DeepCopy()
 			fromDefault = true
 		}
-		want := ps.EffectiveType()
-		if v.Type == "" {
-			v.Type = pipelinev1.ParamTypeString
+		v, err := declaredParamValue(ps, v, fromDefault, base)
+		if err != nil {
+			return err
 		}
-		if v.Type != want {
-			return nil, invalid("TaskRunValidationFailed", "param %q: the Task declares type %s but the value is %s (spec.params)", ps.Name, want, v.Type)
-		}
-		if want == pipelinev1.ParamTypeObject && ps.Default != nil && !fromDefault {
-			merged := map[string]string{}
-			for k, x := range ps.Default.ObjectVal {
-				merged[k] = x
-			}
-			for k, x := range v.ObjectVal {
-				merged[k] = x
-			}
-			v.ObjectVal = merged
-		}
-		// A value may use the run's non-param variables — a Task author's default, or a Pipeline author's
-		// "$(workspaces.source.path)/Dockerfile" or "$(context.task.retry-count)" (Tekton substitutes those
-		// after params); expand those once. $(params…) inside a value is never expanded.
-		v = expandBase(v, base)
 		if fromDefault && imageParams[ps.Name] && v.Type == pipelinev1.ParamTypeString && isUpstreamKaniko(v.StringVal) {
 			v.StringVal = kanikoImage
 		}
@@ -231,7 +247,7 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, invalid("TaskRunValidationFailed", "invalid input params for task %s: missing parameters: %s (spec.params)", taskName, strings.Join(missing, ", "))
+		return invalid("TaskRunValidationFailed", "invalid input params for task %s: missing parameters: %s (spec.params)", taskName, strings.Join(missing, ", "))
 	}
 	// Params the run passes but the Task does not declare (propagated params of embedded specs) are usable
 	// too.
@@ -240,7 +256,33 @@ func taskVars(tr *pipelinev1.TaskRun, spec *pipelinev1.TaskSpec, taskName string
 			setParam(vars, name, expandBase(v, base))
 		}
 	}
-	return vars, nil
+	return nil
+}
+
+// declaredParamValue checks value v of declared param ps against its type, merges an object value over
+// the object default and expands base's variables in it.
+func declaredParamValue(ps pipelinev1.ParamSpec, v pipelinev1.ParamValue, fromDefault bool, base subst.Vars) (pipelinev1.ParamValue, error) {
+	want := ps.EffectiveType()
+	if v.Type == "" {
+		v.Type = pipelinev1.ParamTypeString
+	}
+	if v.Type != want {
+		return v, invalid("TaskRunValidationFailed", "param %q: the Task declares type %s but the value is %s (spec.params)", ps.Name, want, v.Type)
+	}
+	if want == pipelinev1.ParamTypeObject && ps.Default != nil && !fromDefault {
+		merged := map[string]string{}
+		for k, x := range ps.Default.ObjectVal {
+			merged[k] = x
+		}
+		for k, x := range v.ObjectVal {
+			merged[k] = x
+		}
+		v.ObjectVal = merged
+	}
+	// A value may use the run's non-param variables — a Task author's default, or a Pipeline author's
+	// "$(workspaces.source.path)/Dockerfile" or "$(context.task.retry-count)" (Tekton substitutes those
+	// after params); expand those once. $(params…) inside a value is never expanded.
+	return expandBase(v, base), nil
 }
 
 // expandBase replaces the non-param variables of base in a param value, once.
