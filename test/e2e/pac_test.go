@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookrun/hookrun/forge"
 	"github.com/hookrun/hookrun/forge/forgetest"
 	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/paccorpus"
 )
 
 // TestDevPAC: under `hookrun dev`, a Repository and a fake GitHub serving `.tekton/` at a commit; a push
@@ -75,10 +77,7 @@ spec:
 "repository":{"full_name":"octo/app","name":"app","html_url":"https://github.com/octo/app","default_branch":"main","owner":{"login":"octo"}},
 "sender":{"login":"octo"}}`)
 	r := d.send(t, listener.PACPath, listener.Outgoing{Provider: "github", Event: "push", Secret: hook, Body: body})
-	want := 1
-	for _, text := range corpus {
-		want += strings.Count(text, "kind: PipelineRun")
-	}
+	want := 1 + paccorpus.PipelineRuns(corpus)
 	if len(r.Triggers) != want {
 		t.Fatalf("answer %+v, want %d results\n%s", r, want, d.out)
 	}
@@ -105,21 +104,17 @@ spec:
 	}
 }
 
-// corpusTekton reads PipelineRuns of ../shared/corpus/pac that need nothing outside the cluster and finish
-// at once, with the placeholders filled as the corpus README says (none when ../shared is absent).
+// corpusTekton reads the Pipelines-as-Code corpus's runnable PipelineRuns for a push to main in default (none
+// when ../shared is absent).
 func corpusTekton(t *testing.T, root string) map[string]string {
 	t.Helper()
-	dir := filepath.Join(root, "..", "shared", "corpus", "pac")
-	out := map[string]string{}
-	for _, f := range []string{"always-good-pipelinerun.yaml", "pipelinerun_with_tekton_params.yaml", "pipeline_with_tekton_params.yaml",
-		"pipelinerun-cel-path-changed.yaml", "pipelinerun-match-push-pullr.yaml"} {
-		data, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Logf("Pipelines-as-Code corpus not used: %v", err)
-			return map[string]string{}
-		}
-		out[".tekton/"+f] = strings.NewReplacer(`\\ .TargetNamespace //`, "default", `\\ .TargetBranch //`, "main",
-			`\\ .TargetEvent //`, "push", `\\ .PipelineName //`, strings.TrimSuffix(f, ".yaml")).Replace(string(data))
+	files, err := paccorpus.Files(paccorpus.Dir(root), paccorpus.Placeholders{Namespace: "default", Branch: "main", Event: "push"})
+	if errors.Is(err, os.ErrNotExist) {
+		t.Logf("Pipelines-as-Code corpus not used: %v", err)
+		return map[string]string{}
 	}
-	return out
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

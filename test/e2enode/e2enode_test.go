@@ -76,6 +76,7 @@ func TestRealNode(t *testing.T) {
 		t.Run("Sidecar", func(t *testing.T) { t.Parallel(); n.testSidecar(t) })
 		t.Run("StepRequests", func(t *testing.T) { t.Parallel(); n.testRequests(t) })
 		t.Run("SeedsV1beta1GitResource", func(t *testing.T) { t.Parallel(); n.testSeeds(t, root) })
+		t.Run("PipelinesAsCode", func(t *testing.T) { t.Parallel(); n.testPAC(t, root, hooks) })
 	})
 	n.phase("suite", start)
 

@@ -330,8 +330,10 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     bin_dir = "/usr/lib/cni"
     conf_dir = %q
     max_conf_num = 1
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = %q
 `, filepath.Join(n.run, "containerd", "root"), filepath.Join(n.run, "containerd", "state"), n.ctrSock, n.ctrSock+".ttrpc",
-		pauseImage, filepath.Join(n.run, "runc"), filepath.Join(n.run, "cni", "net.d"))
+		pauseImage, filepath.Join(n.run, "runc"), filepath.Join(n.run, "cni", "net.d"), filepath.Join(n.run, "certs.d"))
 	cfgPath := filepath.Join(n.run, "containerd.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
