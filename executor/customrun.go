@@ -183,6 +183,15 @@ func checkCustomTask(field string, pt *pipelinev1.PipelineTask) error {
 	if pt.TaskRef != nil && pt.TaskSpec != nil {
 		return invalid(ReasonPipelineValidationFailed, "%s: a custom task takes taskRef or taskSpec, not both", field)
 	}
+	sub, apiVersion := ".taskRef", ""
+	if pt.TaskRef != nil {
+		apiVersion = pt.TaskRef.APIVersion
+	} else {
+		sub, apiVersion = ".taskSpec", pt.TaskSpec.APIVersion
+	}
+	if group, version, ok := strings.Cut(apiVersion, "/"); !ok || group == "" || version == "" || strings.Contains(version, "/") {
+		return invalid(ReasonPipelineValidationFailed, "%s%s.apiVersion: %q must be group/version (a custom task's kind)", field, sub, apiVersion)
+	}
 	if ref := pt.TaskRef; ref != nil && (ref.Resolver != "" || ref.Bundle != "") {
 		return invalid(ReasonPipelineValidationFailed, "%s.taskRef: a custom task reference (apiVersion %q kind %q) takes no resolver or bundle", field, ref.APIVersion, ref.Kind)
 	}
