@@ -2,8 +2,9 @@ package executor_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	pipelinev1alpha1 "github.com/hookrun/hookrun/api/pipeline/v1alpha1"
@@ -68,14 +70,27 @@ spec:
     kind: Example
     spec: {anything: [1, 2]}
 `)
-	out := kubectlGet(t, "runs.tekton.dev,customruns.tekton.dev", "-n", ns)
-	for _, want := range []string{
-		`(?m)^NAME\s+SUCCEEDED\s+REASON\s+STARTTIME\s+COMPLETIONTIME$`,
-		`(?m)^run\.tekton\.dev/example\s+True\s+Succeeded\s+\S+\s+\S+$`,
-		`(?m)^customrun\.tekton\.dev/pending\s*$`, // no controller: no status, empty columns
+	// Date columns come as ages ("0s", "5m"): a started and finished Run has both, a CustomRun without
+	// controller neither.
+	ages := regexp.MustCompile(`^\d+[smhd]`)
+	for _, tc := range []struct {
+		resource   string
+		row        string
+		timesShown bool
+	}{
+		{"v1alpha1/namespaces/" + ns + "/runs", "example True Succeeded", true},
+		{"v1beta1/namespaces/" + ns + "/customruns", "pending  ", false},
 	} {
-		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("kubectl get output does not match %s:\n%s", want, out)
+		header, rows := printedTable(t, ns, tc.resource)
+		if got := strings.Join(header, " "); got != "Name Succeeded Reason StartTime CompletionTime" {
+			t.Errorf("%s columns = %q, want Tekton's Name Succeeded Reason StartTime CompletionTime", tc.resource, got)
+		}
+		if len(rows) != 1 || len(rows[0]) != 5 {
+			t.Fatalf("%s rows = %q, want one row of 5 cells", tc.resource, rows)
+		}
+		r := rows[0]
+		if got := strings.Join(r[:3], " "); got != tc.row || ages.MatchString(r[3]) != tc.timesShown || ages.MatchString(r[4]) != tc.timesShown {
+			t.Errorf("%s row = %q, want %q with start/completion ages shown: %v", tc.resource, r, tc.row, tc.timesShown)
 		}
 	}
 	var cr pipelinev1beta1.CustomRun
@@ -129,20 +144,35 @@ func seedRunFragment(t *testing.T, dir string) string {
 	return ""
 }
 
-// kubectlGet runs the control plane's kubectl (bin/, beside kube-apiserver) and returns its output.
-func kubectlGet(t *testing.T, args ...string) string {
+// printedTable is what `kubectl get` prints for the resources of ns: the API server's Table (the CRD's printer
+// columns), as header and rows of cells.
+func printedTable(t *testing.T, ns, resource string) (header []string, rows [][]string) {
 	t.Helper()
-	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
-	if _, err := os.Stat(kubectl); err != nil {
-		t.Fatalf("kubectl: %v (make tools builds it into bin/)", err)
-	}
-	cfg := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := env.WriteKubeconfig(cfg); err != nil {
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(kubectl, append([]string{"--kubeconfig", cfg, "get"}, args...)...).CombinedOutput()
+	raw, err := cs.RESTClient().Get().AbsPath("/apis/tekton.dev", resource).
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(context.Background())
 	if err != nil {
-		t.Fatalf("kubectl get %v: %v\n%s", args, err, out)
+		t.Fatalf("get %s as a table: %v", resource, err)
 	}
-	return string(out)
+	var table metav1.Table
+	if err := json.Unmarshal(raw, &table); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range table.ColumnDefinitions {
+		header = append(header, c.Name)
+	}
+	for _, r := range table.Rows {
+		var cells []string
+		for _, c := range r.Cells {
+			if c == nil {
+				c = "" // an absent value (no status yet): kubectl prints nothing
+			}
+			cells = append(cells, fmt.Sprint(c))
+		}
+		rows = append(rows, cells)
+	}
+	return header, rows
 }
