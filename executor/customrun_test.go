@@ -12,6 +12,7 @@ import (
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
+	"github.com/hookrun/hookrun/runctl"
 )
 
 // customPipeline: a waits (custom task by reference), a2 waits (custom task embedded), b echoes a's result
@@ -183,6 +184,28 @@ func TestCustomTaskCancelled(t *testing.T) {
 	if names := taskRunNames(t, ns); len(names) != 0 {
 		t.Errorf("taskruns = %v, want none (b never starts)", names)
 	}
+}
+
+// TestCustomTaskCancelledByConcurrencyGroup: a newer run of a cancel-in-progress group cancels the older
+// one, and with it the older one's running CustomRun.
+func TestCustomTaskCancelledByConcurrencyGroup(t *testing.T) {
+	ns := newNamespace(t)
+	startExecutor(t, ns)
+	startWaitController(t, ns)
+	group := fmt.Sprintf("  labels: {%s: %s}\n  annotations: {%s: refs/heads/main, %s: cancel-in-progress}\nspec:\n",
+		runctl.LabelGroup, runctl.GroupLabel("refs/heads/main"), runctl.AnnotationKey, runctl.AnnotationRunPolicy)
+	inGroup := func(name string) string { return strings.Replace(customRun(t, name, ns, "0"), "spec:\n", group, 1) }
+	apply(t, ns, echoTask+"---\n"+strings.Replace(customPipeline, "default: 300ms", "default: 1h", 1)+"---\n"+inGroup("run"))
+	waitCustomRun(t, ns, "run-a", "running", func(cr *pipelinev1beta1.CustomRun) bool { return customReason(cr) == "Running" })
+	apply(t, ns, inGroup("run-newer"))
+	waitPipelineRunReason(t, ns, "run", "Cancelled")
+	cr := waitCustomRun(t, ns, "run-a", "cancelled by its controller", func(cr *pipelinev1beta1.CustomRun) bool {
+		return customReason(cr) == pipelinev1beta1.CustomRunReasonCancelled
+	})
+	if cr.Spec.Status != "RunCancelled" || cr.Spec.StatusMessage != "CustomRun cancelled as the PipelineRun it belongs to has been cancelled." {
+		t.Errorf("spec.status %q statusMessage %q, want Tekton's RunCancelled and message", cr.Spec.Status, cr.Spec.StatusMessage)
+	}
+	waitCustomRun(t, ns, "run-newer-a", "running", func(cr *pipelinev1beta1.CustomRun) bool { return customReason(cr) == "Running" })
 }
 
 func TestCustomTaskWithoutControllerTimesOut(t *testing.T) {
