@@ -181,10 +181,13 @@ func checkPipelineTask(field string, pt *pipelinev1.PipelineTask) error {
 	if pt.TaskRef == nil && pt.TaskSpec == nil {
 		return invalid(ReasonPipelineValidationFailed, "%s: needs taskRef or taskSpec", field)
 	}
-	if pt.TaskRef != nil {
+	if pt.TaskRef != nil && !pt.TaskRef.IsCustomTask() {
 		if err := refusedTaskRef(pt.TaskRef, field+".taskRef"); err != nil {
 			return invalid(ReasonPipelineValidationFailed, "%s", err.Error())
 		}
+	}
+	if err := checkCustomTask(field, pt); err != nil {
+		return err
 	}
 	if err := validateMatrix(field, pt, 0); err != nil {
 		return err

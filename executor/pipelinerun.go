@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 )
 
 // PipelineRun condition reasons (Tekton's), plus Queued.
@@ -72,10 +73,14 @@ func (r *PipelineRunReconciler) setup(mgr manager.Manager, copts controller.Opti
 	if err != nil {
 		return fmt.Errorf("index taskruns: %w", err)
 	}
+	if err := indexCustomRuns(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("pipelinerun").
 		For(&pipelinev1.PipelineRun{}).
 		Owns(&pipelinev1.TaskRun{}).
+		Owns(&pipelinev1beta1.CustomRun{}).
 		WithOptions(copts)
 	if r.queue.limit > 0 {
 		// When a run ends (or any run changes), wake the oldest queued runs that now fit.

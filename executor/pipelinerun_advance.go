@@ -162,9 +162,17 @@ func (r *PipelineRunReconciler) hardStop(ctx context.Context, pr *pipelinev1.Pip
 	return nil
 }
 
-// cancelRunning cancels the running TaskRuns of list.
+// cancelRunning cancels the running TaskRuns (and CustomRuns) of list.
 func (r *PipelineRunReconciler) cancelRunning(ctx context.Context, pr *pipelinev1.PipelineRun, list []*ptState, msg string) error {
 	for _, s := range list {
+		if s.custom {
+			if s.running() {
+				if err := r.cancelCustomRun(ctx, pr, s, msg); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		for _, ref := range s.liveRuns(pr.Name) {
 			if err := r.cancelTaskRun(ctx, pr, ref, msg); err != nil {
 				return err
@@ -245,9 +253,12 @@ func (r *PipelineRunReconciler) decideDAGTask(ctx context.Context, pr *pipelinev
 	return r.startTask(ctx, pr, st, s, vars, now)
 }
 
-// startTask creates the TaskRun of a plain task, or fans a matrixed one out.
+// startTask creates the TaskRun of a plain task (the CustomRun of a custom one), or fans a matrixed one out.
 func (r *PipelineRunReconciler) startTask(ctx context.Context, pr *pipelinev1.PipelineRun, st *runState, s *ptState, vars subst.Vars, now time.Time) (*validationError, error) {
-	if s.mx != nil {
+	switch {
+	case s.custom:
+		return nil, r.createCustomRun(ctx, pr, s, vars, now)
+	case s.mx != nil:
 		return r.startMatrix(ctx, pr, st, s, vars, now)
 	}
 	return nil, r.createTaskRun(ctx, pr, st, s, vars, now)

@@ -51,6 +51,8 @@ func (r *PipelineRunReconciler) validateRun(ctx context.Context, pr *pipelinev1.
 		for i, pt := range set.list {
 			var ts *pipelinev1.TaskSpec
 			switch {
+			case pt.IsCustomTask():
+				// Only the custom task's controller knows its results.
 			case pt.TaskSpec != nil:
 				ts = &pt.TaskSpec.TaskSpec
 			case pt.TaskRef != nil:

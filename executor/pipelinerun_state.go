@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	"github.com/hookrun/hookrun/executor/subst"
 )
 
@@ -24,12 +25,18 @@ type ptState struct {
 	skip  *pipelinev1.SkippedTask
 	// mx is the fan-out of a matrixed task (nil for a plain task, whose one TaskRun is tr).
 	mx *matrixState
+	// custom: the task runs a custom task, as the CustomRun cr (customrun.go) instead of a TaskRun.
+	custom bool
+	cr     *pipelinev1beta1.CustomRun
 }
 
-func (s *ptState) started() bool { return s.known || s.tr != nil }
+func (s *ptState) started() bool { return s.known || s.tr != nil || s.cr != nil }
 
-// cond is a plain task's TaskRun condition (nil when not cached, and for matrixed tasks).
+// cond is a plain task's TaskRun (or CustomRun) condition (nil when not cached, and for matrixed tasks).
 func (s *ptState) cond() *pipelinev1.Condition {
+	if s.custom {
+		return s.customCond()
+	}
 	if s.tr == nil {
 		return nil
 	}
@@ -95,9 +102,7 @@ func (s *ptState) failed() bool {
 }
 
 func (s *ptState) cancelled() bool {
-	return s.anyCond(func(c *pipelinev1.Condition) bool {
-		return c.Status == corev1.ConditionFalse && c.Reason == ReasonTaskRunCancelled
-	})
+	return s.anyCond(isCancelledReason)
 }
 
 // failureCounts is a failure the PipelineRun must react to (not onError: continue).
@@ -164,7 +169,7 @@ type runState struct {
 }
 
 func newPTState(pt *pipelinev1.PipelineTask, field string, finally bool) *ptState {
-	s := &ptState{pt: pt, field: field, finally: finally}
+	s := &ptState{pt: pt, field: field, finally: finally, custom: pt.IsCustomTask()}
 	if isMatrixed(pt) {
 		s.mx = newMatrixState()
 	}
@@ -210,6 +215,9 @@ func (r *PipelineRunReconciler) loadState(ctx context.Context, pr *pipelinev1.Pi
 			}
 			s.known = true
 		}
+	}
+	if err := r.loadCustomRuns(ctx, pr, st); err != nil {
+		return nil, err
 	}
 	for _, c := range pr.Status.ChildReferences {
 		if s := st.tasks[c.PipelineTaskName]; s != nil {
@@ -283,6 +291,10 @@ func (r *PipelineRunReconciler) vars(pr *pipelinev1.PipelineRun, st *runState) s
 // setTaskResults records a task's results (aggregated for a finished matrixed task) and, for a matrixed
 // task, $(…matrix.length).
 func setTaskResults(v subst.Vars, prefix string, s *ptState) {
+	if s.custom {
+		setCustomResults(v, prefix, s.cr)
+		return
+	}
 	if s.mx == nil {
 		setResults(v, prefix, s.tr)
 		return

@@ -22,10 +22,7 @@ func (r *PipelineRunReconciler) writeStatus(pr *pipelinev1.PipelineRun, st *runS
 		case s.started() && s.mx != nil:
 			refs = append(refs, matrixChildRefs(pr, s)...)
 		case s.started():
-			refs = append(refs, pipelinev1.ChildStatusReference{
-				APIVersion: pipelinev1.GroupVersion.String(), Kind: "TaskRun",
-				Name: childName(pr.Name, s.pt.Name), DisplayName: s.pt.DisplayName, PipelineTaskName: s.pt.Name, WhenExpressions: s.pt.When,
-			})
+			refs = append(refs, childRef(pr, s))
 		case s.skip != nil:
 			skipped = append(skipped, *s.skip)
 		}

@@ -374,8 +374,11 @@ func propagateWorkspaces(s *pipelinev1.TaskSpec, bindings []pipelinev1.Workspace
 // refusedTaskRef rejects the kinds of task reference hookrun does not run, and resolver refs whose params
 // are wrong (checked, not fetched: resolve.go fetches).
 func refusedTaskRef(ref *pipelinev1.TaskRef, field string) error {
+	if ref.IsCustomTask() {
+		return invalid(ReasonResolutionFailed, "%s: apiVersion %q kind %q is a custom task: a TaskRun runs a Task or ClusterTask only (a pipeline task of that kind becomes a CustomRun its controller runs)", field, ref.APIVersion, ref.Kind)
+	}
 	if ref.Kind != "" && !strings.EqualFold(ref.Kind, "Task") && ref.Kind != "ClusterTask" {
-		return invalid(ReasonResolutionFailed, "%s.kind: %q is not supported by hookrun (Task or ClusterTask)", field, ref.Kind)
+		return invalid(ReasonResolutionFailed, "%s.kind: %q is not supported by hookrun (Task or ClusterTask; a custom task needs apiVersion too)", field, ref.Kind)
 	}
 	return checkRef(ref.Resolver, ref.Params, field, ReasonResolutionFailed)
 }

@@ -24,6 +24,7 @@ import (
 
 	pacv1alpha1 "github.com/hookrun/hookrun/api/pac/v1alpha1"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1alpha1 "github.com/hookrun/hookrun/api/pipeline/v1alpha1"
 	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	resourcev1alpha1 "github.com/hookrun/hookrun/api/resource/v1alpha1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -96,6 +97,12 @@ func hookrunObject(gvk schema.GroupVersionKind) (runtime.Object, bool) {
 		}
 		if gvk.Version == "v1beta1" && gvk.Kind == "ClusterTask" {
 			return &pipelinev1beta1.ClusterTask{}, true
+		}
+		if gvk.Version == "v1beta1" && gvk.Kind == "CustomRun" {
+			return &pipelinev1beta1.CustomRun{}, true
+		}
+		if gvk.Version == "v1alpha1" && gvk.Kind == "Run" {
+			return &pipelinev1alpha1.Run{}, true
 		}
 		if gvk.Version == "v1alpha1" && gvk.Kind == "PipelineResource" {
 			return &resourcev1alpha1.PipelineResource{}, true

@@ -11,8 +11,12 @@ import (
 
 // taskRef checks a taskRef's kind and, for a remote reference, its resolver and params (without fetching).
 func (v *validator) taskRef(path string, ref *pipelinev1.TaskRef) {
-	if ref.Kind != "" && !strings.EqualFold(ref.Kind, "Task") && ref.Kind != "ClusterTask" {
-		v.add(path+".kind", "%q is not a kind hookrun runs (Task or ClusterTask)", ref.Kind)
+	switch {
+	case ref.IsCustomTask():
+		v.add(path, "apiVersion %q kind %q is a custom task: a TaskRun runs a Task or ClusterTask only (a pipeline task of that kind becomes a CustomRun its controller runs)", ref.APIVersion, ref.Kind)
+		return
+	case ref.Kind != "" && !strings.EqualFold(ref.Kind, "Task") && ref.Kind != "ClusterTask":
+		v.add(path+".kind", "%q is not a kind hookrun runs (Task or ClusterTask; a custom task needs apiVersion too)", ref.Kind)
 	}
 	v.resolverRef(path, ref.Resolver, ref.Params, ref.Bundle, ref.Name)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hookrun/hookrun/api/load"
 	pacv1alpha1 "github.com/hookrun/hookrun/api/pac/v1alpha1"
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	pipelinev1alpha1 "github.com/hookrun/hookrun/api/pipeline/v1alpha1"
 	pipelinev1beta1 "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/interceptors"
@@ -46,6 +47,10 @@ func Objects(objs []load.Object) []load.Problem {
 			if obj.Spec.TaskSpec != nil {
 				v.taskSpec("spec.taskSpec", obj.Spec.TaskSpec)
 			}
+		case *pipelinev1beta1.CustomRun:
+			v.customRun("spec", obj.Spec.CustomRef, obj.Spec.CustomSpec != nil, "customRef", "customSpec", obj.Spec.Params)
+		case *pipelinev1alpha1.Run:
+			v.customRun("spec", obj.Spec.Ref, obj.Spec.Spec != nil, "ref", "spec", obj.Spec.Params)
 		case *pipelinev1.Pipeline:
 			v.pipelineSpec("spec", &obj.Spec, o.Namespace())
 		case *pipelinev1.PipelineRun:
@@ -223,6 +228,8 @@ func sortedKeys(m map[string]string) []string {
 // not known here.
 func (v *validator) taskSpecOf(pt *pipelinev1.PipelineTask, ns string) *pipelinev1.TaskSpec {
 	switch {
+	case pt.IsCustomTask():
+		return nil // only the custom task's controller knows its params and results
 	case pt.TaskSpec != nil:
 		return &pt.TaskSpec.TaskSpec
 	case pt.TaskRef != nil && (pt.TaskRef.Kind == "" || pt.TaskRef.Kind == "Task"):
@@ -316,10 +323,14 @@ func (v *validator) pipelineTask(c *pipelineCheck, finally bool, tp string, pt *
 		v.add(tp, "exactly one of taskRef or taskSpec is required")
 	}
 	v.pipelineTaskFeatures(tp, pt, v.taskSpecOf(pt, c.ns))
-	if pt.TaskSpec != nil {
+	custom := pt.IsCustomTask()
+	if custom {
+		v.customTask(tp, pt)
+	}
+	if pt.TaskSpec != nil && !custom {
 		v.taskSpec(tp+".taskSpec", &pt.TaskSpec.TaskSpec)
 	}
-	if pt.TaskRef != nil {
+	if pt.TaskRef != nil && !custom {
 		v.taskRef(tp+".taskRef", pt.TaskRef)
 	}
 	v.params(tp+".params", paramNames(pt.Params))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	hookpipeline "github.com/hookrun/hookrun/api/pipeline/v1"
+	hookrun "github.com/hookrun/hookrun/api/pipeline/v1alpha1"
 	hookclustertask "github.com/hookrun/hookrun/api/pipeline/v1beta1"
 	hooktriggers "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -41,6 +42,9 @@ func roots() []Root {
 		// Tekton's Go types no longer have ClusterTask (removed in Pipelines v0.65); it was a cluster-scoped
 		// Task, so the v1beta1 Task is its shape.
 		{"tekton.dev/v1beta1 ClusterTask", typeOf[pipelinev1beta1.Task](), typeOf[hookclustertask.ClusterTask]()},
+		// Custom tasks: hookrun creates CustomRuns and serves both kinds; another controller runs them.
+		{"tekton.dev/v1beta1 CustomRun", typeOf[pipelinev1beta1.CustomRun](), typeOf[hookclustertask.CustomRun]()},
+		{"tekton.dev/v1alpha1 Run", typeOf[pipelinev1alpha1.Run](), typeOf[hookrun.Run]()},
 		{"triggers.tekton.dev/v1beta1 EventListener", typeOf[triggersv1beta1.EventListener](), typeOf[hooktriggers.EventListener]()},
 		{"triggers.tekton.dev/v1beta1 Trigger", typeOf[triggersv1beta1.Trigger](), typeOf[hooktriggers.Trigger]()},
 		{"triggers.tekton.dev/v1beta1 TriggerBinding", typeOf[triggersv1beta1.TriggerBinding](), typeOf[hooktriggers.TriggerBinding]()},
