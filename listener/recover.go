@@ -156,9 +156,9 @@ func (rc *Recoverer) Pass(ctx context.Context) (PassResult, error) {
 		el := &els.Items[i]
 		a := el.GetAnnotations()
 		for _, f := range []struct {
-			on      bool
-			hookKey string
-			recover hookRecovery
+			on         bool
+			annotation string // the hook's, named in log lines
+			recover    hookRecovery
 		}{
 			{wantsGitHubRecovery(a), AnnotationGitHubHook, rc.recoverGitHubHook},
 			{wantsGitLabRecovery(a), AnnotationGitLabHook, rc.recoverGitLabHook},
@@ -167,7 +167,7 @@ func (rc *Recoverer) Pass(ctx context.Context) (PassResult, error) {
 				continue
 			}
 			res.Hooks++
-			log := rc.opts.Logger.With("eventlistener", el.Namespace+"/"+el.Name, "hook", a[f.hookKey])
+			log := rc.opts.Logger.With("eventlistener", el.Namespace+"/"+el.Name, "hook", a[f.annotation])
 			if err := f.recover(ctx, el, &budget, &res, log); err != nil {
 				if ctx.Err() != nil {
 					return res, ctx.Err()
