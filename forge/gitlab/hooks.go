@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Project webhook events (GitLab 17.3: list; 17.4: resend):
@@ -63,8 +64,10 @@ func ParseHook(s string) (Hook, error) {
 			return bad("empty, . or .. segment in the project path")
 		}
 	}
-	if strings.IndexFunc(project, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '?' || r == '#' }) >= 0 {
-		return bad("the project path has a space, a control character, ? or #")
+	if strings.IndexFunc(project, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '?' || r == '#' || r == '%' || r == utf8.RuneError
+	}) >= 0 {
+		return bad("the project path has a space, a control character, ?, # or % once decoded, or is not UTF-8")
 	}
 	return Hook{Project: project, ID: id}, nil
 }

@@ -35,6 +35,7 @@ func TestParseHook(t *testing.T) {
 		{"group%2/1", glforge.Hook{}, "URL-encoded"},
 		{"my group/p/1", glforge.Hook{}, "space"},
 		{"g/p?x=1/1", glforge.Hook{}, "?"},
+		{"x%252F/1", glforge.Hook{}, "%"},
 		{"", glforge.Hook{}, "no project"},
 	}
 	for _, c := range cases {
@@ -54,6 +55,26 @@ func TestParseHook(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseHook: whatever the annotation holds, ParseHook refuses it or returns a hook that String()
+// writes back to the same hook.
+func FuzzParseHook(f *testing.F) {
+	for _, s := range []string{"42/7", "group%2Fproject/7", "a/b/c/9", "x%252F/1", "/1", "a//b/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := glforge.ParseHook(s)
+		if err != nil {
+			return
+		}
+		if h.ID <= 0 || h.Project == "" {
+			t.Fatalf("ParseHook(%q) = %+v", s, h)
+		}
+		if again, err := glforge.ParseHook(h.String()); err != nil || again != h {
+			t.Fatalf("ParseHook(%q) = %+v; its String %q parses to %+v, %v", s, h, h.String(), again, err)
+		}
+	})
 }
 
 func TestParseHookEvents(t *testing.T) {
