@@ -349,8 +349,8 @@ func addComponents(ctx context.Context, mgr manager.Manager, o Options, cp *cont
 	srv := listener.New(lcache, cp.client, lcache, listener.Options{Addr: o.Addr, Namespace: o.Namespace,
 		EventListener: o.EventListener, Logger: log.With("component", "listener"), DeadLetter: dead,
 		Impersonate: listener.NewImpersonator(cp.cfg, client.Options{Scheme: cp.scheme, Mapper: cp.client.RESTMapper()})})
-	// Missed GitHub deliveries of annotated EventListeners (hookrun.dev/github-hook): this process is the
-	// only listener, no Lease needed.
+	// Missed GitHub and GitLab deliveries of annotated EventListeners (hookrun.dev/github-hook,
+	// hookrun.dev/gitlab-hook): this process is the only listener, no Lease needed.
 	recoverer := listener.NewRecoverer(lcache, cp.client, listener.RecoveryOptions{Namespace: o.Namespace,
 		Logger: log.With("component", "delivery-recovery")})
 	kube, err := kubernetes.NewForConfig(cp.cfg)

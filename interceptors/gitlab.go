@@ -84,7 +84,7 @@ func (g *gitlabInterceptor) Verify(ctx context.Context, req *Request) Response {
 	var reasons []string
 	if token != "" {
 		if subtle.ConstantTimeCompare([]byte(token), secret) == 1 {
-			return Response{Continue: true, Code: OK, Proof: BodyProof}
+			return Response{Continue: true, Code: OK, Proof: TokenProof}
 		}
 		reasons = append(reasons, gitlabTokenHeader+" does not match the secret")
 	}

@@ -108,13 +108,17 @@ type Proof int
 const (
 	// NoProof: nothing was authenticated (no secret configured, or not a provider check).
 	NoProof Proof = iota
-	// BodyProof: the sender holds the secret and the raw body is what it sent (HMAC over the body), or at
-	// least it holds the secret (GitLab's plain token). The delivery id headers are not covered: the
-	// same bytes sent again with a fresh id are a replay.
+	// BodyProof: the sender holds the secret and the raw body is what it sent (HMAC over the body). The
+	// delivery id headers are not covered: the same bytes sent again with a fresh id are a replay.
 	BodyProof
 	// SignedIDProof: the delivery id and a timestamp are signed together with the body (Standard
 	// Webhooks): the id can be trusted to tell one delivery from another, and the timestamp bounds replays.
 	SignedIDProof
+	// TokenProof: the sender presented the secret itself (GitLab's X-Gitlab-Token). A plain token covers
+	// no part of the request more than another: whoever holds it can send any body and any header, so the
+	// sender's delivery id (GitLab's Idempotency-Key, kept on its retries and resends, whose payload GitLab
+	// encodes anew) is as trustworthy as the bytes.
+	TokenProof
 )
 
 // Verifier is implemented by the provider checks (github, gitlab, bitbucket): interceptors whose

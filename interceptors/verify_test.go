@@ -41,7 +41,7 @@ func TestVerifyOnRawBytes(t *testing.T) {
 		{"github forged", "github", []any{"secretRef", ref}, []string{"X-GitHub-Event", "push", "X-Hub-Signature-256", sha256Sig("x", body)}, Unauthenticated, NoProof, true},
 		{"github event filtered before the signature", "github", []any{"secretRef", ref, "eventTypes", []string{"pull_request"}}, []string{"X-GitHub-Event", "push"}, Skip, NoProof, true},
 		{"github without secret", "github", nil, []string{"X-GitHub-Event", "push"}, OK, NoProof, false},
-		{"gitlab token", "gitlab", []any{"secretRef", ref}, []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", secret}, OK, BodyProof, true},
+		{"gitlab token", "gitlab", []any{"secretRef", ref}, []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", secret}, OK, TokenProof, true},
 		{"gitlab wrong token", "gitlab", []any{"secretRef", ref}, []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", "nope"}, Unauthenticated, NoProof, true},
 		{"standard webhooks", "gitlab", []any{"secretRef", ref}, []string{"X-Gitlab-Event", "Push Hook", "Webhook-Id", "msg_1", "Webhook-Timestamp", ts, "Webhook-Signature", swSig}, OK, SignedIDProof, true},
 		{"bitbucket signed", "bitbucket", []any{"secretRef", ref}, []string{"X-Event-Key", "repo:refs_changed", "X-Hub-Signature", sha256Sig(secret, body)}, OK, BodyProof, true},

@@ -189,6 +189,12 @@ func TestReplayFreshID(t *testing.T) {
 		code, r, _ := h.send(t, listener.Outgoing{Provider: "github", Event: "push", Secret: ghSecret, ID: id, Body: []byte(body)})
 		return code, r
 	}
+	glSend := func(h *harness, key, body string) (int, listener.Response) {
+		code, r, _ := h.send(t, listener.Outgoing{Provider: "gitlab", Event: "push", Secret: glToken, ID: key, Body: []byte(body)})
+		return code, r
+	}
+	glTokenBody := `{"object_kind":"push","checkout_sha":"beef01","project":{"git_http_url":"https://example.com/g.git"}}`
+	glTokenBodyResent := `{"checkout_sha":"beef01","object_kind":"push","project":{"git_http_url":"https://example.com/g.git"}}`
 	body1 := strings.Replace(pushBody, `"after":"abc"`, `"after":"replay-1"`, 1)
 	cases := []struct {
 		name    string
@@ -205,6 +211,10 @@ func TestReplayFreshID(t *testing.T) {
 			func() (int, listener.Response) { return ghSend(b, "id-5", body1+"  ") }, true, "github-push"},
 		{"github: other bytes, same id: another event", func() (int, listener.Response) { return ghSend(a, "id-6", body1+"\n") },
 			func() (int, listener.Response) { return ghSend(a, "id-6", body1+"\n\n") }, false, "github-push"},
+		{"gitlab token: a resend (same Idempotency-Key, payload encoded anew)", func() (int, listener.Response) { return glSend(a, "idem-1", glTokenBody) },
+			func() (int, listener.Response) { return glSend(b, "idem-1", glTokenBodyResent) }, true, "gitlab"},
+		{"gitlab token: same bytes, another Idempotency-Key: another event", func() (int, listener.Response) { return glSend(a, "idem-2", glTokenBody) },
+			func() (int, listener.Response) { return glSend(a, "idem-3", glTokenBody) }, false, "gitlab"},
 		{"standard webhooks: retry (same signed webhook-id, new timestamp)",
 			func() (int, listener.Response) {
 				c, r, _ := a.post(t, "/hooks", glBody, swSigned("msg_a", time.Now().Add(-time.Minute)))

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,34 +25,19 @@ import (
 
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/forge"
-	ghforge "github.com/hookrun/hookrun/forge/github"
 )
 
 // Missed-delivery recovery.
 //
-// GitHub never redelivers a failed delivery by itself, but keeps every hook's deliveries for three days. An
-// EventListener annotated with the hook that posts to it (AnnotationGitHubHook) and a token that may read
-// the hook (AnnotationGitHubTokenSecret) has, on start-up and every RecoveryOptions.Interval, the hook's
-// deliveries since the last one seen listed, and those whose newest attempt failed redelivered. Only the
-// replica holding the Lease RecoveryLeaseName does it; where it got to is kept in the annotations of the
-// Lease RecoveryCursorName, so a new leader continues. A redelivery of something that did reach hookrun
-// creates nothing new (replay.go). GitLab has no deliveries API: a GitLab delivery lost while hookrun was
-// down stays lost (GitLab retries some failures itself, then disables the hook).
-
-// Annotations on an EventListener that turn recovery on.
-const (
-	// AnnotationGitHubHook is the webhook: "OWNER/REPO/HOOK_ID" (repository) or "org/ORG/HOOK_ID".
-	AnnotationGitHubHook = "hookrun.dev/github-hook"
-	// AnnotationGitHubAppHook "true" asks for the GitHub App's webhook: refused (it needs an App JWT).
-	AnnotationGitHubAppHook = "hookrun.dev/github-app-hook"
-	// AnnotationGitHubTokenSecret names the Secret (in the EventListener's namespace) holding a token that
-	// may read the hook's deliveries and redeliver (repository or organization admin:…_hook).
-	AnnotationGitHubTokenSecret = "hookrun.dev/github-token-secret"
-	// AnnotationGitHubTokenKey is the Secret's key (default "token").
-	AnnotationGitHubTokenKey = "hookrun.dev/github-token-key"
-	// AnnotationGitHubAPI is the API URL of GitHub Enterprise Server (https://HOST or https://HOST/api/v3/).
-	AnnotationGitHubAPI = "hookrun.dev/github-api"
-)
+// Neither GitHub nor GitLab sends again by itself a delivery that failed for good, but both keep a hook's
+// recent attempts: GitHub its deliveries (three days), GitLab 17.3+ a project hook's events (seven days,
+// resend since 17.4). An EventListener annotated with the hook that posts to it and a token that may read
+// the hook (recover_github.go: hookrun.dev/github-hook…, recover_gitlab.go: hookrun.dev/gitlab-hook…) has,
+// on start-up and every RecoveryOptions.Interval, the hook's attempts since the last one seen listed, and
+// the events whose newest attempt failed delivered again. Only the replica holding the Lease
+// RecoveryLeaseName does it; where it got to is kept in the annotations of the Lease RecoveryCursorName, so
+// a new leader continues. A redelivery of something that did reach hookrun creates nothing new
+// (replay.go: GitHub keeps the bytes, GitLab the Idempotency-Key). Bitbucket has no such API.
 
 const (
 	// RecoveryLeaseName is the Lease electing the replica that recovers missed deliveries.
@@ -61,10 +45,8 @@ const (
 	// RecoveryCursorName is the Lease whose annotations remember, per hook, the newest delivery handled.
 	RecoveryCursorName = "hookrun-listener-recovery-cursor"
 	cursorPrefix       = "recovery.hookrun.dev/"
-	// githubKeeps is how long GitHub keeps deliveries.
-	githubKeeps = 72 * time.Hour
-	maxPages    = 100
-	maxTries    = 500 // GUIDs remembered per hook
+	maxPages           = 100
+	maxTries           = 500 // event keys remembered per hook
 )
 
 // RecoveryOptions configure a Recoverer. Zero values take the defaults.
@@ -73,11 +55,14 @@ type RecoveryOptions struct {
 	Interval  time.Duration // between passes; default 5m
 	// MaxPerPass bounds the redeliveries asked for in one pass, across hooks; default 50.
 	MaxPerPass int
-	// Every is the pause between two redelivery requests; default 500ms.
+	// Every is the pause between two GitHub redelivery requests; default 500ms.
 	Every time.Duration
-	// MaxAttempts is how often one event (GUID) is redelivered before recovery gives up on it; default 3.
+	// GitLabEvery is the pause between two GitLab resends; default 12s (GitLab.com allows five resends a
+	// minute for each hook and user).
+	GitLabEvery time.Duration
+	// MaxAttempts is how often one event is redelivered before recovery gives up on it; default 3.
 	MaxAttempts int
-	HTTPClient  *http.Client // for the GitHub API; default one with a 30s timeout
+	HTTPClient  *http.Client // for the forges' APIs; default one with a 30s timeout
 	Logger      *slog.Logger
 	Now         func() time.Time
 }
@@ -95,6 +80,9 @@ func (o *RecoveryOptions) defaults() {
 	if o.Every <= 0 {
 		o.Every = 500 * time.Millisecond
 	}
+	if o.GitLabEvery <= 0 {
+		o.GitLabEvery = 12 * time.Second
+	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 3
 	}
@@ -109,7 +97,7 @@ func (o *RecoveryOptions) defaults() {
 	}
 }
 
-// Recoverer asks GitHub to redeliver what failed to reach the listener.
+// Recoverer asks the forges to deliver again what failed to reach the listener.
 type Recoverer struct {
 	r    client.Reader // EventListeners and Secrets (the listener's cache)
 	c    client.Client // the cursor Lease
@@ -126,8 +114,8 @@ func NewRecoverer(r client.Reader, c client.Client, opts RecoveryOptions) *Recov
 // PassResult counts what one pass did.
 type PassResult struct {
 	Hooks       int // hooks looked at
-	Listed      int // deliveries listed since the cursors
-	Redelivered int // redeliveries GitHub accepted
+	Listed      int // deliveries (GitLab: events) listed since the cursors
+	Redelivered int // redeliveries (GitLab: resends) the forge accepted
 	GaveUp      int // events failed MaxAttempts times after redelivery
 	Errors      int // hooks that could not be handled completely
 }
@@ -152,7 +140,10 @@ func (rc *Recoverer) Run(ctx context.Context) error {
 	}
 }
 
-// Pass handles every annotated EventListener of the namespace once.
+// hookRecovery is one forge's recovery of one annotated EventListener's hook.
+type hookRecovery func(ctx context.Context, el *triggersv1beta1.EventListener, budget *int, res *PassResult, log *slog.Logger) error
+
+// Pass handles every annotated EventListener of the namespace once: its GitHub hook, then its GitLab hook.
 func (rc *Recoverer) Pass(ctx context.Context) (PassResult, error) {
 	var res PassResult
 	var els triggersv1beta1.EventListenerList
@@ -164,193 +155,134 @@ func (rc *Recoverer) Pass(ctx context.Context) (PassResult, error) {
 	for i := range els.Items {
 		el := &els.Items[i]
 		a := el.GetAnnotations()
-		if strings.TrimSpace(a[AnnotationGitHubHook]) == "" && strings.TrimSpace(a[AnnotationGitHubAppHook]) == "" {
-			continue
-		}
-		res.Hooks++
-		log := rc.opts.Logger.With("eventlistener", el.Namespace+"/"+el.Name, "hook", a[AnnotationGitHubHook])
-		if err := rc.recoverHook(ctx, el, &budget, &res, log); err != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
+		for _, f := range []struct {
+			on         bool
+			annotation string // the hook's, named in log lines
+			recover    hookRecovery
+		}{
+			{wantsGitHubRecovery(a), AnnotationGitHubHook, rc.recoverGitHubHook},
+			{wantsGitLabRecovery(a), AnnotationGitLabHook, rc.recoverGitLabHook},
+		} {
+			if !f.on {
+				continue
 			}
-			res.Errors++
-			log.Error("delivery recovery", "error", err)
+			res.Hooks++
+			log := rc.opts.Logger.With("eventlistener", el.Namespace+"/"+el.Name, "hook", a[f.annotation])
+			if err := f.recover(ctx, el, &budget, &res, log); err != nil {
+				if ctx.Err() != nil {
+					return res, ctx.Err()
+				}
+				res.Errors++
+				log.Error("delivery recovery", "error", err)
+			}
 		}
 	}
 	return res, nil
 }
 
-// recoveryTarget is what an EventListener's annotations ask for.
-type recoveryTarget struct {
-	hook              ghforge.Hook
-	secret, key, api  string
-	listener, hookKey string
+// hookCursorKey is the cursor Lease's annotation for one forge's hook of one EventListener.
+func hookCursorKey(prefix, listener, hook, api string) string {
+	sum := sha256.Sum256([]byte(listener + "\x00" + hook + "\x00" + api))
+	return cursorPrefix + prefix + hex.EncodeToString(sum[:8])
 }
 
-func parseRecovery(el *triggersv1beta1.EventListener) (recoveryTarget, error) {
-	a := el.GetAnnotations()
-	get := func(k string) string { return strings.TrimSpace(a[k]) }
-	if strings.EqualFold(get(AnnotationGitHubAppHook), "true") {
-		return recoveryTarget{}, fmt.Errorf("%s: %w", AnnotationGitHubAppHook, ghforge.ErrAppHook)
-	}
-	h, err := ghforge.ParseHook(get(AnnotationGitHubHook))
-	if err != nil {
-		return recoveryTarget{}, fmt.Errorf("%s: %w", AnnotationGitHubHook, err)
-	}
-	t := recoveryTarget{hook: h, secret: get(AnnotationGitHubTokenSecret), key: get(AnnotationGitHubTokenKey),
-		api: get(AnnotationGitHubAPI), listener: el.Namespace + "/" + el.Name}
-	if t.secret == "" {
-		return recoveryTarget{}, fmt.Errorf("%s is required with %s", AnnotationGitHubTokenSecret, AnnotationGitHubHook)
-	}
-	if t.key == "" {
-		t.key = forge.DefaultSecretKey
-	}
-	sum := sha256.Sum256([]byte(t.listener + "\x00" + h.String() + "\x00" + t.api))
-	t.hookKey = cursorPrefix + "h-" + hex.EncodeToString(sum[:8])
-	return t, nil
-}
-
-// recoverHook lists one hook's deliveries since its cursor and redelivers the failed ones, within budget.
-func (rc *Recoverer) recoverHook(ctx context.Context, el *triggersv1beta1.EventListener, budget *int, res *PassResult, log *slog.Logger) error {
-	t, err := parseRecovery(el)
-	if err != nil {
-		return err
-	}
-	token, err := rc.token(ctx, el.Namespace, t)
-	if err != nil {
-		return err
-	}
-	gh, err := ghforge.New(t.api, token, rc.opts.HTTPClient)
-	if err != nil {
-		return err
-	}
-	cur, err := rc.loadCursor(ctx, t.hookKey)
-	if err != nil {
-		return err
-	}
-	now := rc.opts.Now()
-	since := now.Add(-githubKeeps)
-	listed, err := rc.list(ctx, gh, t.hook, cur.LastID, since)
-	res.Listed += len(listed)
-	if err != nil {
-		return err
-	}
-	p := planRecovery(listed, cur.Tries, rc.opts.MaxAttempts)
-	for _, g := range p.gaveUp {
-		res.GaveUp++
-		log.Warn("delivery recovery gave up: redelivered and failed again too often", "guid", g.GUID, "deliveryID", g.ID,
-			"event", g.Event, "status", g.Status, "statusCode", g.StatusCode, "attempts", rc.opts.MaxAttempts)
-	}
-	next := cursor{LastID: p.newest, LastAt: now, Tries: cur.Tries}
-	if next.LastID < cur.LastID {
-		next.LastID = cur.LastID
-	}
-	if next.Tries == nil {
-		next.Tries = map[string]int{}
-	}
-	var stopErr error
-	for i, d := range p.redeliver {
-		if *budget <= 0 {
-			next.LastID = d.ID - 1
-			log.Info("delivery recovery: per-pass limit reached, the rest waits for the next pass", "left", len(p.redeliver)-i)
-			break
-		}
-		if i > 0 {
-			if err := sleep(ctx, rc.opts.Every); err != nil {
-				return err
-			}
-		}
-		if err := gh.Redeliver(ctx, t.hook, d.ID); err != nil {
-			if forge.IsPermanent(err) {
-				log.Warn("delivery recovery: GitHub refused a redelivery; skipping it", "guid", d.GUID, "deliveryID", d.ID, "error", err)
-				continue
-			}
-			next.LastID, stopErr = d.ID-1, err
-			break
-		}
-		*budget--
-		res.Redelivered++
-		next.Tries[d.GUID]++
-		log.Info("delivery redelivered", "guid", d.GUID, "deliveryID", d.ID, "event", d.Event, "failedWith", d.StatusCode)
-	}
-	next.prune(listed, p.resolved)
-	if err := rc.saveCursor(ctx, t, next); err != nil {
-		return errors.Join(stopErr, err)
-	}
-	return stopErr
-}
-
-func (rc *Recoverer) token(ctx context.Context, ns string, t recoveryTarget) (string, error) {
+func (rc *Recoverer) token(ctx context.Context, ns, secret, key string) (string, error) {
 	var s corev1.Secret
-	if err := rc.r.Get(ctx, client.ObjectKey{Namespace: ns, Name: t.secret}, &s); err != nil {
-		return "", fmt.Errorf("token Secret %s/%s: %w", ns, t.secret, err)
+	if err := rc.r.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret}, &s); err != nil {
+		return "", fmt.Errorf("token Secret %s/%s: %w", ns, secret, err)
 	}
-	tok := strings.TrimSpace(string(s.Data[t.key]))
+	tok := strings.TrimSpace(string(s.Data[key]))
 	if tok == "" {
-		return "", fmt.Errorf("token Secret %s/%s has no key %q", ns, t.secret, t.key)
+		return "", fmt.Errorf("token Secret %s/%s has no key %q", ns, secret, key)
 	}
 	return tok, nil
 }
 
-// list returns the hook's deliveries newer than afterID and delivered since since, newest first.
-func (rc *Recoverer) list(ctx context.Context, gh *ghforge.Client, hook ghforge.Hook, afterID int64, since time.Time) ([]ghforge.Delivery, error) {
-	var out []ghforge.Delivery
-	next := ""
-	for page := 0; page < maxPages; page++ {
-		p, err := gh.ListDeliveries(ctx, hook, next, 100)
-		if err != nil {
-			return out, err
-		}
-		for _, d := range p.Deliveries {
-			if d.ID <= afterID || (!d.DeliveredAt.IsZero() && d.DeliveredAt.Before(since)) {
-				return out, nil
-			}
-			out = append(out, d)
-		}
-		if p.Next == "" || len(p.Deliveries) == 0 {
-			return out, nil
-		}
-		next = p.Next
-	}
-	rc.opts.Logger.Warn("delivery recovery: more deliveries than one pass lists; the oldest are left", "hook", hook.String(), "listed", len(out))
-	return out, nil
+// plan is what to do with the attempts listed since the cursor.
+type plan[T any] struct {
+	redeliver []T             // the newest failed attempt of each event to deliver again, oldest first
+	gaveUp    []T             // events delivered again maxAttempts times that still fail
+	resolved  map[string]bool // event keys whose newest attempt succeeded
+	newest    int64           // the highest attempt id listed
+	seen      map[string]int64
 }
 
-// plan is what to do with the deliveries listed since the cursor.
-type plan struct {
-	redeliver []ghforge.Delivery // the newest failed attempt of each event to redeliver, oldest first
-	gaveUp    []ghforge.Delivery
-	resolved  map[string]bool // GUIDs whose newest attempt succeeded
-	newest    int64           // the highest delivery id listed
+// attemptOf says what recovery needs to know of one forge's attempt.
+type attemptOf[T any] struct {
+	id     func(T) int64
+	key    func(T) string // what all attempts of one event share (GitHub's GUID, GitLab's Idempotency-Key)
+	failed func(T) bool
 }
 
-// planRecovery groups listed deliveries by GUID: an event whose newest attempt succeeded is done; one whose
-// newest attempt failed is redelivered, unless recovery already redelivered it maxAttempts times (tries).
-func planRecovery(listed []ghforge.Delivery, tries map[string]int, maxAttempts int) plan {
-	p := plan{resolved: map[string]bool{}}
-	newest := map[string]ghforge.Delivery{}
+// planAttempts groups listed attempts by event key: an event whose newest attempt succeeded is done; one
+// whose newest attempt failed is delivered again, unless recovery already did so maxAttempts times
+// (tries). Attempts without a key cannot be told apart from their redeliveries and are left alone.
+func planAttempts[T any](listed []T, a attemptOf[T], tries map[string]int, maxAttempts int) plan[T] {
+	p := plan[T]{resolved: map[string]bool{}, seen: map[string]int64{}}
+	newest := map[string]T{}
 	for _, d := range listed {
-		if d.ID > p.newest {
-			p.newest = d.ID
-		}
-		if n, ok := newest[d.GUID]; !ok || d.ID > n.ID {
-			newest[d.GUID] = d
+		id, key := a.id(d), a.key(d)
+		p.newest = max(p.newest, id)
+		if n, ok := newest[key]; !ok || id > a.id(n) {
+			newest[key] = d
+			p.seen[key] = id
 		}
 	}
-	for guid, d := range newest {
+	for key, d := range newest {
 		switch {
-		case !d.Failed():
-			p.resolved[guid] = true
-		case guid == "":
-		case tries[guid] >= maxAttempts:
+		case !a.failed(d):
+			p.resolved[key] = true
+		case key == "":
+		case tries[key] >= maxAttempts:
 			p.gaveUp = append(p.gaveUp, d)
 		default:
 			p.redeliver = append(p.redeliver, d)
 		}
 	}
-	sort.Slice(p.redeliver, func(i, j int) bool { return p.redeliver[i].ID < p.redeliver[j].ID })
-	sort.Slice(p.gaveUp, func(i, j int) bool { return p.gaveUp[i].ID < p.gaveUp[j].ID })
+	sort.Slice(p.redeliver, func(i, j int) bool { return a.id(p.redeliver[i]) < a.id(p.redeliver[j]) })
+	sort.Slice(p.gaveUp, func(i, j int) bool { return a.id(p.gaveUp[i]) < a.id(p.gaveUp[j]) })
 	return p
+}
+
+// sender delivers planned attempts again through one forge.
+type sender[T any] struct {
+	attemptOf[T]
+	every  time.Duration
+	forge  string                         // for messages: "GitHub", "GitLab"
+	send   func(context.Context, T) error // ask the forge to deliver the event again
+	fields func(T) []any                  // what a log line says of an attempt (never a token)
+}
+
+// redeliverPlanned asks the forge to deliver each planned attempt again, oldest first, within budget and
+// paced by s.every. A permanent refusal skips the attempt; another error (rate limit, forge unreachable)
+// ends the hook's pass. next's LastID stops before the first attempt not handled, and its Tries count
+// what was asked for. It returns the error that ended the pass early, if any.
+func redeliverPlanned[T any](ctx context.Context, s sender[T], todo []T, budget *int, res *PassResult, next *cursor, log *slog.Logger) error {
+	for i, d := range todo {
+		if *budget <= 0 {
+			next.LastID = min(next.LastID, s.id(d)-1)
+			log.Info("delivery recovery: per-pass limit reached, the rest waits for the next pass", "left", len(todo)-i)
+			return nil
+		}
+		if i > 0 {
+			if err := sleep(ctx, s.every); err != nil {
+				return err
+			}
+		}
+		if err := s.send(ctx, d); err != nil {
+			if forge.IsPermanent(err) {
+				log.Warn("delivery recovery: "+s.forge+" refused to deliver again; skipping it", append(s.fields(d), "error", err)...)
+				continue
+			}
+			next.LastID = min(next.LastID, s.id(d)-1)
+			return err
+		}
+		*budget--
+		res.Redelivered++
+		next.Tries[s.key(d)]++
+		log.Info("delivery redelivered", s.fields(d)...)
+	}
+	return nil
 }
 
 // cursor is where recovery got to on one hook.
@@ -359,23 +291,26 @@ type cursor struct {
 	Hook     string         `json:"hook,omitempty"`
 	LastID   int64          `json:"lastID"`
 	LastAt   time.Time      `json:"lastAt"`
-	Tries    map[string]int `json:"tries,omitempty"` // GUID → redeliveries asked for, until one succeeds
+	Tries    map[string]int `json:"tries,omitempty"` // event key → redeliveries asked for, until one succeeds
 }
 
-// prune forgets the tries of events that got through, and the oldest beyond maxTries.
-func (c *cursor) prune(listed []ghforge.Delivery, resolved map[string]bool) {
+// advance is the cursor after a pass that listed up to newest at now (tries kept).
+func (c cursor) advance(newest int64, now time.Time) cursor {
+	next := cursor{LastID: max(newest, c.LastID), LastAt: now, Tries: c.Tries}
+	if next.Tries == nil {
+		next.Tries = map[string]int{}
+	}
+	return next
+}
+
+// prune forgets the tries of events that got through, and the oldest beyond maxTries (seen: the newest
+// attempt id listed per event key).
+func (c *cursor) prune(seen map[string]int64, resolved map[string]bool) {
 	for g := range resolved {
 		delete(c.Tries, g)
 	}
 	if len(c.Tries) <= maxTries {
 		return
-	}
-	// Keep the GUIDs seen most recently.
-	seen := map[string]int64{}
-	for _, d := range listed {
-		if d.ID > seen[d.GUID] {
-			seen[d.GUID] = d.ID
-		}
 	}
 	keys := make([]string, 0, len(c.Tries))
 	for g := range c.Tries {
@@ -399,15 +334,16 @@ func (rc *Recoverer) loadCursor(ctx context.Context, key string) (cursor, error)
 	var c cursor
 	if v := l.Annotations[key]; v != "" {
 		if err := json.Unmarshal([]byte(v), &c); err != nil {
-			rc.opts.Logger.Warn("recovery cursor unreadable; starting from GitHub's three days", "key", key, "error", err)
+			rc.opts.Logger.Warn("recovery cursor unreadable; starting from what the forge keeps", "key", key, "error", err)
 			return cursor{}, nil
 		}
 	}
 	return c, nil
 }
 
-func (rc *Recoverer) saveCursor(ctx context.Context, t recoveryTarget, c cursor) error {
-	c.Listener, c.Hook = t.listener, t.hook.String()
+// saveCursor keeps c under the cursor Lease's annotation hookKey.
+func (rc *Recoverer) saveCursor(ctx context.Context, hookKey, listener, hook string, c cursor) error {
+	c.Listener, c.Hook = listener, hook
 	data, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -418,7 +354,7 @@ func (rc *Recoverer) saveCursor(ctx context.Context, t recoveryTarget, c cursor)
 		err := rc.c.Get(ctx, key, &l)
 		if apierrors.IsNotFound(err) {
 			l.Name, l.Namespace = key.Name, key.Namespace
-			l.Annotations = map[string]string{t.hookKey: string(data)}
+			l.Annotations = map[string]string{hookKey: string(data)}
 			return rc.c.Create(ctx, &l)
 		}
 		if err != nil {
@@ -427,7 +363,7 @@ func (rc *Recoverer) saveCursor(ctx context.Context, t recoveryTarget, c cursor)
 		if l.Annotations == nil {
 			l.Annotations = map[string]string{}
 		}
-		l.Annotations[t.hookKey] = string(data)
+		l.Annotations[hookKey] = string(data)
 		return rc.c.Update(ctx, &l)
 	})
 	if err != nil {
@@ -448,7 +384,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // RunRecoveryElected runs rc only while this replica holds the Lease RecoveryLeaseName in ns, so one
-// replica of a Deployment talks to GitHub. id names the replica (empty: hostname_pid). It returns when
+// replica of a Deployment talks to the forges. id names the replica (empty: hostname_pid). It returns when
 // ctx ends.
 func RunRecoveryElected(ctx context.Context, cfg *rest.Config, ns, id string, rc *Recoverer) error {
 	cs, err := kubernetes.NewForConfig(cfg)

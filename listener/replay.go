@@ -22,10 +22,14 @@ import (
 // second delivery of the same event meets AlreadyExists at the API server — across every listener
 // replica — and is answered as a duplicate. Which identity is trusted depends on what was authenticated:
 //
-//   - a body HMAC (GitHub, Bitbucket) or a GitLab token vouches for the bytes, not for the delivery-id
-//     headers: the identity is the SHA-256 of the body, so the same signed bytes replayed with a fresh
+//   - a body HMAC (GitHub, Bitbucket) vouches for the bytes, not for the delivery-id headers: the
+//     identity is the SHA-256 of the body, so the same signed bytes replayed with a fresh
 //     X-GitHub-Delivery are the same event. A real redelivery carries the same bytes, so it stays a
 //     duplicate too;
+//   - a GitLab token (X-Gitlab-Token) is the secret itself and vouches for headers and body alike: the
+//     identity is the Idempotency-Key, which GitLab keeps on its own retries and on a resend (whose
+//     payload it encodes anew, so the bytes may differ: recover_gitlab.go). Without one (older GitLab,
+//     other senders), the SHA-256 of the body as above;
 //   - a Standard Webhooks signature covers webhook-id and a timestamp (checked to ±5 min): the signed id
 //     is the identity;
 //   - nothing authenticated: the sender's delivery id, as before (none: every POST is a new event).
@@ -39,11 +43,13 @@ const maxGenerations = 64
 
 // identify settles the delivery's identity and event id once the provider checks have run.
 func (d delivery) identify(v *verdict, header http.Header, body []byte) delivery {
-	switch v.proof {
-	case interceptors.BodyProof:
+	switch {
+	case v.proof == interceptors.TokenProof && header.Get(HeaderIdempotencyKey) != "":
+		d.identity = "idempotency-key:" + header.Get(HeaderIdempotencyKey)
+	case v.proof == interceptors.BodyProof || v.proof == interceptors.TokenProof:
 		sum := sha256.Sum256(body)
 		d.identity = "sha256:" + hex.EncodeToString(sum[:])
-	case interceptors.SignedIDProof:
+	case v.proof == interceptors.SignedIDProof:
 		d.identity = "webhook-id:" + header.Get(HeaderWebhookID)
 	default:
 		return d

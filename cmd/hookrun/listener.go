@@ -114,7 +114,7 @@ type listenerCmdFlags struct {
 	burst, recoverMax, deadFiles                                    *int
 	deadBytes                                                       *int64
 	writeStatus, onlyShared                                         *bool
-	recoverEvery, deadRetry                                         *time.Duration
+	recoverEvery, recoverGitLabPace, deadRetry                      *time.Duration
 	watch                                                           stringList
 }
 
@@ -132,12 +132,14 @@ func addListenerCmdFlags(fs *flag.FlagSet) *listenerCmdFlags {
 		tlsCert: fs.String("tls-cert", "", "serve HTTPS with this certificate file (with --tls-key; Tekton's TLS_CERT)"),
 		tlsKey:  fs.String("tls-key", "", "private key file of --tls-cert (Tekton's TLS_KEY)"),
 		recoverEvery: fs.Duration("recover-interval", 5*time.Minute, "how often one replica (the holder of the Lease "+listener.RecoveryLeaseName+
-			") asks GitHub to redeliver the failed deliveries of the hooks EventListeners name in "+listener.AnnotationGitHubHook+" (also at start-up); 0: never. el-NAME Pods (--any-path) do not: the shared listener does"),
-		recoverMax: fs.Int("recover-max", 50, "redeliveries asked for in one recovery pass, at most (the rest waits for the next pass)"),
-		deadLetter: fs.String("dead-letter", "", "directory for deliveries answered 503 because the Kubernetes API was unavailable; they are re-submitted when it is back (hookrun deliveries lists them); empty: off"),
-		deadFiles:  fs.Int("dead-letter-max-files", 1000, "dead letters kept at most (the oldest are dropped, logged)"),
-		deadBytes:  fs.Int64("dead-letter-max-bytes", 256<<20, "bytes of dead letters kept at most (the oldest are dropped, logged)"),
-		deadRetry:  fs.Duration("dead-letter-retry", 10*time.Second, "how often dead letters are re-submitted"),
+			") asks GitHub to redeliver, and GitLab to resend, the failed deliveries of the hooks EventListeners name in "+listener.AnnotationGitHubHook+
+			" and "+listener.AnnotationGitLabHook+" (also at start-up); 0: never. el-NAME Pods (--any-path) do not: the shared listener does"),
+		recoverMax:        fs.Int("recover-max", 50, "redeliveries (GitLab: resends) asked for in one recovery pass, at most (the rest waits for the next pass)"),
+		recoverGitLabPace: fs.Duration("recover-gitlab-pace", 12*time.Second, "pause between two GitLab resends (gitlab.com allows five a minute for each hook and user; a self-managed GitLab without that limit can go faster)"),
+		deadLetter:        fs.String("dead-letter", "", "directory for deliveries answered 503 because the Kubernetes API was unavailable; they are re-submitted when it is back (hookrun deliveries lists them); empty: off"),
+		deadFiles:         fs.Int("dead-letter-max-files", 1000, "dead letters kept at most (the oldest are dropped, logged)"),
+		deadBytes:         fs.Int64("dead-letter-max-bytes", 256<<20, "bytes of dead letters kept at most (the oldest are dropped, logged)"),
+		deadRetry:         fs.Duration("dead-letter-retry", 10*time.Second, "how often dead letters are re-submitted"),
 	}
 	fs.Var(&f.watch, "watch-namespace", "namespace whose Triggers, bindings, templates and Secrets are read (repeatable; default: all)")
 	return f
@@ -168,9 +170,9 @@ func (f *listenerCmdFlags) serve(ctx context.Context, cfg *rest.Config, cache ct
 		g.Go(func() error { return srv.RunDeadLetter(gctx, *f.deadRetry) })
 	}
 	if *f.recoverEvery > 0 && !o.AnyPath {
-		// One replica (the Lease holder) asks GitHub to redeliver what failed while hookrun was down.
+		// One replica (the Lease holder) asks GitHub and GitLab to deliver again what failed while hookrun was down.
 		rc := listener.NewRecoverer(cache, c, listener.RecoveryOptions{Namespace: o.Namespace, Interval: *f.recoverEvery,
-			MaxPerPass: *f.recoverMax, Logger: log.With("component", "delivery-recovery")})
+			MaxPerPass: *f.recoverMax, GitLabEvery: *f.recoverGitLabPace, Logger: log.With("component", "delivery-recovery")})
 		g.Go(func() error { return listener.RunRecoveryElected(gctx, cfg, o.Namespace, "", rc) })
 	}
 	if *f.writeStatus {

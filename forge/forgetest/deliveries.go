@@ -123,13 +123,22 @@ func (s *Server) attempt(hook string, d HookDelivery) HookDelivery {
 	return d
 }
 
-// hookRequest records a deliveries request and applies the fault and the token check; it reports
+// hookRequest records a GitHub deliveries request and applies the fault and the token check; it reports
 // whether the handler should go on.
 func (s *Server) hookRequest(w http.ResponseWriter, r *http.Request, hook string) bool {
 	s.mu.Lock()
+	_, known := s.hooks.urls[hook]
+	s.mu.Unlock()
+	return s.gate(w, r, "github", hook, s.githubAuthorized(r), known)
+}
+
+// gate records a webhook-log request (deliveries, events) and applies the fault, the token check and
+// the hook's existence, answering as provider does; it reports whether the handler should go on.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request, provider, hook string, authorized, known bool) bool {
+	s.mu.Lock()
 	f := s.fault
 	idx := len(s.requests)
-	s.requests = append(s.requests, Request{Provider: "github", Method: r.Method, Hook: hook, At: time.Now()})
+	s.requests = append(s.requests, Request{Provider: provider, Method: r.Method, Hook: hook, At: time.Now()})
 	s.mu.Unlock()
 	code := 0
 	defer func() {
@@ -137,6 +146,10 @@ func (s *Server) hookRequest(w http.ResponseWriter, r *http.Request, hook string
 		s.requests[idx].Code = code
 		s.mu.Unlock()
 	}()
+	unauthorized, notFound := "Bad credentials", "Not Found"
+	if provider == "gitlab" {
+		unauthorized, notFound = "401 Unauthorized", "404 Not found"
+	}
 	switch {
 	case f != nil && len(f.States) == 0 && f.Drop:
 		drop(w)
@@ -148,17 +161,13 @@ func (s *Server) hookRequest(w http.ResponseWriter, r *http.Request, hook string
 		code = f.Code
 		writeJSON(w, f.Code, errorBody{Message: http.StatusText(f.Code)})
 		return false
-	case !s.githubAuthorized(r):
+	case !authorized:
 		code = http.StatusUnauthorized
-		writeJSON(w, code, errorBody{Message: "Bad credentials"})
+		writeJSON(w, code, errorBody{Message: unauthorized})
 		return false
-	}
-	s.mu.Lock()
-	_, known := s.hooks.urls[hook]
-	s.mu.Unlock()
-	if !known {
+	case !known:
 		code = http.StatusNotFound
-		writeJSON(w, code, errorBody{Message: "Not Found"})
+		writeJSON(w, code, errorBody{Message: notFound})
 		return false
 	}
 	code = http.StatusOK

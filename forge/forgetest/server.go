@@ -1,7 +1,8 @@
 // Package forgetest is a fake forge for tests: a real HTTP server on 127.0.0.1 implementing GitHub's
 // commit-status endpoints (under /api/v3/, as GitHub Enterprise serves them) and GitLab's (under /api/v4/),
 // plus the repository endpoints package pac uses (contents at a ref, collaborator permission or project
-// membership, pull/merge request files, comments: repo.go),
+// membership, pull/merge request files, comments: repo.go), the webhook delivery logs of both
+// (GitHub deliveries: deliveries.go; GitLab hook events: gitlabhooks.go),
 // recording every request it receives and every status it applies, with faults a test switches on: answer
 // 5xx or 429 (with Retry-After), drop the connection, or apply a status and lose the answer.
 package forgetest
@@ -21,7 +22,8 @@ type Request struct {
 	Provider string // "github" or "gitlab"
 	Method   string
 	Repo     string // OWNER/REPO or the GitLab project id/path
-	// Hook is the webhook of a deliveries request (OWNER/REPO/ID or org/ORG/ID; deliveries.go).
+	// Hook is the webhook of a deliveries or events request (GitHub OWNER/REPO/ID or org/ORG/ID:
+	// deliveries.go; GitLab PROJECT/ID: gitlabhooks.go).
 	Hook string
 	SHA  string
 	// The status posted (POST only), in the provider's words.
@@ -79,11 +81,12 @@ type Server struct {
 	statuses map[string][]Request // provider/repo/sha → applied statuses, oldest first
 	repos    repoState            // repository contents, permissions and comments (repo.go)
 	hooks    hookState            // webhooks and their delivery logs (deliveries.go)
+	glhooks  gitlabHookState      // GitLab project webhooks and their events (gitlabhooks.go)
 }
 
 // NewServer starts a fake forge accepting token. Close it when done.
 func NewServer(token string) *Server {
-	s := &Server{Token: token, statuses: map[string][]Request{}, hooks: newHookState()}
+	s := &Server{Token: token, statuses: map[string][]Request{}, hooks: newHookState(), glhooks: newGitLabHookState()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/statuses/{sha}", s.githubPost)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/commits/{sha}/statuses", s.githubList)
@@ -91,6 +94,7 @@ func NewServer(token string) *Server {
 	mux.HandleFunc("GET /api/v4/projects/{id}/repository/commits/{sha}/statuses", s.gitlabList)
 	s.repoRoutes(mux)
 	s.hookRoutes(mux)
+	s.gitlabHookRoutes(mux)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s

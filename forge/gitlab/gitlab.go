@@ -120,9 +120,16 @@ func (c *Client) Find(ctx context.Context, st forge.Status) (bool, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
+	data, _, err := c.doHeader(ctx, method, u, body, 4<<20)
+	return data, err
+}
+
+// doHeader is do that also returns the answer's headers (pagination) and reads at most limit bytes of
+// the answer (more is an error, not a truncated answer).
+func (c *Client) doHeader(ctx context.Context, method, u string, body []byte, limit int64) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("gitlab: %w", err)
+		return nil, nil, fmt.Errorf("gitlab: %w", err)
 	}
 	req.Header.Set("PRIVATE-TOKEN", c.token)
 	req.Header.Set("Accept", "application/json")
@@ -131,17 +138,21 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte,
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, forge.Unreachable(forge.GitLab, redact(err))
+		return nil, nil, forge.Unreachable(forge.GitLab, redact(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, forge.Unreachable(forge.GitLab, redact(err))
+		return nil, nil, forge.Unreachable(forge.GitLab, redact(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, resp.Header, &forge.Error{Provider: forge.GitLab, StatusCode: resp.StatusCode,
+			Message: fmt.Sprintf("answer larger than %d bytes", limit), Permanent: true}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return data, nil
+		return data, resp.Header, nil
 	}
-	return nil, forge.Classify(forge.GitLab, resp, message(data), c.now())
+	return nil, resp.Header, forge.Classify(forge.GitLab, resp, message(data), c.now())
 }
 
 // message extracts GitLab's error text: {"message": "…"}, {"message": {"field": ["…"]}} or {"error": "…"}.
