@@ -151,7 +151,7 @@
 // TASKRUN-pod, then TASKRUN-pod-retryN for each retry. On timeout or cancel the Pod is stopped but kept
 // (its activeDeadlineSeconds is lowered to the time it has run, so the kubelet kills it and its logs stay
 // readable) and the run is marked failed at once. Reads come from the manager's informer cache (Pods are
-// cached only when labelled app.kubernetes.io/managed-by=hookrun: see CacheOptions); nothing polls —
+// cached only when labelled tekton.dev/taskRun: see CacheOptions); nothing polls —
 // reconciles are triggered by watches on owned TaskRuns and Pods and requeued only for timeouts.
 // Secrets are read uncached, only when a Pod is built.
 package executor

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -92,19 +93,29 @@ func (o Options) withDefaults() Options {
 }
 
 // CacheOptions returns the manager cache settings the executor wants: Pods are cached only when the
-// executor made them (label app.kubernetes.io/managed-by=hookrun), and everything is limited to
+// executor made them (they have the label tekton.dev/taskRun; not app.kubernetes.io/managed-by, whose value
+// a user may set, as with Tekton), and everything is limited to
 // opts.Namespace when set. Pass it as manager.Options.Cache; Setup works without it but then caches every
 // Pod in the cluster.
 func CacheOptions(opts Options) cache.Options {
 	co := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue})},
+			&corev1.Pod{}: {Label: podSelector()},
 		},
 	}
 	if opts.Namespace != "" {
 		co.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
 	}
 	return co
+}
+
+// podSelector selects the Pods the executor made: those labelled tekton.dev/taskRun.
+func podSelector() labels.Selector {
+	req, err := labels.NewRequirement(LabelTaskRun, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant, valid label key
+	}
+	return labels.NewSelector().Add(*req)
 }
 
 // Setup registers the PipelineRun and TaskRun reconcilers on mgr. The manager's scheme must include

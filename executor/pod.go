@@ -66,6 +66,11 @@ const (
 
 // buildPod turns a TaskRun into its Pod. See the package documentation for the layout.
 func buildPod(req podRequest) (*corev1.Pod, error) {
+	spec, err := applyComputeOverrides(req.Spec, &req.TaskRun.Spec)
+	if err != nil {
+		return nil, err
+	}
+	req.Spec = spec
 	b, err := newPodBuilder(req)
 	if err != nil {
 		return nil, err
@@ -366,7 +371,7 @@ func workspaceSource(b *pipelinev1.WorkspaceBinding) corev1.VolumeSource {
 	return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 }
 
-// podLabels are the TaskRun's labels plus Tekton's.
+// podLabels are the TaskRun's labels plus Tekton's; app.kubernetes.io/managed-by keeps a value the user set.
 func podLabels(tr *pipelinev1.TaskRun, taskName string) map[string]string {
 	l := map[string]string{}
 	for k, v := range tr.Labels {
@@ -376,7 +381,9 @@ func podLabels(tr *pipelinev1.TaskRun, taskName string) map[string]string {
 	if taskName != "" {
 		l[LabelTask] = taskName
 	}
-	l[LabelManagedBy] = ManagedByValue
+	if l[LabelManagedBy] == "" {
+		l[LabelManagedBy] = ManagedByValue
+	}
 	return l
 }
 
@@ -396,27 +403,6 @@ func propagatedAnnotations(a map[string]string) map[string]string {
 		return nil
 	}
 	return out
-}
-
-func applyPodTemplate(s *corev1.PodSpec, pt *pipelinev1.PodTemplate) {
-	if pt == nil {
-		return
-	}
-	s.NodeSelector = pt.NodeSelector
-	s.Tolerations = pt.Tolerations
-	s.Affinity = pt.Affinity
-	s.SecurityContext = pt.SecurityContext
-	s.Volumes = append(s.Volumes, pt.Volumes...)
-	s.RuntimeClassName = pt.RuntimeClassName
-	s.AutomountServiceAccountToken = pt.AutomountServiceAccountToken
-	s.DNSPolicy = pt.DNSPolicy
-	s.EnableServiceLinks = pt.EnableServiceLinks
-	if pt.PriorityClassName != nil {
-		s.PriorityClassName = *pt.PriorityClassName
-	}
-	s.SchedulerName = pt.SchedulerName
-	s.ImagePullSecrets = pt.ImagePullSecrets
-	s.HostNetwork = pt.HostNetwork
 }
 
 // gitCloneScript clones a v1beta1 git PipelineResource (run by the wrapper under /bin/sh with set -e).
