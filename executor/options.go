@@ -1,18 +1,22 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/hookrun/hookrun/executor/runconfig"
 )
 
 // Default images.
@@ -68,6 +72,20 @@ type Options struct {
 	// entrypoint then makes its Pod sequential. EntrypointLookupTimeout bounds one read (default 5s).
 	NoEntrypointLookup      bool
 	EntrypointLookupTimeout time.Duration
+	// ConfigNamespace is the namespace whose config-defaults and feature-flags ConfigMaps the executor
+	// reads and watches (package runconfig; Tekton's live in tekton-pipelines); "" = Tekton's defaults.
+	ConfigNamespace string
+	// Config holds the configuration those ConfigMaps give (default: a new store, kept current by Setup
+	// when ConfigNamespace is set).
+	Config *runconfig.Store
+}
+
+// config is the executor's current configuration (config-defaults, feature-flags).
+func (o Options) config() runconfig.Config {
+	if o.Config == nil {
+		return runconfig.Default()
+	}
+	return o.Config.Get()
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +106,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Config == nil {
+		o.Config = runconfig.NewStore()
 	}
 	return o
 }
@@ -118,6 +139,28 @@ func podSelector() labels.Selector {
 	return labels.NewSelector().Add(*req)
 }
 
+// watchConfig reads the config-defaults and feature-flags ConfigMaps of opts.ConfigNamespace into
+// opts.Config now, then keeps it current with a watch while the manager runs.
+func watchConfig(mgr manager.Manager, opts Options) error {
+	if opts.ConfigNamespace == "" {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("config watch: %w", err)
+	}
+	w := &runconfig.Watcher{
+		Client: cs, Namespace: opts.ConfigNamespace, Store: opts.Config,
+		Log: opts.Logger.With("component", "config"), Events: mgr.GetEventRecorderFor("hookrun-executor"),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Load(ctx); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return mgr.Add(w)
+}
+
 // Setup registers the PipelineRun and TaskRun reconcilers on mgr. The manager's scheme must include
 // api.NewScheme()'s kinds. It is what `hookrun executor` and `hookrun dev` call.
 func Setup(mgr manager.Manager, opts Options) error {
@@ -125,6 +168,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return errors.New("executor: nil manager")
 	}
 	opts = opts.withDefaults()
+	if err := watchConfig(mgr, opts); err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
 	remote := newRemoteResolver(mgr.GetAPIReader(), opts)
 	tr := &TaskRunReconciler{
 		remote:    remote,

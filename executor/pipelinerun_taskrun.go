@@ -63,6 +63,16 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 	spec.Timeout = &metav1.Duration{Duration: r.taskRunTimeout(pr, pt, s.finally, now)}
 	spec.Workspaces = taskRunWorkspaces(pr, pt, vars)
 	spec.Resources = taskRunResources(pr, pt)
+	cfg := r.opts.config()
+	if pr.Labels[LabelManagedBy] == "" && (runMeta == nil || runMeta.Labels[LabelManagedBy] == "") {
+		labels[LabelManagedBy] = managedByValue(cfg)
+	}
+	if g := affinityGroup(cfg.Coschedule, pr, spec.Workspaces); g != "" {
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[AnnotationAffinityAssistant] = g
+	}
 	return &pipelinev1.TaskRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: pr.Namespace, Labels: labels, Annotations: annotations,

@@ -113,6 +113,11 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
 	}
 	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
+	cfg := req.Opts.config()
+	if tr.Labels[LabelManagedBy] == "" {
+		pod.Labels[LabelManagedBy] = managedByValue(cfg)
+	}
+	applyCoschedule(pod, tr, cfg.Coschedule)
 	addMaskFlags(pod)
 	if !req.Opts.SequentialSteps && parallelize(pod) {
 		pod.Annotations = withAnnotation(pod.Annotations, AnnotationSteps, StepsContainers)
