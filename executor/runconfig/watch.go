@@ -27,7 +27,7 @@ type Watcher struct {
 
 	mu       sync.Mutex
 	data     map[string]*corev1.ConfigMap // by name; absent = the ConfigMap does not exist
-	reported map[string]string           // problem text → ConfigMap resourceVersion it was reported for
+	reported map[string]string            // problem text → ConfigMap resourceVersion it was reported for
 }
 
 // NeedLeaderElection is false: every executor replica reads the configuration.
