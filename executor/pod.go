@@ -71,6 +71,9 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		return nil, err
 	}
 	req.Spec = spec
+	if err := checkDeclaredParams(spec, req.TaskRun.Spec.Params); err != nil {
+		return nil, err
+	}
 	b, err := newPodBuilder(req)
 	if err != nil {
 		return nil, err
