@@ -94,6 +94,14 @@ type TaskRunStepSpec struct {
 	ComputeResources corev1.ResourceRequirements `json:"computeResources"`
 }
 
+// TaskRunOverride is the v1beta1 shape of TaskRunStepSpec and TaskRunSidecarSpec (stepOverrides,
+// sidecarOverrides): Normalize turns it into the v1 one.
+type TaskRunOverride struct {
+	Name string `json:"name"`
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources"`
+}
+
 // TaskRunSidecarSpec overrides the compute resources of one named sidecar.
 type TaskRunSidecarSpec struct {
 	Name string `json:"name"`
@@ -141,6 +149,11 @@ type PipelineTaskRunSpec struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	TaskPodTemplate *PodTemplate `json:"taskPodTemplate,omitempty"`
+	// StepOverrides and SidecarOverrides are the v1beta1 names of stepSpecs and sidecarSpecs.
+	// +optional
+	StepOverrides []TaskRunOverride `json:"stepOverrides,omitempty"`
+	// +optional
+	SidecarOverrides []TaskRunOverride `json:"sidecarOverrides,omitempty"`
 }
 
 // PipelineResourceBinding binds a v1beta1 PipelineResource by reference or inline spec.
@@ -345,6 +358,11 @@ type TaskRunSpec struct {
 	// Resources binds the Task's v1beta1 PipelineResources.
 	// +optional
 	Resources *TaskRunResources `json:"resources,omitempty"`
+	// StepOverrides and SidecarOverrides are the v1beta1 names of stepSpecs and sidecarSpecs.
+	// +optional
+	StepOverrides []TaskRunOverride `json:"stepOverrides,omitempty"`
+	// +optional
+	SidecarOverrides []TaskRunOverride `json:"sidecarOverrides,omitempty"`
 }
 
 // TaskRunStatus is what a TaskRun reports.
