@@ -36,7 +36,6 @@ type podTemplateFields struct {
 	HostAliases               []corev1.HostAlias                `json:",omitempty"`
 	HostUsers                 *bool                             `json:",omitempty"`
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:",omitempty"`
-	Tolerations               []corev1.Toleration               `json:",omitempty"`
 	Affinity                  *corev1.Affinity                  `json:",omitempty"`
 }
 
@@ -45,7 +44,7 @@ func templateFields(p *corev1.Pod) podTemplateFields {
 	return podTemplateFields{
 		ServiceAccountName: s.ServiceAccountName, NodeSelector: s.NodeSelector, DNSPolicy: s.DNSPolicy, DNSConfig: s.DNSConfig,
 		HostAliases: s.HostAliases, HostUsers: s.HostUsers, TopologySpreadConstraints: s.TopologySpreadConstraints,
-		Tolerations: s.Tolerations, Affinity: s.Affinity,
+		Affinity: s.Affinity,
 	}
 }
 
@@ -112,7 +111,7 @@ spec:
       timeout: 3m
       taskSpec:
         metadata:
-          labels: {spec-label: yes, team: from-spec}
+          labels: {spec-label: "yes", team: from-spec}
         sidecars:
           - name: docker
             image: docker:dind
@@ -215,7 +214,7 @@ func TestPipelineRunTaskRunSpecs(t *testing.T) {
 		}
 	}
 	assertJSON(t, "container resources", res, map[string]string{
-		"sidecar-docker": "limits cpu=2",
+		"sidecar-docker": "requests cpu=2 limits cpu=2", // the API server defaults requests to limits
 		"step-compile":   "requests cpu=500m memory=256Mi",
 		"step-push":      "",
 	})
