@@ -55,6 +55,10 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 		spec.TaskRef = &ref
 	case pt.TaskSpec != nil:
 		spec.TaskSpec = pt.TaskSpec.TaskSpec.DeepCopy()
+		// A spec that cannot go through JSON (never: it came from JSON) keeps its text as written.
+		if ts, err := substituteEmbedded(spec.TaskSpec, vars); err == nil {
+			spec.TaskSpec = ts
+		}
 		specMeta = pt.TaskSpec.Metadata
 		spec.Params = append(spec.Params, propagatedParams(spec.Params, spec.TaskSpec, st.params)...)
 	}
@@ -208,7 +212,7 @@ func taskRunWorkspaces(pr *pipelinev1.PipelineRun, pt *pipelinev1.PipelineTask, 
 		if !ok {
 			continue // an optional Pipeline workspace left unbound
 		}
-		b = *b.DeepCopy()
+		b = substituteBinding(b, vars)
 		b.Name = wb.Name
 		if b.VolumeClaimTemplate != nil {
 			b.VolumeClaimTemplate = nil

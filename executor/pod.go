@@ -74,6 +74,9 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 	if err := checkDeclaredParams(spec, req.TaskRun.Spec.Params); err != nil {
 		return nil, err
 	}
+	if req, err = withWorkspaceVars(req); err != nil {
+		return nil, err
+	}
 	b, err := newPodBuilder(req)
 	if err != nil {
 		return nil, err

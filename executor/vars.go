@@ -540,6 +540,7 @@ func substituteSidecar(sc pipelinev1.Sidecar, v subst.Resolver) pipelinev1.Sidec
 	sc.Env = substituteEnv(sc.Env, v)
 	sc.EnvFrom = substituteEnvFrom(sc.EnvFrom, v)
 	sc.VolumeMounts = substituteMounts(sc.VolumeMounts, v)
+	sc.ImagePullPolicy = corev1.PullPolicy(subst.String(string(sc.ImagePullPolicy), v))
 	return sc
 }
 
