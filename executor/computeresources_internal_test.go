@@ -79,10 +79,10 @@ func TestApplyComputeOverrides(t *testing.T) {
 		},
 		sidecars: []string{`{"requests":{"cpu":"1"}}`},
 	}, {
-		name: "task-level limits only: steps without requests request the divided limits",
+		name: "task-level limits only: steps without requests request the divided limits, the others none",
 		run:  pipelinev1.TaskRunSpec{ComputeResources: &corev1.ResourceRequirements{Limits: rl("cpu", "1")}},
 		steps: []string{
-			`{"limits":{"cpu":"1"},"requests":null}`,
+			`{"limits":{"cpu":"1"}}`,
 			`{"limits":{"cpu":"1"},"requests":{"cpu":"500m"}}`,
 		},
 		sidecars: []string{`{"requests":{"cpu":"1"}}`},
