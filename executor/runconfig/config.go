@@ -45,6 +45,8 @@ type Config struct {
 	// WorkspaceBinding is default-task-run-workspace-binding: the binding of a TaskRun's required
 	// workspaces it leaves unbound.
 	WorkspaceBinding *pipelinev1.WorkspaceBinding
+	// MaxMatrixCombinations is default-max-matrix-combinations-count (0: not set).
+	MaxMatrixCombinations int
 	// Coschedule is feature-flags' coschedule (disable-affinity-assistant: "true" without a coschedule
 	// means disabled).
 	Coschedule string
@@ -67,7 +69,6 @@ func notHonoured() map[string]string {
 	return map[string]string{
 		"default-affinity-assistant-pod-template": "has no effect: hookrun schedules parallel tasks together with pod affinity, it runs no affinity-assistant Pods",
 		"default-cloud-events-sink":               "is not honoured: hookrun sends no run CloudEvents",
-		"default-max-matrix-combinations-count":   "is not honoured: use the executor's --max-matrix-combinations",
 		"default-forbidden-env":                   "is not honoured: the pod template's env reaches every step",
 		"default-resolver-type":                   "is not honoured: a ref with params needs its resolver",
 		"default-container-resource-requirements": "is not honoured: steps get only the resources their Task and run give",
@@ -130,6 +131,12 @@ func (c *Config) setDefault(key, value string) error {
 			return fmt.Errorf("has value %q: want a whole number of minutes (0: no timeout)", v)
 		}
 		c.Timeout = time.Duration(n) * time.Minute
+	case "default-max-matrix-combinations-count":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("has value %q: want a positive whole number", v)
+		}
+		c.MaxMatrixCombinations = n
 	case "default-service-account":
 		if v != "" {
 			c.ServiceAccount = v

@@ -14,30 +14,31 @@ func TestParse(t *testing.T) {
 		problems           []string
 	}{{
 		name: "neither ConfigMap: Tekton's defaults",
-		want: `{"Timeout":3600000000000,"ServiceAccount":"default","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"Coschedule":"workspaces"}`,
+		want: `{"Timeout":3600000000000,"ServiceAccount":"default","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"MaxMatrixCombinations":0,"Coschedule":"workspaces"}`,
 	}, {
 		name: "honoured keys",
 		defaults: map[string]string{
-			"_example":                           "ignored: Tekton's documentation block",
-			"default-timeout-minutes":            "20",
-			"default-service-account":            "builder",
-			"default-managed-by-label-value":     "tekton-pipelines",
-			"default-pod-template":               "nodeSelector:\n  pool: build\ndnsPolicy: None\ndnsConfig:\n  nameservers: [10.0.0.10]\n",
-			"default-task-run-workspace-binding": "emptyDir: {}\n",
+			"_example":                              "ignored: Tekton's documentation block",
+			"default-timeout-minutes":               "20",
+			"default-service-account":               "builder",
+			"default-managed-by-label-value":        "tekton-pipelines",
+			"default-pod-template":                  "nodeSelector:\n  pool: build\ndnsPolicy: None\ndnsConfig:\n  nameservers: [10.0.0.10]\n",
+			"default-task-run-workspace-binding":    "emptyDir: {}\n",
+			"default-max-matrix-combinations-count": "16",
 		},
 		features: map[string]string{"coschedule": "pipelineruns"},
 		want: `{"Timeout":1200000000000,"ServiceAccount":"builder","ManagedBy":"tekton-pipelines",` +
 			`"PodTemplate":{"nodeSelector":{"pool":"build"},"dnsPolicy":"None","dnsConfig":{"nameservers":["10.0.0.10"]}},` +
-			`"WorkspaceBinding":{"name":"","emptyDir":{}},"Coschedule":"pipelineruns"}`,
+			`"WorkspaceBinding":{"name":"","emptyDir":{}},"MaxMatrixCombinations":16,"Coschedule":"pipelineruns"}`,
 	}, {
 		name:     "no timeout; disable-affinity-assistant without coschedule",
 		defaults: map[string]string{"default-timeout-minutes": "0"},
 		features: map[string]string{"disable-affinity-assistant": "true"},
-		want:     `{"Timeout":0,"ServiceAccount":"default","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"Coschedule":"disabled"}`,
+		want:     `{"Timeout":0,"ServiceAccount":"default","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"MaxMatrixCombinations":0,"Coschedule":"disabled"}`,
 	}, {
 		name:     "coschedule wins over disable-affinity-assistant",
 		features: map[string]string{"disable-affinity-assistant": "true", "coschedule": "isolate-pipelinerun"},
-		want:     `{"Timeout":3600000000000,"ServiceAccount":"default","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"Coschedule":"isolate-pipelinerun"}`,
+		want:     `{"Timeout":3600000000000,"ServiceAccount":"default","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"MaxMatrixCombinations":0,"Coschedule":"isolate-pipelinerun"}`,
 	}, {
 		name: "bad values and keys not honoured are problems, the rest applies",
 		defaults: map[string]string{
@@ -48,7 +49,7 @@ func TestParse(t *testing.T) {
 			"defualt-timeout":           "5",
 		},
 		features: map[string]string{"coschedule": "sometimes", "enable-api-fields": "alpha"},
-		want:     `{"Timeout":3600000000000,"ServiceAccount":"ci","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"Coschedule":"workspaces"}`,
+		want:     `{"Timeout":3600000000000,"ServiceAccount":"ci","ManagedBy":"","PodTemplate":null,"WorkspaceBinding":null,"MaxMatrixCombinations":0,"Coschedule":"workspaces"}`,
 		problems: []string{
 			`config-defaults: key "default-cloud-events-sink" is not honoured: hookrun sends no run CloudEvents`,
 			`config-defaults: key "default-pod-template" is not a pod template hookrun can read: error unmarshaling JSON: while decoding JSON: json: unknown field "nodeSelectr"`,
