@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -33,6 +34,11 @@ func pipelineTaskRefs(pt *pipelinev1.PipelineTask) (results []resultRef, statuse
 			for _, p := range inc.Params {
 				texts = append(texts, paramTexts(p.Value)...)
 			}
+		}
+	}
+	if pt.TaskSpec != nil { // propagated results: an embedded spec may use them
+		if raw, err := json.Marshal(pt.TaskSpec.TaskSpec); err == nil {
+			texts = append(texts, string(raw))
 		}
 	}
 	seen := map[resultRef]bool{}

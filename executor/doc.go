@@ -138,6 +138,25 @@
 // value once. Pipelines also have $(context.pipelineTask.retries), and Pipeline results may use
 // $(finally.T.results.R).
 //
+// Workspace bindings (subPath, PVC claimName, Secret and ConfigMap names, projected sources, CSI
+// attributes) and a Task's workspaces[].mountPath take params and context (workspacevars.go); an
+// embedded taskSpec gets the Pipeline's own variables — earlier tasks' results, which order the task
+// after them, and $(context.pipelineRun…|pipeline.name) — before its TaskRun is made (embedded.go). A
+// $(params.x) the Task does not declare and the run does not give fails the TaskRun naming it
+// (paramcheck.go); a value outside a param's enum fails it with InvalidParamValue.
+//
+// # Run settings
+//
+// podtemplate.go carries every pod template field onto the Pod and merges taskRunSpecs[].podTemplate
+// over taskRunTemplate.podTemplate (and every run's over config-defaults' default-pod-template) by
+// Tekton's rule; computeresources.go applies stepSpecs, sidecarSpecs and task-level computeResources as
+// Tekton does; runmeta.go copies a referenced Task's or Pipeline's labels and annotations onto the run
+// (the run's win) and leaves runs whose spec.managedBy names another controller alone; a TaskRun with
+// spec.status TaskRunPending waits (reason TaskRunPending). Package runconfig reads and watches the
+// config-defaults and feature-flags ConfigMaps of Options.ConfigNamespace (defaults.go applies them in
+// memory, as Tekton's defaulting webhook would; affinity.go is coscheduling: a pod affinity on a shared
+// label in place of Tekton's affinity-assistant StatefulSet).
+//
 // # Runs
 //
 // A matrixed pipeline task (matrix.go) fans out to one TaskRun per combination of its matrix params,
@@ -151,7 +170,7 @@
 // TASKRUN-pod, then TASKRUN-pod-retryN for each retry. On timeout or cancel the Pod is stopped but kept
 // (its activeDeadlineSeconds is lowered to the time it has run, so the kubelet kills it and its logs stay
 // readable) and the run is marked failed at once. Reads come from the manager's informer cache (Pods are
-// cached only when labelled app.kubernetes.io/managed-by=hookrun: see CacheOptions); nothing polls —
+// cached only when labelled tekton.dev/taskRun: see CacheOptions); nothing polls —
 // reconciles are triggered by watches on owned TaskRuns and Pods and requeued only for timeouts.
 // Secrets are read uncached, only when a Pod is built.
 package executor

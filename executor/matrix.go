@@ -396,6 +396,9 @@ func (r *PipelineRunReconciler) checkMatrixSizes(spec *pipelinev1.PipelineSpec) 
 }
 
 func (r *PipelineRunReconciler) maxMatrix() int {
+	if n := r.opts.config().MaxMatrixCombinations; n > 0 { // config-defaults' default-max-matrix-combinations-count
+		return n
+	}
 	if r.opts.MaxMatrixCombinations > 0 {
 		return r.opts.MaxMatrixCombinations
 	}

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,10 +9,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/hookrun/hookrun/executor/runconfig"
 )
 
 // Default images.
@@ -67,6 +72,20 @@ type Options struct {
 	// entrypoint then makes its Pod sequential. EntrypointLookupTimeout bounds one read (default 5s).
 	NoEntrypointLookup      bool
 	EntrypointLookupTimeout time.Duration
+	// ConfigNamespace is the namespace whose config-defaults and feature-flags ConfigMaps the executor
+	// reads and watches (package runconfig; Tekton's live in tekton-pipelines); "" = Tekton's defaults.
+	ConfigNamespace string
+	// Config holds the configuration those ConfigMaps give (default: a new store, kept current by Setup
+	// when ConfigNamespace is set).
+	Config *runconfig.Store
+}
+
+// config is the executor's current configuration (config-defaults, feature-flags).
+func (o Options) config() runconfig.Config {
+	if o.Config == nil {
+		return runconfig.Default()
+	}
+	return o.Config.Get()
 }
 
 func (o Options) withDefaults() Options {
@@ -88,23 +107,58 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Config == nil {
+		o.Config = runconfig.NewStore()
+	}
 	return o
 }
 
 // CacheOptions returns the manager cache settings the executor wants: Pods are cached only when the
-// executor made them (label app.kubernetes.io/managed-by=hookrun), and everything is limited to
+// executor made them (they have the label tekton.dev/taskRun; not app.kubernetes.io/managed-by, whose value
+// a user may set, as with Tekton), and everything is limited to
 // opts.Namespace when set. Pass it as manager.Options.Cache; Setup works without it but then caches every
 // Pod in the cluster.
 func CacheOptions(opts Options) cache.Options {
 	co := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue})},
+			&corev1.Pod{}: {Label: podSelector()},
 		},
 	}
 	if opts.Namespace != "" {
 		co.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
 	}
 	return co
+}
+
+// podSelector selects the Pods the executor made: those labelled tekton.dev/taskRun.
+func podSelector() labels.Selector {
+	req, err := labels.NewRequirement(LabelTaskRun, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant, valid label key
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// watchConfig reads the config-defaults and feature-flags ConfigMaps of opts.ConfigNamespace into
+// opts.Config now, then keeps it current with a watch while the manager runs.
+func watchConfig(mgr manager.Manager, opts Options) error {
+	if opts.ConfigNamespace == "" {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("config watch: %w", err)
+	}
+	w := &runconfig.Watcher{
+		Client: cs, Namespace: opts.ConfigNamespace, Store: opts.Config,
+		Log: opts.Logger.With("component", "config"), Events: mgr.GetEventRecorderFor("hookrun-executor"),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Load(ctx); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return mgr.Add(w)
 }
 
 // Setup registers the PipelineRun and TaskRun reconcilers on mgr. The manager's scheme must include
@@ -114,6 +168,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return errors.New("executor: nil manager")
 	}
 	opts = opts.withDefaults()
+	if err := watchConfig(mgr, opts); err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
 	remote := newRemoteResolver(mgr.GetAPIReader(), opts)
 	tr := &TaskRunReconciler{
 		remote:    remote,

@@ -25,6 +25,7 @@ import (
 // PipelineRun condition reasons (Tekton's), plus Queued.
 const (
 	ReasonPipelineRunPending         = "PipelineRunPending"
+	ReasonTaskRunPending             = "TaskRunPending"
 	ReasonQueued                     = "Queued"
 	ReasonCompleted                  = "Completed"
 	ReasonCancelled                  = "Cancelled"
@@ -100,13 +101,14 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.opts.Namespace != "" && pr.Namespace != r.opts.Namespace {
+	if r.opts.Namespace != "" && pr.Namespace != r.opts.Namespace || managedElsewhere(pr.Spec.ManagedBy) {
 		return ctrl.Result{}, nil
 	}
 	if err := ensureRunLabels(ctx, r.client, &pr); err != nil {
 		return ctrl.Result{}, err
 	}
 	pr.Normalize()
+	applyPipelineRunDefaults(&pr, r.opts.config())
 	if runDone(&pr) {
 		r.queue.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
@@ -179,6 +181,9 @@ func (r *PipelineRunReconciler) reconcile(ctx context.Context, pr *pipelinev1.Pi
 		spec, err := r.resolvePipeline(ctx, pr)
 		if err == nil {
 			err = r.validateRun(ctx, pr, spec)
+		}
+		if err == nil {
+			err = r.propagatePipelineMetadata(ctx, pr)
 		}
 		if err != nil {
 			var ve *validationError

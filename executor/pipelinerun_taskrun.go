@@ -37,8 +37,6 @@ func (r *PipelineRunReconciler) createTaskRun(ctx context.Context, pr *pipelinev
 // matrix combination's params.
 func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *runState, s *ptState, name string, extra pipelinev1.Params, vars subst.Vars, now time.Time) *pipelinev1.TaskRun {
 	pt := s.pt
-	labels := taskRunLabels(pr, s)
-	annotations := propagatedAnnotations(pr.Annotations)
 	spec := pipelinev1.TaskRunSpec{Retries: pt.Retries}
 	// $(context.pipelineTask.retries) is this pipeline task's own.
 	ptVars := subst.Vars{}
@@ -49,24 +47,36 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 		spec.Params = append(spec.Params, pipelinev1.Param{Name: p.Name, Value: substituteParamValue(p.Value, vars)})
 	}
 	spec.Params = append(spec.Params, extra...)
+	var specMeta pipelinev1.PipelineTaskMetadata
 	switch {
 	case pt.TaskRef != nil:
 		ref := *pt.TaskRef
 		ref.Params = substituteRefParams(ref.Params, vars)
 		spec.TaskRef = &ref
-		labels[LabelTask] = ref.Name
 	case pt.TaskSpec != nil:
 		spec.TaskSpec = pt.TaskSpec.TaskSpec.DeepCopy()
-		for k, v := range pt.TaskSpec.Metadata.Labels {
-			labels[k] = v
+		// A spec that cannot go through JSON (never: it came from JSON) keeps its text as written.
+		if ts, err := substituteEmbedded(spec.TaskSpec, vars); err == nil {
+			spec.TaskSpec = ts
 		}
-		annotations = mergeAnnotations(annotations, pt.TaskSpec.Metadata.Annotations)
+		specMeta = pt.TaskSpec.Metadata
 		spec.Params = append(spec.Params, propagatedParams(spec.Params, spec.TaskSpec, st.params)...)
 	}
-	pt = applyTaskRunSpecs(pr, pt, &spec)
+	pt, runMeta := applyTaskRunSpecs(pr, pt, &spec)
+	labels, annotations := taskRunMetadata(pr, s, runMeta, specMeta)
 	spec.Timeout = &metav1.Duration{Duration: r.taskRunTimeout(pr, pt, s.finally, now)}
 	spec.Workspaces = taskRunWorkspaces(pr, pt, vars)
 	spec.Resources = taskRunResources(pr, pt)
+	cfg := r.opts.config()
+	if pr.Labels[LabelManagedBy] == "" && (runMeta == nil || runMeta.Labels[LabelManagedBy] == "") {
+		labels[LabelManagedBy] = managedByValue(cfg)
+	}
+	if g := affinityGroup(cfg.Coschedule, pr, spec.Workspaces); g != "" {
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[AnnotationAffinityAssistant] = g
+	}
 	return &pipelinev1.TaskRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: pr.Namespace, Labels: labels, Annotations: annotations,
@@ -79,12 +89,43 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 	}
 }
 
-// taskRunLabels are the PipelineRun's labels plus Tekton's labels naming the run, pipeline and task.
+// taskRunMetadata are a pipeline task's TaskRun labels and annotations, by Tekton's precedence: the
+// taskRunSpec's metadata, then the PipelineRun's own, then an embedded taskSpec's metadata. The labels
+// the executor finds its TaskRuns by (taskRunLabels: run, pipeline, pipeline task, member-of, Task) are
+// always its own; app.kubernetes.io/managed-by keeps a value the user set.
+func taskRunMetadata(pr *pipelinev1.PipelineRun, s *ptState, run *pipelinev1.PipelineTaskMetadata, spec pipelinev1.PipelineTaskMetadata) (labels, annotations map[string]string) {
+	labels, annotations = map[string]string{}, map[string]string{}
+	if run != nil {
+		addAbsent(labels, run.Labels)
+		addAbsent(annotations, run.Annotations)
+	}
+	addAbsent(labels, pr.Labels)
+	addAbsent(annotations, propagatedAnnotations(pr.Annotations))
+	addAbsent(labels, spec.Labels)
+	addAbsent(annotations, spec.Annotations)
+	for k, v := range taskRunLabels(pr, s) {
+		if k != LabelManagedBy || labels[k] == "" {
+			labels[k] = v
+		}
+	}
+	if len(annotations) == 0 {
+		annotations = nil
+	}
+	return labels, annotations
+}
+
+// addAbsent adds the entries of extra whose key m does not have yet.
+func addAbsent(m, extra map[string]string) {
+	for k, v := range extra {
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
+	}
+}
+
+// taskRunLabels are Tekton's labels naming the run, pipeline, pipeline task and Task of a TaskRun.
 func taskRunLabels(pr *pipelinev1.PipelineRun, s *ptState) map[string]string {
 	labels := map[string]string{}
-	for k, v := range pr.Labels {
-		labels[k] = v
-	}
 	pipelineName := pr.Name
 	if pr.Spec.PipelineRef != nil && pr.Spec.PipelineRef.Name != "" {
 		pipelineName = pr.Spec.PipelineRef.Name
@@ -96,22 +137,11 @@ func taskRunLabels(pr *pipelinev1.PipelineRun, s *ptState) map[string]string {
 	if s.finally {
 		labels[LabelMemberOf] = MemberOfFinally
 	}
+	if s.pt.TaskRef != nil && s.pt.TaskRef.Name != "" {
+		labels[LabelTask] = s.pt.TaskRef.Name
+	}
 	labels[LabelManagedBy] = ManagedByValue
 	return labels
-}
-
-// mergeAnnotations adds extra to base (either may be nil).
-func mergeAnnotations(base, extra map[string]string) map[string]string {
-	if len(extra) == 0 {
-		return base
-	}
-	if base == nil {
-		base = map[string]string{}
-	}
-	for k, v := range extra {
-		base[k] = v
-	}
-	return base
 }
 
 // propagatedParams are the Pipeline params an embedded spec uses without declaring them or being given
@@ -133,29 +163,33 @@ func propagatedParams(given pipelinev1.Params, ts *pipelinev1.TaskSpec, run map[
 	return out
 }
 
-// applyTaskRunSpecs sets the service account, pod template and compute resources the PipelineRun gives
-// (spec.taskRunTemplate, then spec.taskRunSpecs for this task). It returns the pipeline task, copied
-// with the timeout a taskRunSpec gives when the task has none.
-func applyTaskRunSpecs(pr *pipelinev1.PipelineRun, pt *pipelinev1.PipelineTask, spec *pipelinev1.TaskRunSpec) *pipelinev1.PipelineTask {
+// applyTaskRunSpecs sets what the PipelineRun gives this task's TaskRun (Tekton's GetTaskRunSpec):
+// spec.taskRunTemplate, then spec.taskRunSpecs for this task — its podTemplate merged over the
+// template's (mergePodTemplate), its service account when set, its stepSpecs, sidecarSpecs and
+// computeResources. It returns the pipeline task, copied with the taskRunSpec's timeout, which wins over
+// the task's own (as in Tekton), and the taskRunSpec's metadata (nil when none).
+func applyTaskRunSpecs(pr *pipelinev1.PipelineRun, pt *pipelinev1.PipelineTask, spec *pipelinev1.TaskRunSpec) (*pipelinev1.PipelineTask, *pipelinev1.PipelineTaskMetadata) {
 	spec.ServiceAccountName = pr.Spec.TaskRunTemplate.ServiceAccountName
 	spec.PodTemplate = pr.Spec.TaskRunTemplate.PodTemplate
+	var meta *pipelinev1.PipelineTaskMetadata
 	for _, trs := range pr.Spec.TaskRunSpecs {
 		if trs.PipelineTaskName != pt.Name {
 			continue
 		}
+		spec.PodTemplate = mergePodTemplate(trs.PodTemplate, spec.PodTemplate)
 		if trs.ServiceAccountName != "" {
 			spec.ServiceAccountName = trs.ServiceAccountName
 		}
-		if trs.PodTemplate != nil {
-			spec.PodTemplate = trs.PodTemplate
-		}
+		spec.StepSpecs = trs.StepSpecs
+		spec.SidecarSpecs = trs.SidecarSpecs
 		spec.ComputeResources = trs.ComputeResources
-		if trs.Timeout != nil && pt.Timeout == nil {
+		meta = trs.Metadata
+		if trs.Timeout != nil {
 			pt = pt.DeepCopy()
 			pt.Timeout = trs.Timeout
 		}
 	}
-	return pt
+	return pt, meta
 }
 
 // taskRunWorkspaces are the PipelineRun's workspace bindings under the Task's names, sub-paths joined.
@@ -178,7 +212,7 @@ func taskRunWorkspaces(pr *pipelinev1.PipelineRun, pt *pipelinev1.PipelineTask, 
 		if !ok {
 			continue // an optional Pipeline workspace left unbound
 		}
-		b = *b.DeepCopy()
+		b = substituteBinding(b, vars)
 		b.Name = wb.Name
 		if b.VolumeClaimTemplate != nil {
 			b.VolumeClaimTemplate = nil

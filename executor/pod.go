@@ -66,6 +66,17 @@ const (
 
 // buildPod turns a TaskRun into its Pod. See the package documentation for the layout.
 func buildPod(req podRequest) (*corev1.Pod, error) {
+	spec, err := applyComputeOverrides(req.Spec, &req.TaskRun.Spec)
+	if err != nil {
+		return nil, err
+	}
+	req.Spec = spec
+	if err := checkDeclaredParams(spec, req.TaskRun.Spec.Params); err != nil {
+		return nil, err
+	}
+	if req, err = withWorkspaceVars(req); err != nil {
+		return nil, err
+	}
 	b, err := newPodBuilder(req)
 	if err != nil {
 		return nil, err
@@ -108,6 +119,11 @@ func buildPod(req podRequest) (*corev1.Pod, error) {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(math.Ceil(req.Deadline.Seconds())))
 	}
 	applyPodTemplate(&pod.Spec, tr.Spec.PodTemplate)
+	cfg := req.Opts.config()
+	if tr.Labels[LabelManagedBy] == "" {
+		pod.Labels[LabelManagedBy] = managedByValue(cfg)
+	}
+	applyCoschedule(pod, tr, cfg.Coschedule)
 	addMaskFlags(pod)
 	if !req.Opts.SequentialSteps && parallelize(pod) {
 		pod.Annotations = withAnnotation(pod.Annotations, AnnotationSteps, StepsContainers)
@@ -366,7 +382,7 @@ func workspaceSource(b *pipelinev1.WorkspaceBinding) corev1.VolumeSource {
 	return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 }
 
-// podLabels are the TaskRun's labels plus Tekton's.
+// podLabels are the TaskRun's labels plus Tekton's; app.kubernetes.io/managed-by keeps a value the user set.
 func podLabels(tr *pipelinev1.TaskRun, taskName string) map[string]string {
 	l := map[string]string{}
 	for k, v := range tr.Labels {
@@ -376,7 +392,9 @@ func podLabels(tr *pipelinev1.TaskRun, taskName string) map[string]string {
 	if taskName != "" {
 		l[LabelTask] = taskName
 	}
-	l[LabelManagedBy] = ManagedByValue
+	if l[LabelManagedBy] == "" {
+		l[LabelManagedBy] = ManagedByValue
+	}
 	return l
 }
 
@@ -396,27 +414,6 @@ func propagatedAnnotations(a map[string]string) map[string]string {
 		return nil
 	}
 	return out
-}
-
-func applyPodTemplate(s *corev1.PodSpec, pt *pipelinev1.PodTemplate) {
-	if pt == nil {
-		return
-	}
-	s.NodeSelector = pt.NodeSelector
-	s.Tolerations = pt.Tolerations
-	s.Affinity = pt.Affinity
-	s.SecurityContext = pt.SecurityContext
-	s.Volumes = append(s.Volumes, pt.Volumes...)
-	s.RuntimeClassName = pt.RuntimeClassName
-	s.AutomountServiceAccountToken = pt.AutomountServiceAccountToken
-	s.DNSPolicy = pt.DNSPolicy
-	s.EnableServiceLinks = pt.EnableServiceLinks
-	if pt.PriorityClassName != nil {
-		s.PriorityClassName = *pt.PriorityClassName
-	}
-	s.SchedulerName = pt.SchedulerName
-	s.ImagePullSecrets = pt.ImagePullSecrets
-	s.HostNetwork = pt.HostNetwork
 }
 
 // gitCloneScript clones a v1beta1 git PipelineResource (run by the wrapper under /bin/sh with set -e).

@@ -22,10 +22,12 @@ const (
 	ReasonTaskRunTimeout   = "TaskRunTimeout"
 	ReasonTaskRunCancelled = "TaskRunCancelled"
 	ReasonValidationFailed = "TaskRunValidationFailed"
-	ReasonCouldntGetTask   = "CouldntGetTask"
-	ReasonResolutionFailed = "TaskRunResolutionFailed"
-	ReasonPodCreateFailed  = "PodCreationFailed"
-	ReasonImagePullFailed  = "TaskRunImagePullFailed"
+	// ReasonInvalidParamValue: a param value outside its declared enum (Tekton's reason).
+	ReasonInvalidParamValue = "InvalidParamValue"
+	ReasonCouldntGetTask    = "CouldntGetTask"
+	ReasonResolutionFailed  = "TaskRunResolutionFailed"
+	ReasonPodCreateFailed   = "PodCreationFailed"
+	ReasonImagePullFailed   = "TaskRunImagePullFailed"
 	// Step termination reasons.
 	StepReasonCompleted = "Completed"
 	StepReasonError     = "Error"

@@ -60,13 +60,14 @@ func (r *TaskRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.client.Get(ctx, req.NamespacedName, &tr); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.opts.Namespace != "" && tr.Namespace != r.opts.Namespace {
+	if r.opts.Namespace != "" && tr.Namespace != r.opts.Namespace || managedElsewhere(tr.Spec.ManagedBy) {
 		return ctrl.Result{}, nil
 	}
 	if err := ensureRunLabels(ctx, r.client, &tr); err != nil {
 		return ctrl.Result{}, err
 	}
 	tr.Normalize()
+	applyTaskRunDefaults(&tr, r.opts.config())
 	if taskRunDone(&tr) {
 		return ctrl.Result{}, nil
 	}
@@ -108,6 +109,11 @@ func taskRunTimeout(tr *pipelinev1.TaskRun) time.Duration {
 
 func (r *TaskRunReconciler) reconcile(ctx context.Context, tr *pipelinev1.TaskRun) (ctrl.Result, error) {
 	now := r.now()
+	if tr.Spec.Status == pipelinev1.TaskRunSpecStatusPending && tr.Status.StartTime == nil {
+		// Not started until spec.status is cleared (Tekton's TaskRunPending).
+		setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, ReasonTaskRunPending, fmt.Sprintf("TaskRun %q is pending", tr.Name), now)
+		return ctrl.Result{}, nil
+	}
 	r.startRun(tr, now)
 	pod, err := r.getPod(ctx, tr)
 	if err != nil {
@@ -185,6 +191,9 @@ func (r *TaskRunReconciler) ensureTaskSpec(ctx context.Context, tr *pipelinev1.T
 		if errors.As(err, &later) {
 			return later.wait(&tr.Status.Status, now), true, nil
 		}
+		return ctrl.Result{}, true, err
+	}
+	if err := r.propagateTaskMetadata(ctx, tr); err != nil {
 		return ctrl.Result{}, true, err
 	}
 	tr.Status.TaskSpec = spec
@@ -400,6 +409,7 @@ func (r *TaskRunReconciler) createPod(ctx context.Context, tr *pipelinev1.TaskRu
 		return &pr, err
 	})
 	if err == nil {
+		tr.Spec.Workspaces = defaultWorkspaces(spec, tr.Spec.Workspaces, r.opts.config().WorkspaceBinding)
 		err = r.ensureClaims(ctx, tr)
 	}
 	var creds []entrypoint.Credential

@@ -269,6 +269,9 @@ func declaredParamValue(ps pipelinev1.ParamSpec, v pipelinev1.ParamValue, fromDe
 	if v.Type != want {
 		return v, invalid("TaskRunValidationFailed", "param %q: the Task declares type %s but the value is %s (spec.params)", ps.Name, want, v.Type)
 	}
+	if len(ps.Enum) > 0 && want == pipelinev1.ParamTypeString && !fromDefault && !contains(ps.Enum, v.StringVal) {
+		return v, invalid(ReasonInvalidParamValue, "param %q value %q is not in the enum list %q (spec.params)", ps.Name, v.StringVal, ps.Enum)
+	}
 	if want == pipelinev1.ParamTypeObject && ps.Default != nil && !fromDefault {
 		merged := map[string]string{}
 		for k, x := range ps.Default.ObjectVal {
@@ -537,6 +540,7 @@ func substituteSidecar(sc pipelinev1.Sidecar, v subst.Resolver) pipelinev1.Sidec
 	sc.Env = substituteEnv(sc.Env, v)
 	sc.EnvFrom = substituteEnvFrom(sc.EnvFrom, v)
 	sc.VolumeMounts = substituteMounts(sc.VolumeMounts, v)
+	sc.ImagePullPolicy = corev1.PullPolicy(subst.String(string(sc.ImagePullPolicy), v))
 	return sc
 }
 

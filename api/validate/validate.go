@@ -32,8 +32,10 @@ func Objects(objs []load.Object) []load.Problem {
 		switch obj := o.Obj.(type) {
 		case *pipelinev1.Task:
 			v.taskSpec("spec", &obj.Spec)
+			v.undeclaredParams("spec", &obj.Spec)
 		case *pipelinev1beta1.ClusterTask:
 			v.taskSpec("spec", &obj.Spec)
+			v.undeclaredParams("spec", &obj.Spec)
 		case *pipelinev1.StepAction:
 			v.stepAction("spec", &obj.Spec)
 		case *pipelinev1.TaskRun:

@@ -34,7 +34,7 @@ type executorFlags struct {
 	qps                                           *float64
 	kaniko, gitImage, hookrunImage, listenerImage *string
 	metricsAddr, healthAddr, dashboardURL         *string
-	hubURL, artifactHubURL                        *string
+	hubURL, artifactHubURL, configNamespace       *string
 	keep                                          *retentionFlags
 }
 
@@ -63,6 +63,8 @@ func addExecutorFlags(fs *flag.FlagSet) *executorFlags {
 		sequentialSteps:  fs.Bool("sequential-steps", false, "run steps as init containers one after another (the fallback layout) instead of regular containers sequenced by their wrappers"),
 		entrypointLookup: fs.Bool("entrypoint-lookup", true, "read the entrypoint of images whose steps give no command from their registry (with the Pod's pull secrets), so those steps can be regular containers too"),
 		keep:             addRetentionFlags(fs),
+		configNamespace: fs.String("config-namespace", "", "namespace of the config-defaults and feature-flags ConfigMaps the executor reads and watches, "+
+			"as Tekton's in tekton-pipelines (empty = Tekton's defaults; see README)"),
 	}
 }
 
@@ -74,7 +76,7 @@ func (f *executorFlags) options(logger *slog.Logger) executor.Options {
 		Workers: *f.workers, Logger: logger,
 		ForgeStatus:     executor.ForgeStatusOptions{Disabled: !*f.forgeStatus, DashboardURL: *f.dashboardURL},
 		SequentialSteps: *f.sequentialSteps, NoEntrypointLookup: !*f.entrypointLookup,
-		HubURL: *f.hubURL, ArtifactHubURL: *f.artifactHubURL,
+		HubURL: *f.hubURL, ArtifactHubURL: *f.artifactHubURL, ConfigNamespace: *f.configNamespace,
 	}
 }
 

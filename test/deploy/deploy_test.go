@@ -323,7 +323,9 @@ func TestExecutorAsServiceAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := executor.Setup(mgr, executor.Options{SkipNameValidation: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}); err != nil {
+	// ConfigNamespace as deploy/ sets it (--config-namespace=$(POD_NAMESPACE)): reading and watching
+	// config-defaults and feature-flags must be allowed by the executor's Role.
+	if err := executor.Setup(mgr, executor.Options{SkipNameValidation: true, ConfigNamespace: "hookrun", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -85,6 +85,8 @@ func (pr *PipelineRun) Normalize() {
 			ts.PodTemplate = ts.TaskPodTemplate
 		}
 		ts.TaskPodTemplate = nil
+		ts.StepSpecs, ts.SidecarSpecs = normalizeOverrides(ts.StepSpecs, ts.SidecarSpecs, ts.StepOverrides, ts.SidecarOverrides)
+		ts.StepOverrides, ts.SidecarOverrides = nil, nil
 	}
 	s.PipelineSpec.Normalize()
 	if len(pr.Status.PipelineResults) > 0 && len(pr.Status.Results) == 0 {
@@ -96,6 +98,8 @@ func (pr *PipelineRun) Normalize() {
 // Normalize turns a TaskRun written as tekton.dev/v1beta1 into the v1 shape, in place.
 func (tr *TaskRun) Normalize() {
 	tr.Spec.TaskSpec.Normalize()
+	tr.Spec.StepSpecs, tr.Spec.SidecarSpecs = normalizeOverrides(tr.Spec.StepSpecs, tr.Spec.SidecarSpecs, tr.Spec.StepOverrides, tr.Spec.SidecarOverrides)
+	tr.Spec.StepOverrides, tr.Spec.SidecarOverrides = nil, nil
 	if len(tr.Status.TaskResults) > 0 && len(tr.Status.Results) == 0 {
 		tr.Status.Results = tr.Status.TaskResults
 	}
@@ -110,4 +114,20 @@ func (p *Pipeline) Normalize() { p.Spec.Normalize() }
 
 func isEmptyResources(r corev1.ResourceRequirements) bool {
 	return len(r.Limits) == 0 && len(r.Requests) == 0 && len(r.Claims) == 0
+}
+
+// normalizeOverrides turns v1beta1 stepOverrides and sidecarOverrides into stepSpecs and sidecarSpecs
+// when those are not given.
+func normalizeOverrides(steps []TaskRunStepSpec, sidecars []TaskRunSidecarSpec, stepOverrides, sidecarOverrides []TaskRunOverride) ([]TaskRunStepSpec, []TaskRunSidecarSpec) {
+	if len(steps) == 0 {
+		for _, o := range stepOverrides {
+			steps = append(steps, TaskRunStepSpec{Name: o.Name, ComputeResources: o.Resources})
+		}
+	}
+	if len(sidecars) == 0 {
+		for _, o := range sidecarOverrides {
+			sidecars = append(sidecars, TaskRunSidecarSpec{Name: o.Name, ComputeResources: o.Resources})
+		}
+	}
+	return steps, sidecars
 }

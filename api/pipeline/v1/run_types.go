@@ -13,6 +13,7 @@ const (
 	PipelineRunSpecStatusStoppedRunFinally   = "StoppedRunFinally"
 	PipelineRunSpecStatusPending             = "PipelineRunPending"
 	TaskRunSpecStatusCancelled               = "TaskRunCancelled"
+	TaskRunSpecStatusPending                 = "TaskRunPending"
 )
 
 // WorkspaceBinding gives a declared workspace its volume.
@@ -76,6 +77,36 @@ type PodTemplate struct {
 	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 	// +optional
 	HostNetwork bool `json:"hostNetwork,omitempty"`
+	// +optional
+	DNSConfig *corev1.PodDNSConfig `json:"dnsConfig,omitempty"`
+	// +optional
+	HostAliases []corev1.HostAlias `json:"hostAliases,omitempty"`
+	// +optional
+	HostUsers *bool `json:"hostUsers,omitempty"`
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+}
+
+// TaskRunStepSpec overrides the compute resources of one named step.
+type TaskRunStepSpec struct {
+	Name string `json:"name"`
+	// +optional
+	ComputeResources corev1.ResourceRequirements `json:"computeResources"`
+}
+
+// TaskRunOverride is the v1beta1 shape of TaskRunStepSpec and TaskRunSidecarSpec (stepOverrides,
+// sidecarOverrides): Normalize turns it into the v1 one.
+type TaskRunOverride struct {
+	Name string `json:"name"`
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources"`
+}
+
+// TaskRunSidecarSpec overrides the compute resources of one named sidecar.
+type TaskRunSidecarSpec struct {
+	Name string `json:"name"`
+	// +optional
+	ComputeResources corev1.ResourceRequirements `json:"computeResources"`
 }
 
 // PipelineTaskRunTemplate holds defaults for every TaskRun of a PipelineRun.
@@ -103,6 +134,13 @@ type PipelineTaskRunSpec struct {
 	ComputeResources *corev1.ResourceRequirements `json:"computeResources,omitempty"`
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// +optional
+	StepSpecs []TaskRunStepSpec `json:"stepSpecs,omitempty"`
+	// +optional
+	SidecarSpecs []TaskRunSidecarSpec `json:"sidecarSpecs,omitempty"`
+	// Metadata is labels and annotations added to the TaskRun (they win over the PipelineRun's).
+	// +optional
+	Metadata *PipelineTaskMetadata `json:"metadata,omitempty"`
 	// TaskServiceAccountName and TaskPodTemplate are the v1beta1 names.
 	// +optional
 	TaskServiceAccountName string `json:"taskServiceAccountName,omitempty"`
@@ -111,6 +149,11 @@ type PipelineTaskRunSpec struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	TaskPodTemplate *PodTemplate `json:"taskPodTemplate,omitempty"`
+	// StepOverrides and SidecarOverrides are the v1beta1 names of stepSpecs and sidecarSpecs.
+	// +optional
+	StepOverrides []TaskRunOverride `json:"stepOverrides,omitempty"`
+	// +optional
+	SidecarOverrides []TaskRunOverride `json:"sidecarOverrides,omitempty"`
 }
 
 // PipelineResourceBinding binds a v1beta1 PipelineResource by reference or inline spec.
@@ -187,6 +230,10 @@ type PipelineRunSpec struct {
 	Workspaces []WorkspaceBinding `json:"workspaces,omitempty"`
 	// +optional
 	TaskRunSpecs []PipelineTaskRunSpec `json:"taskRunSpecs,omitempty"`
+	// ManagedBy names the controller that runs this PipelineRun: unset or "tekton.dev/pipeline" is
+	// hookrun's executor; any other value is left alone.
+	// +optional
+	ManagedBy *string `json:"managedBy,omitempty"`
 
 	// v1beta1 fields.
 
@@ -282,7 +329,7 @@ type TaskRunSpec struct {
 	TaskRef *TaskRef `json:"taskRef,omitempty"`
 	// +optional
 	TaskSpec *TaskSpec `json:"taskSpec,omitempty"`
-	// Status is set to TaskRunCancelled to cancel.
+	// Status is set to TaskRunCancelled to cancel, or TaskRunPending to hold the run until it is cleared.
 	// +optional
 	Status string `json:"status,omitempty"`
 	// +optional
@@ -300,9 +347,22 @@ type TaskRunSpec struct {
 	Workspaces []WorkspaceBinding `json:"workspaces,omitempty"`
 	// +optional
 	ComputeResources *corev1.ResourceRequirements `json:"computeResources,omitempty"`
+	// +optional
+	StepSpecs []TaskRunStepSpec `json:"stepSpecs,omitempty"`
+	// +optional
+	SidecarSpecs []TaskRunSidecarSpec `json:"sidecarSpecs,omitempty"`
+	// ManagedBy names the controller that runs this TaskRun: unset or "tekton.dev/pipeline" is hookrun's
+	// executor; any other value is left alone.
+	// +optional
+	ManagedBy *string `json:"managedBy,omitempty"`
 	// Resources binds the Task's v1beta1 PipelineResources.
 	// +optional
 	Resources *TaskRunResources `json:"resources,omitempty"`
+	// StepOverrides and SidecarOverrides are the v1beta1 names of stepSpecs and sidecarSpecs.
+	// +optional
+	StepOverrides []TaskRunOverride `json:"stepOverrides,omitempty"`
+	// +optional
+	SidecarOverrides []TaskRunOverride `json:"sidecarOverrides,omitempty"`
 }
 
 // TaskRunStatus is what a TaskRun reports.
