@@ -83,7 +83,7 @@ func (r *PipelineRunReconciler) buildCustomRun(pr *pipelinev1.PipelineRun, s *pt
 	ptVars.Merge(vars)
 	ptVars.SetString("context.pipelineTask.retries", fmt.Sprint(s.pt.Retries))
 	var sa pipelinev1.TaskRunSpec
-	pt := applyTaskRunSpecs(pr, s.pt, &sa)
+	pt, _ := applyTaskRunSpecs(pr, s.pt, &sa)
 	spec := pipelinev1beta1.CustomRunSpec{
 		Retries:            pt.Retries,
 		ServiceAccountName: sa.ServiceAccountName,
