@@ -19,14 +19,12 @@ import (
 // sidecarContainers are the Task's sidecars as native sidecars (init containers that keep running).
 func (b *podBuilder) sidecarContainers() []corev1.Container {
 	var out []corev1.Container
+	names := sidecarContainerNames(b.req.Spec.Sidecars)
 	for i, sc := range b.req.Spec.Sidecars {
 		sc = substituteSidecar(sc, b.vars)
-		name := sc.Name
-		if name == "" {
-			name = fmt.Sprintf("unnamed-%d", i)
-		}
+		name := names[i]
 		c := corev1.Container{
-			Name:            SidecarPrefix + name,
+			Name:            name,
 			Image:           sc.Image,
 			Command:         sc.Command,
 			Args:            sc.Args,
@@ -52,7 +50,7 @@ func (b *podBuilder) sidecarContainers() []corev1.Container {
 			c.StartupProbe.SuccessThreshold = 1
 		}
 		if sc.Script != "" {
-			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", SidecarPrefix + name, "--on-error", "stopAndFail", "--"}
+			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", name, "--on-error", "stopAndFail", "--"}
 			c.Env = append(c.Env, scriptEnv(sc.Script))
 		}
 		out = append(out, c)

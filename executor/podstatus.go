@@ -68,9 +68,9 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	for _, c := range slices.Concat(pod.Spec.InitContainers, regularSteps(pod)) {
 		s, have := statuses[c.Name]
 		switch {
-		case strings.HasPrefix(c.Name, SidecarPrefix):
+		case isSidecarContainer(c.Name):
 			out.Sidecars = append(out.Sidecars, pipelinev1.SidecarState{
-				ContainerState: s.State, Name: strings.TrimPrefix(c.Name, SidecarPrefix), Container: c.Name, ImageID: s.ImageID,
+				ContainerState: s.State, Name: sidecarStatusName(c.Name), Container: c.Name, ImageID: s.ImageID,
 			})
 			continue
 		case !strings.HasPrefix(c.Name, StepPrefix):

@@ -175,6 +175,9 @@ func (r *TaskRunReconciler) ensureTaskSpec(ctx context.Context, tr *pipelinev1.T
 	if err == nil {
 		err = r.resolveStepActions(ctx, tr, spec, stepsField(tr))
 	}
+	if err == nil {
+		err = checkWorkspaceUsages(spec, stepsField(tr))
+	}
 	if err != nil {
 		var ve *validationError
 		if errors.As(err, &ve) {
