@@ -247,6 +247,7 @@ func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
 	if len(argv) == 0 {
 		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: "no command"}, errors.New("no command to run")
 	}
+	argv = hostShellArgv(argv, opts.Script, strings.Fields(os.Getenv(HostShellEnv))) // hostshell.go: node agent only
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Env = env
