@@ -285,6 +285,7 @@ func (r *PipelineRunReconciler) vars(pr *pipelinev1.PipelineRun, st *runState) s
 func setTaskResults(v subst.Vars, prefix string, s *ptState) {
 	if s.mx == nil {
 		setResults(v, prefix, s.tr)
+		setArtifactVars(v, prefix, s.tr)
 		return
 	}
 	if n, ok := s.matrixLength(); ok {

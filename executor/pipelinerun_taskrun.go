@@ -57,6 +57,7 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 		labels[LabelTask] = ref.Name
 	case pt.TaskSpec != nil:
 		spec.TaskSpec = pt.TaskSpec.TaskSpec.DeepCopy()
+		substituteArtifactRefs(spec.TaskSpec, vars)
 		for k, v := range pt.TaskSpec.Metadata.Labels {
 			labels[k] = v
 		}

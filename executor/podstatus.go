@@ -37,6 +37,8 @@ type podOutcome struct {
 	Steps    []pipelinev1.StepState
 	Sidecars []pipelinev1.SidecarState
 	Results  []pipelinev1.TaskRunResult
+	// Artifacts are the steps' artifacts, merged (artifacts.go).
+	Artifacts *pipelinev1.Artifacts
 	// Done and Failed describe the attempt; Reason/Message feed the Succeeded condition.
 	Done, Failed bool
 	Reason       string
@@ -86,6 +88,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 		}
 		if t := st.Terminated; t != nil {
 			msg := readStepMessage(&st, spec)
+			out.addArtifacts(&st, msg)
 			for k, v := range msg.Results {
 				results[k] = v
 			}

@@ -259,6 +259,7 @@ func (r *TaskRunReconciler) observe(tr *pipelinev1.TaskRun, pod *corev1.Pod) pod
 	tr.Status.PodName = pod.Name
 	tr.Status.Steps = out.Steps
 	tr.Status.Sidecars = out.Sidecars
+	tr.Status.Artifacts = out.Artifacts
 	tr.Status.Results = out.Results
 	if !out.Done {
 		setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, out.Reason, out.Message, r.now())
@@ -297,7 +298,7 @@ func (r *TaskRunReconciler) retry(tr *pipelinev1.TaskRun, reason, msg string) bo
 	tr.Status.RetriesStatus = append(tr.Status.RetriesStatus, pipelinev1.RawObject{RawExtension: runtime.RawExtension{Raw: raw}})
 	tr.Status.StartTime = &now
 	tr.Status.CompletionTime = nil
-	tr.Status.Steps, tr.Status.Sidecars, tr.Status.Results = nil, nil, nil
+	tr.Status.Steps, tr.Status.Sidecars, tr.Status.Results, tr.Status.Artifacts = nil, nil, nil, nil
 	tr.Status.PodName = ""
 	setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, ReasonRunning,
 		fmt.Sprintf("attempt %d failed (%s: %s); retrying", len(tr.Status.RetriesStatus), reason, msg), now)
