@@ -87,7 +87,7 @@ spec:
     steps:
       - name: use
         image: alpine
-        command: [true]
+        command: ["true"]
 `)
 	tr := waitTaskRunReason(t, ns, "typo", "TaskRunValidationFailed")
 	c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded)
