@@ -64,6 +64,7 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 		annotations = mergeAnnotations(annotations, pt.TaskSpec.Metadata.Annotations)
 		spec.Params = append(spec.Params, propagatedParams(spec.Params, spec.TaskSpec, st.params)...)
 	}
+	annotations = onErrorAnnotations(pt, annotations)
 	pt = applyTaskRunSpecs(pr, pt, &spec)
 	spec.Timeout = &metav1.Duration{Duration: r.taskRunTimeout(pr, pt, s.finally, now)}
 	spec.Workspaces = taskRunWorkspaces(pr, pt, vars)

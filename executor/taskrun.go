@@ -245,7 +245,7 @@ func (r *TaskRunReconciler) finishPod(ctx context.Context, tr *pipelinev1.TaskRu
 		if r.retry(tr, out.Reason, out.Message) {
 			return r.createPod(ctx, tr)
 		}
-		r.fail(tr, out.Reason, out.Message)
+		r.fail(tr, podFailureReason(tr, out.Reason), out.Message)
 		return ctrl.Result{}, nil
 	}
 	setSucceeded(&tr.Status.Status, corev1.ConditionTrue, ReasonSucceeded, out.Message, now)

@@ -3,8 +3,10 @@ package executor_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
+	"github.com/hookrun/hookrun/executor/internal/kubelettest"
 )
 
 // Tekton's examples (taskruns/workspace-in-sidecar.yaml, pipelineruns/beta/isolated-workspaces.yaml) have
@@ -165,4 +167,61 @@ spec:
 	if want := `spec.taskSpec.steps[0].params: param "list": the StepAction declares type array but $(params.word) is a string param`; !strings.Contains(c.Message, want) {
 		t.Errorf("message = %q, want it to contain %q", c.Message, want)
 	}
+}
+
+// pipelineruns/beta/ignore-task-error.yaml: a failed TaskRun of a pipeline task with onError: continue ends
+// with reason FailureIgnored (Tekton: annotation pipeline.tekton.dev/pipeline-task-on-error on the
+// TaskRun), and $(tasks.T.reason) of a matrixed task is the reason of its first TaskRun that did not
+// succeed.
+func TestOnErrorContinueReason(t *testing.T) {
+	ns := newNamespace(t)
+	startExecutor(t, ns)
+	apply(t, ns, `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: oe
+spec:
+  pipelineSpec:
+    tasks:
+      - name: single
+        onError: continue
+        taskSpec:
+          steps: [{name: echo, image: alpine, script: "exit 1"}]
+      - name: build
+        onError: continue
+        matrix:
+          params:
+            - {name: arch, value: [amd64, arm64]}
+        taskSpec:
+          params: [{name: arch}]
+          steps: [{name: echo, image: alpine, script: "echo $(params.arch)"}]
+    finally:
+      - name: verify
+        params:
+          - {name: single, value: "$(tasks.single.reason)"}
+          - {name: build, value: "$(tasks.build.reason)"}
+        taskSpec:
+          params: [{name: single}, {name: build}]
+          steps: [{name: echo, image: alpine, script: "echo"}]
+`)
+	fail := map[string]kubelettest.Outcome{"step-echo": kubelettest.Wrapped(1, nil, false)}
+	finishTask(t, ns, "oe-single", fail)
+	finishTask(t, ns, "oe-build-0", nil)
+	finishTask(t, ns, "oe-build-1", fail)
+	tr := waitTaskRunReason(t, ns, "oe-single", "FailureIgnored")
+	if got := tr.Annotations["pipeline.tekton.dev/pipeline-task-on-error"]; got != "continue" {
+		t.Errorf("annotation pipeline.tekton.dev/pipeline-task-on-error = %q, want continue", got)
+	}
+	if c := tr.Status.GetCondition(pipelinev1.ConditionSucceeded); c.Status != "False" {
+		t.Errorf("oe-single condition = %+v, want False", c)
+	}
+	verify := waitTaskRun(t, ns, "oe-verify")
+	if got := paramsText(verify); got != "single=FailureIgnored,build=FailureIgnored" {
+		t.Errorf("finally params = %s", got)
+	}
+	finishTask(t, ns, "oe-verify", nil)
+	eventually(t, 15*time.Second, "PipelineRun oe succeeded", func() (bool, error) {
+		c := getPipelineRun(t, ns, "oe").Status.GetCondition(pipelinev1.ConditionSucceeded)
+		return c != nil && c.Status == "True", nil
+	})
 }
