@@ -75,7 +75,9 @@ test-tkn: tools build $(BIN)/tkn
 
 ## test-upstream-examples: every example of Tekton's examples/v1 that needs no network, run by the executor and
 ## a node agent; the outcomes against Tekton's e2e expectation and the known-failures table (not part of make test).
+## Installs busybox-static when missing (the node agent's sh and ash; hack/install-busybox.sh).
 test-upstream-examples: tools
+	@hack/install-busybox.sh
 	HOOKRUN_UPSTREAM_EXAMPLES=1 KUBEBUILDER_ASSETS=$(BIN) $(GO) test -count=1 -run TestUpstreamExamples -v -timeout 30m ./executor/
 
 ## test: unit + integration tests against a real kube-apiserver + etcd (and headless chromium for dashboard/).

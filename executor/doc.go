@@ -38,7 +38,8 @@
 //     tekton.dev/git-N (basic-auth, ssh-auth); unannotated dockerconfigjson Secrets count as docker
 //     credentials too. Node agents recognise the hookrun image and run their own executable for "hookrun".
 //  2. sidecar-NAME — each Task sidecar as a native sidecar (an init container with restartPolicy Always), so
-//     it starts before the steps and is stopped when the Pod ends.
+//     it starts before the steps and is stopped when the Pod ends. An unnamed sidecar is "sidecar" (Tekton's
+//     name), a second unnamed one sidecar-unnamed-I.
 //  3. step-git-source-NAME — one per v1beta1 git input PipelineResource: the --git-image clones url at
 //     revision into /workspace/NAME (or the input's targetPath).
 //  4. step-NAME (step-unnamed-I for unnamed steps) — one per step. A step with a command or a script is
@@ -124,7 +125,8 @@
 // $(inputs.params.x), $(results.x.path), $(workspaces.x.path|bound|claim|volume),
 // $(resources.inputs.x.path|url|revision|…), $(resources.outputs.x.url|path),
 // $(context.taskRun.name|namespace|uid|retry-count), $(context.task.name), $(context.pipelineRun.name),
-// $(steps.NAME.exitCode.path), $(step.results.R.path) and $(credentials.path) are replaced in images, commands, args (an element
+// $(steps.NAME.exitCode.path), $(step.results.R.path), $(step.artifacts.path), $(artifacts.path) (see
+// artifacts.go) and $(credentials.path) are replaced in images, commands, args (an element
 // that is exactly an array param expands to its elements), scripts, env values and valueFrom names, envFrom
 // names, workingDir, volume mounts, sidecars and the Task's volumes (names, Secret, ConfigMap and PVC
 // names). Pipelines add $(tasks.T.results.R), $(tasks.T.status), $(tasks.status),

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 )
 
 // Labels hookrun puts on TaskRuns and Pods (Tekton's names, so tkn and the Dashboard find them).
@@ -62,6 +64,43 @@ func stepContainerName(name string, i int) string {
 		return StepPrefix + "unnamed-" + strconv.Itoa(i)
 	}
 	return StepPrefix + name
+}
+
+// UnnamedSidecar is the container of a sidecar without a name: Tekton names it "sidecar" ("sidecar-" with
+// its trailing "-" trimmed).
+const UnnamedSidecar = "sidecar"
+
+// sidecarContainerNames are the container names of a Task's sidecars: sidecar-NAME, and for the first
+// unnamed sidecar "sidecar", as Tekton names it. Tekton gives every unnamed sidecar that name, so a second
+// one makes a Pod the API server refuses (duplicate container name); hookrun names the second and later
+// ones sidecar-unnamed-I (I their index) instead.
+func sidecarContainerNames(sidecars []pipelinev1.Sidecar) []string {
+	out := make([]string, len(sidecars))
+	unnamed := 0
+	for i, sc := range sidecars {
+		switch {
+		case sc.Name != "":
+			out[i] = SidecarPrefix + sc.Name
+		case unnamed == 0:
+			out[i] = UnnamedSidecar
+			unnamed++
+		default:
+			out[i] = SidecarPrefix + "unnamed-" + strconv.Itoa(i)
+			unnamed++
+		}
+	}
+	return out
+}
+
+// isSidecarContainer says whether a Pod container is one of the Task's sidecars.
+func isSidecarContainer(name string) bool {
+	return name == UnnamedSidecar || strings.HasPrefix(name, SidecarPrefix)
+}
+
+// sidecarStatusName is the name status.sidecars reports for a sidecar container (Tekton's: the container
+// name without "sidecar-").
+func sidecarStatusName(container string) string {
+	return strings.TrimPrefix(container, SidecarPrefix)
 }
 
 // volumeName makes a DNS-label volume name from a prefix and a user-chosen name.

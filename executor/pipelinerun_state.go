@@ -61,6 +61,22 @@ func (s *ptState) conds() (list []*pipelinev1.Condition, all bool) {
 	return list, true
 }
 
+// reason is $(tasks.T.reason), Tekton's rule: the reason of the first of the task's TaskRuns that has not
+// succeeded, else the first's (a matrixed task with one failed combination under onError: continue is
+// FailureIgnored). false when no TaskRun has a condition yet.
+func (s *ptState) reason() (string, bool) {
+	list, _ := s.conds()
+	for _, c := range list {
+		if c != nil && c.Status != corev1.ConditionTrue {
+			return c.Reason, true
+		}
+	}
+	if len(list) > 0 && list[0] != nil {
+		return list[0].Reason, true
+	}
+	return "", false
+}
+
 func (s *ptState) done() bool {
 	if s.skip != nil {
 		return true
@@ -275,8 +291,8 @@ func (r *PipelineRunReconciler) vars(pr *pipelinev1.PipelineRun, st *runState) s
 		default:
 			v.SetString(pre+"status", "None")
 		}
-		if c := s.cond(); c != nil {
-			v.SetString(pre+"reason", c.Reason)
+		if r, ok := s.reason(); ok {
+			v.SetString(pre+"reason", r)
 		}
 		setTaskResults(v, pre, s)
 	}
@@ -297,6 +313,7 @@ func setTaskResults(v subst.Vars, prefix string, s *ptState) {
 	}
 	if s.mx == nil {
 		setResults(v, prefix, s.tr)
+		setArtifactVars(v, prefix, s.tr)
 		return
 	}
 	if n, ok := s.matrixLength(); ok {

@@ -59,11 +59,13 @@ func (r *PipelineRunReconciler) buildTaskRun(pr *pipelinev1.PipelineRun, st *run
 		if ts, err := substituteEmbedded(spec.TaskSpec, vars); err == nil {
 			spec.TaskSpec = ts
 		}
+		substituteArtifactRefs(spec.TaskSpec, vars)
 		specMeta = pt.TaskSpec.Metadata
 		spec.Params = append(spec.Params, propagatedParams(spec.Params, spec.TaskSpec, st.params)...)
 	}
 	pt, runMeta := applyTaskRunSpecs(pr, pt, &spec)
 	labels, annotations := taskRunMetadata(pr, s, runMeta, specMeta)
+	annotations = onErrorAnnotations(pt, annotations)
 	spec.Timeout = &metav1.Duration{Duration: r.taskRunTimeout(pr, pt, s.finally, now)}
 	spec.Workspaces = taskRunWorkspaces(pr, pt, vars)
 	spec.Resources = taskRunResources(pr, pt)

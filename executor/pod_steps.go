@@ -19,14 +19,12 @@ import (
 // sidecarContainers are the Task's sidecars as native sidecars (init containers that keep running).
 func (b *podBuilder) sidecarContainers() []corev1.Container {
 	var out []corev1.Container
+	names := sidecarContainerNames(b.req.Spec.Sidecars)
 	for i, sc := range b.req.Spec.Sidecars {
 		sc = substituteSidecar(sc, b.vars)
-		name := sc.Name
-		if name == "" {
-			name = fmt.Sprintf("unnamed-%d", i)
-		}
+		name := names[i]
 		c := corev1.Container{
-			Name:            SidecarPrefix + name,
+			Name:            name,
 			Image:           sc.Image,
 			Command:         sc.Command,
 			Args:            sc.Args,
@@ -52,7 +50,7 @@ func (b *podBuilder) sidecarContainers() []corev1.Container {
 			c.StartupProbe.SuccessThreshold = 1
 		}
 		if sc.Script != "" {
-			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", SidecarPrefix + name, "--on-error", "stopAndFail", "--"}
+			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", name, "--on-error", "stopAndFail", "--"}
 			c.Env = append(c.Env, scriptEnv(sc.Script))
 		}
 		out = append(out, c)
@@ -153,7 +151,7 @@ func (b *podBuilder) stepContainer(i int) (corev1.Container, error) {
 	w := stepWrap{
 		name: stepName, timeout: st.Timeout, onError: st.OnError, results: b.resultNames,
 		stepResults: stepResultNames(st.Results), refs: b.stepResultRefs(i, templated),
-		when: stepWhen(st.When, vars), messageLimit: b.messageLimitFlag(),
+		artifacts: b.stepArtifactRefs(i, templated), when: stepWhen(st.When, vars), messageLimit: b.messageLimitFlag(),
 	}
 	if st.StdoutConfig != nil {
 		w.stdoutPath = subst.String(st.StdoutConfig.Path, vars)
@@ -219,6 +217,7 @@ type stepWrap struct {
 	results     []string
 	stepResults []string
 	refs        []entrypoint.StepResultRef
+	artifacts   []entrypoint.StepArtifactRef
 	when        []entrypoint.When
 	stdoutPath  string
 	stderrPath  string
@@ -250,6 +249,13 @@ func wrapperCommand(w stepWrap) []string {
 		}
 		cmd = append(cmd, "--step-result-refs", strings.Join(refs, ","))
 	}
+	if len(w.artifacts) > 0 {
+		refs := make([]string, len(w.artifacts))
+		for i, r := range w.artifacts {
+			refs[i] = r.String()
+		}
+		cmd = append(cmd, "--step-artifact-refs", strings.Join(refs, ","))
+	}
 	if len(w.when) > 0 {
 		js, _ := json.Marshal(w.when) // plain strings: cannot fail
 		cmd = append(cmd, "--when", string(js))
@@ -264,13 +270,11 @@ func wrapperCommand(w stepWrap) []string {
 	return append(cmd, "--")
 }
 
-// stepVars are the Task's variables plus this step's $(step.results.R.path).
+// stepVars are the Task's variables plus this step's $(step.results.R.path) and $(step.artifacts.path).
 func stepVars(base subst.Vars, stepName string, results []pipelinev1.StepResult) subst.Vars {
-	if len(results) == 0 {
-		return base
-	}
 	v := subst.Vars{}
 	v.Merge(base)
+	setArtifactPathVars(v, stepName)
 	for _, r := range results {
 		v.SetString("step.results."+r.Name+".path", path.Join(entrypoint.StepResultsDir(entrypoint.StepsDir, stepName), r.Name))
 	}

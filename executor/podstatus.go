@@ -39,6 +39,8 @@ type podOutcome struct {
 	Steps    []pipelinev1.StepState
 	Sidecars []pipelinev1.SidecarState
 	Results  []pipelinev1.TaskRunResult
+	// Artifacts are the steps' artifacts, merged (artifacts.go).
+	Artifacts *pipelinev1.Artifacts
 	// Done and Failed describe the attempt; Reason/Message feed the Succeeded condition.
 	Done, Failed bool
 	Reason       string
@@ -70,9 +72,9 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	for _, c := range slices.Concat(pod.Spec.InitContainers, regularSteps(pod)) {
 		s, have := statuses[c.Name]
 		switch {
-		case strings.HasPrefix(c.Name, SidecarPrefix):
+		case isSidecarContainer(c.Name):
 			out.Sidecars = append(out.Sidecars, pipelinev1.SidecarState{
-				ContainerState: s.State, Name: strings.TrimPrefix(c.Name, SidecarPrefix), Container: c.Name, ImageID: s.ImageID,
+				ContainerState: s.State, Name: sidecarStatusName(c.Name), Container: c.Name, ImageID: s.ImageID,
 			})
 			continue
 		case !strings.HasPrefix(c.Name, StepPrefix):
@@ -88,6 +90,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 		}
 		if t := st.Terminated; t != nil {
 			msg := readStepMessage(&st, spec)
+			out.addArtifacts(&st, msg)
 			for k, v := range msg.Results {
 				results[k] = v
 			}

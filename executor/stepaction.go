@@ -57,7 +57,7 @@ func (r *TaskRunReconciler) resolveStepActions(ctx context.Context, tr *pipeline
 		if err != nil {
 			return err
 		}
-		inlined, err := inlineStepAction(*st, sa, spec.Params, sp)
+		inlined, err := inlineStepAction(*st, sa, taskParamShapes(spec.Params, tr.Spec.Params), sp)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,8 @@ func prefixAll(p string, list []string) []string {
 // step's params or the StepAction's defaults. The step's own name, displayName, timeout, onError, when,
 // workspaces, stdout/stderr config, computeResources, envFrom, volumeDevices and imagePullPolicy stay.
 // A step param value may use the Task's params ($(params.x)): those are replaced later, with the Task's.
-func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, taskParams pipelinev1.ParamSpecs, sp string) (pipelinev1.Step, error) {
+// shapes describes the Task's params (taskParamShapes).
+func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, shapes map[string]paramShape, sp string) (pipelinev1.Step, error) {
 	given := map[string]pipelinev1.ParamValue{}
 	for _, p := range st.Params {
 		given[p.Name] = p.Value
@@ -142,9 +143,21 @@ func inlineStepAction(st pipelinev1.Step, sa *pipelinev1.StepActionSpec, taskPar
 		}
 		want := ps.EffectiveType()
 		if ref, ok := wholeRef(v); ok && want != pipelinev1.ParamTypeString {
+			shape, known := shapes[strings.TrimPrefix(ref, "params.")]
+			if strings.HasPrefix(ref, "params.") && known && shape.typ != want {
+				// Tekton replaces $(params.X[*]) only by an array or object X: otherwise the value stays a
+				// string, so an object param keeps its StepAction default (all of its keys), and an array
+				// param is an error.
+				if want == pipelinev1.ParamTypeObject && ps.Default != nil {
+					defaults = append(defaults, ps)
+					continue
+				}
+				return st, invalid(ReasonValidationFailed, "%s.params: param %q: the StepAction declares type %s but %s is a %s param",
+					sp, ps.Name, want, "$("+ref+")", shape.typ)
+			}
 			// An array or object the Task's params or a step result give, known later (Task params when
 			// the Pod is built, step results when the step runs): the reference is passed on.
-			body = deferParam(body, ps.Name, ref, want == pipelinev1.ParamTypeArray, objectFallback(ps, ref, taskParams))
+			body = deferParam(body, ps.Name, ref, want == pipelinev1.ParamTypeArray, objectFallback(ps, ref, shapes))
 			continue
 		}
 		if v.Type != want {
@@ -201,35 +214,63 @@ func wholeRef(v pipelinev1.ParamValue) (string, bool) {
 	return "steps." + m[1] + ".results." + m[2], true
 }
 
-// objectFallback returns, for an object StepAction param given a Task object param, the StepAction's
-// default keys the Task's param does not have: Tekton fills those from the StepAction's default.
-func objectFallback(ps pipelinev1.ParamSpec, ref string, taskParams pipelinev1.ParamSpecs) map[string]string {
-	if ps.Default == nil || len(ps.Default.ObjectVal) == 0 || !strings.HasPrefix(ref, "params.") {
-		return nil
-	}
-	name := strings.TrimPrefix(ref, "params.")
-	for _, tp := range taskParams {
-		if tp.Name != name {
-			continue
-		}
-		known := map[string]bool{}
+// paramShape is what is known, when StepActions are inlined, of a Task param a step param references: its
+// type and, for an object, the keys it has.
+type paramShape struct {
+	typ  pipelinev1.ParamType
+	keys map[string]bool
+}
+
+// taskParamShapes describes the params a TaskRun's steps may reference: the ones the Task declares
+// (properties and default keys) and the ones the TaskRun passes, declared or not (propagated params).
+func taskParamShapes(declared pipelinev1.ParamSpecs, given pipelinev1.Params) map[string]paramShape {
+	out := map[string]paramShape{}
+	for i := range declared {
+		tp := &declared[i]
+		s := paramShape{typ: tp.EffectiveType(), keys: map[string]bool{}}
 		for k := range tp.Properties {
-			known[k] = true
+			s.keys[k] = true
 		}
 		if tp.Default != nil {
 			for k := range tp.Default.ObjectVal {
-				known[k] = true
+				s.keys[k] = true
 			}
 		}
-		out := map[string]string{}
-		for k, v := range ps.Default.ObjectVal {
-			if !known[k] {
-				out[k] = v
-			}
-		}
-		return out
+		out[tp.Name] = s
 	}
-	return nil // not declared by the Task (a propagated param): its keys are unknown here
+	for _, p := range given {
+		s, ok := out[p.Name]
+		if !ok {
+			s = paramShape{typ: p.Value.Type, keys: map[string]bool{}}
+			if s.typ == "" {
+				s.typ = pipelinev1.ParamTypeString
+			}
+		}
+		for k := range p.Value.ObjectVal {
+			s.keys[k] = true
+		}
+		out[p.Name] = s
+	}
+	return out
+}
+
+// objectFallback returns, for an object StepAction param given a Task object param, the StepAction's
+// default keys the Task's param does not have: Tekton fills those from the StepAction's default.
+func objectFallback(ps pipelinev1.ParamSpec, ref string, shapes map[string]paramShape) map[string]string {
+	if ps.Default == nil || len(ps.Default.ObjectVal) == 0 || !strings.HasPrefix(ref, "params.") {
+		return nil
+	}
+	shape, ok := shapes[strings.TrimPrefix(ref, "params.")]
+	if !ok {
+		return nil // neither declared nor passed: its keys are unknown here
+	}
+	out := map[string]string{}
+	for k, v := range ps.Default.ObjectVal {
+		if !shape.keys[k] {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // deferParam rewrites $(params.NAME…) in a StepAction's command, args, script, env values and workingDir

@@ -181,6 +181,9 @@ func (r *TaskRunReconciler) ensureTaskSpec(ctx context.Context, tr *pipelinev1.T
 	if err == nil {
 		err = r.resolveStepActions(ctx, tr, spec, stepsField(tr))
 	}
+	if err == nil {
+		err = checkWorkspaceUsages(spec, stepsField(tr))
+	}
 	if err != nil {
 		var ve *validationError
 		if errors.As(err, &ve) {
@@ -251,7 +254,7 @@ func (r *TaskRunReconciler) finishPod(ctx context.Context, tr *pipelinev1.TaskRu
 		if r.retry(tr, out.Reason, out.Message) {
 			return r.createPod(ctx, tr)
 		}
-		r.fail(tr, out.Reason, out.Message)
+		r.fail(tr, podFailureReason(tr, out.Reason), out.Message)
 		return ctrl.Result{}, nil
 	}
 	setSucceeded(&tr.Status.Status, corev1.ConditionTrue, ReasonSucceeded, out.Message, now)
@@ -265,6 +268,7 @@ func (r *TaskRunReconciler) observe(tr *pipelinev1.TaskRun, pod *corev1.Pod) pod
 	tr.Status.PodName = pod.Name
 	tr.Status.Steps = out.Steps
 	tr.Status.Sidecars = out.Sidecars
+	tr.Status.Artifacts = out.Artifacts
 	tr.Status.Results = out.Results
 	if !out.Done {
 		setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, out.Reason, out.Message, r.now())
@@ -303,7 +307,7 @@ func (r *TaskRunReconciler) retry(tr *pipelinev1.TaskRun, reason, msg string) bo
 	tr.Status.RetriesStatus = append(tr.Status.RetriesStatus, pipelinev1.RawObject{RawExtension: runtime.RawExtension{Raw: raw}})
 	tr.Status.StartTime = &now
 	tr.Status.CompletionTime = nil
-	tr.Status.Steps, tr.Status.Sidecars, tr.Status.Results = nil, nil, nil
+	tr.Status.Steps, tr.Status.Sidecars, tr.Status.Results, tr.Status.Artifacts = nil, nil, nil, nil
 	tr.Status.PodName = ""
 	setSucceeded(&tr.Status.Status, corev1.ConditionUnknown, ReasonRunning,
 		fmt.Sprintf("attempt %d failed (%s: %s); retrying", len(tr.Status.RetriesStatus), reason, msg), now)

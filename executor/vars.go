@@ -140,6 +140,7 @@ func setContextVars(base subst.Vars, tr *pipelinev1.TaskRun, taskName string) {
 // setPathVars sets the credentials, results and step exit code path variables.
 func setPathVars(base subst.Vars, spec *pipelinev1.TaskSpec) {
 	base.SetString("credentials.path", entrypoint.HomeDir)
+	base.SetString("artifacts.path", entrypoint.TaskArtifactsPath)
 	for _, r := range spec.Results {
 		base.SetString("results."+r.Name+".path", path.Join(entrypoint.ResultsDir, r.Name))
 	}

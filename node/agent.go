@@ -185,7 +185,8 @@ func (a *Agent) register(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("node agent started", "stateDir", a.opts.StateDir, "mounts", string(a.mounts),
-		"binding", !a.opts.DisableBinding, "selfPath", a.opts.SelfPath)
+		"binding", !a.opts.DisableBinding, "selfPath", a.opts.SelfPath,
+		"shell", shellName(a.opts.Shell))
 	return nil
 }
 

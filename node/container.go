@@ -263,6 +263,12 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	for i := range argv {
 		argv[i] = expand(argv[i], env.get)
 	}
+	if !self {
+		argv = shellArgv(argv, r.a.opts.Shell) // an image's sh or ash: the host shell (shell.go)
+	}
+	if len(r.a.opts.Shell) > 0 {
+		env.set(HostShellEnv, strings.Join(r.a.opts.Shell, " ")) // for the step wrapper's scripts
+	}
 
 	mounts, termFile, err := r.containerMounts(c, env)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -64,6 +65,10 @@ type Options struct {
 	Capacity corev1.ResourceList
 	// Labels are extra Node labels (kubernetes.io/hostname, os and arch are always set).
 	Labels map[string]string
+	// Shell is the host program run for a step image's sh and ash (scripts with #!/bin/sh, #!/bin/ash,
+	// #!/usr/bin/env sh|ash or no shebang, and sh/ash commands), as an argv. nil: busybox's sh when a
+	// busybox is on PATH, else bash, else the host's /bin/sh; an empty non-nil slice: the host's /bin/sh.
+	Shell []string
 	// Mounts selects the mount mechanism (default MountAuto).
 	Mounts MountMode
 	// DisableBinding stops the agent from binding unscheduled Pods; it then only runs Pods whose
@@ -127,6 +132,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.SelfPath, err = filepath.Abs(o.SelfPath); err != nil {
 		return fmt.Errorf("node: self path: %w", err)
+	}
+	if o.Shell == nil {
+		o.Shell = defaultShell(exec.LookPath)
 	}
 	switch o.Mounts {
 	case MountAuto, MountNamespace, MountRewrite:

@@ -25,6 +25,7 @@ func (v *validator) step(sp string, st *pipelinev1.Step, hasTemplateCommand bool
 		v.add(sp+".params", "only a step with a ref takes params (an inline step uses the Task's)")
 	}
 	v.when(sp+".when", st.When)
+	v.workspaceUsages(sp, st.Workspaces)
 	runsImageEntrypoint := st.Ref == nil && st.Script == "" && len(st.Command) == 0 && !hasTemplateCommand
 	if runsImageEntrypoint {
 		for _, f := range []struct {
@@ -41,6 +42,14 @@ func (v *validator) step(sp string, st *pipelinev1.Step, hasTemplateCommand bool
 		declared[r.Name] = true
 	}
 	v.stepResultPaths(sp, declared, st.Script, st.Command, st.Args, st.Env)
+}
+
+// workspaceUsages reports a step's or sidecar's workspaces entry with a key that is no field even
+// ignoring case ("mountpath" is mountPath, as Tekton decodes it).
+func (v *validator) workspaceUsages(path string, usages []pipelinev1.WorkspaceUsage) {
+	if f := pipelinev1.UnknownWorkspaceFields(path, usages); f != "" {
+		v.add(f, "unknown field (a workspace usage has name and mountPath)")
+	}
 }
 
 // stepResultPaths reports $(step.results.R.path) for results the step (or StepAction) does not declare.

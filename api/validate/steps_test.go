@@ -96,6 +96,26 @@ spec:
   steps:
     - {name: s, image: busybox, script: "echo > $(step.results.x.path)"}
 `, []string{`spec.results[0].value: step "nope" is not a step of this Task`, `spec.steps[0].script: step result "x" is written but not declared in spec.steps[0].results`}},
+		{"workspaces keys ignoring case (Tekton's examples write mountpath); unknown ones refused", `---
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: t}
+spec:
+  workspaces: [{name: creds}]
+  sidecars:
+    - image: alpine
+      command: [sleep, "1"]
+      workspaces: [{name: creds, mountPth: /x}]
+  steps:
+    - name: s
+      image: alpine
+      command: [ls]
+      workspaces: [{name: creds, mountpath: /creds}]
+    - name: t
+      image: alpine
+      command: [ls]
+      workspaces: [{name: creds, readOnly: true}]
+`, []string{"spec.sidecars[0].workspaces[0].mountPth: unknown field", "spec.steps[1].workspaces[0].readOnly: unknown field"}},
 		{"StepAction without image", `apiVersion: tekton.dev/v1alpha1
 kind: StepAction
 metadata: {name: a}

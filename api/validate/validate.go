@@ -188,6 +188,9 @@ func (v *validator) taskSpec(path string, s *pipelinev1.TaskSpec) {
 	if len(s.Steps) == 0 {
 		v.add(path+".steps", "a Task needs at least one step")
 	}
+	for i, sc := range s.Sidecars {
+		v.workspaceUsages(fmt.Sprintf("%s.sidecars[%d]", path, i), sc.Workspaces)
+	}
 	for i, st := range s.Steps {
 		sp := fmt.Sprintf("%s.steps[%d]", path, i)
 		if st.Name != "" {

@@ -64,7 +64,7 @@ func runStepInit(args []string, stderr io.Writer) error {
 }
 
 func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("step run", "step run --name NAME [--timeout D] [--on-error continue|stopAndFail] [--results a,b] [--step-results a,b] [--step-result-refs S/R,…] [--when JSON] [--stdout-path P] [--stderr-path P] -- COMMAND [ARG...]", stderr)
+	fs := newFlags("step run", "step run --name NAME [--timeout D] [--on-error continue|stopAndFail] [--results a,b] [--step-results a,b] [--step-result-refs S/R,…] [--step-artifact-refs S/KIND[/N],…] [--when JSON] [--stdout-path P] [--stderr-path P] -- COMMAND [ARG...]", stderr)
 	name := fs.String("name", "", "step name")
 	timeout := fs.Duration("timeout", 0, "kill the step after this long (0 = no limit)")
 	onError := fs.String("on-error", "stopAndFail", "continue: record a failure but exit 0; stopAndFail: exit with the step's code")
@@ -76,6 +76,7 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	when := fs.String("when", "", "JSON list of when expressions ({input, operator, values} or {cel}); false skips the step")
 	stepResults := fs.String("step-results", "", "comma-separated step result names the step may write to "+entrypoint.StepsDir+"/NAME/results")
 	stepRefs := fs.String("step-result-refs", "", "comma-separated STEP/RESULT references $(steps.STEP.results.RESULT) to replace before the step runs")
+	artifactRefs := fs.String("step-artifact-refs", "", "comma-separated STEP/inputs|outputs[/NAME] references $(steps.STEP.outputs.NAME) to replace before the step runs")
 	stdoutPath := fs.String("stdout-path", "", "also write the step's stdout to this file (stdoutConfig.path)")
 	stderrPath := fs.String("stderr-path", "", "also write the step's stderr to this file (stderrConfig.path)")
 	msgLimit := fs.Int("message-limit", entrypoint.MaxMessageSize, "termination message size in this Pod (the kubelet splits 12 KiB between its containers)")
@@ -97,6 +98,11 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "hookrun step run: --step-result-refs:", err)
 		return errUsage
 	}
+	artRefs, err := entrypoint.ParseStepArtifactRefs(*artifactRefs)
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun step run: --step-artifact-refs:", err)
+		return errUsage
+	}
 	if *onError != "continue" && *onError != "stopAndFail" {
 		fmt.Fprintf(stderr, "hookrun step run: --on-error %q: want continue or stopAndFail\n", *onError)
 		return errUsage
@@ -106,7 +112,7 @@ func runStepRun(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		Command: fs.Args(), Script: os.Getenv(entrypoint.ScriptEnv),
 		ResultsDir: *resultsDir, StepsDir: *stepsDir, ScriptsDir: *scriptsDir, TerminationPath: *term,
 		Stdout: stdout, Stderr: stderr,
-		When: whenList, StepResultRefs: refs, StdoutPath: *stdoutPath, StderrPath: *stderrPath,
+		When: whenList, StepResultRefs: refs, StepArtifactRefs: artRefs, StdoutPath: *stdoutPath, StderrPath: *stderrPath,
 		MessageLimit: *msgLimit, WaitFile: *waitFile, PostFile: *postFile,
 		MaskDirs: maskDirs, MaskHome: entrypoint.HomeDir,
 	}

@@ -66,6 +66,10 @@ type Message struct {
 	// LogStepResults names, as STEP/RESULT, the step results no step's message had room for: the results
 	// container printed them to its log.
 	LogStepResults []string `json:"logStepResults,omitempty"`
+	// StepArtifacts and Artifacts are what the step wrote to $(step.artifacts.path) and what
+	// $(artifacts.path) held after it (artifacts.go), as JSON.
+	StepArtifacts json.RawMessage `json:"stepArtifacts,omitempty"`
+	Artifacts     json.RawMessage `json:"artifacts,omitempty"`
 	// Reason is set when the step ended for a reason other than its own exit (e.g. TimeoutExceeded).
 	Reason string `json:"reason,omitempty"`
 	// Message explains Reason.

@@ -41,6 +41,9 @@ type RunOptions struct {
 	// StepResultRefs are the $(steps.STEP.results.NAME) references replaced, before the step runs, in its
 	// command, script, environment and when expressions.
 	StepResultRefs []StepResultRef
+	// StepArtifactRefs are the $(steps.STEP.inputs|outputs[.NAME]) references replaced, before the step
+	// runs, in its command, script and environment (artifacts.go).
+	StepArtifactRefs []StepArtifactRef
 	// StdoutPath and StderrPath (stdoutConfig/stderrConfig) receive a copy of the step's output.
 	StdoutPath, StderrPath string
 	// WaitFile, when set, is the previous step's record (seq.go): the step runs once it says "ok", and
@@ -117,6 +120,7 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		if err := os.MkdirAll(StepResultsDir(opts.StepsDir, opts.Name), 0o777); err != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step: step results directory:", err)
 		}
+		prepareArtifacts(opts)
 	}
 	var failure string
 	var err error
@@ -142,6 +146,9 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		return 0, nil
 	}
 	msg = withResults(opts, msg)
+	if opts.Name != "" {
+		msg = withArtifacts(opts, msg)
+	}
 	reported, reportedSteps := copyMap(msg.Results), map[string]string{}
 	for k, v := range msg.StepResults {
 		reportedSteps[opts.Name+"/"+k] = v
@@ -215,6 +222,9 @@ func writeExitCode(stepsDir, name string, code int) {
 
 func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
 	env, err := newStepResultExpander(opts.StepsDir, opts.StepResultRefs).expandInputs(opts)
+	if err == nil {
+		env, err = expandArtifactRefs(opts, env)
+	}
 	if err != nil {
 		fmt.Fprintln(opts.Stderr, "hookrun step:", err)
 		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, nil
@@ -247,6 +257,7 @@ func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
 	if len(argv) == 0 {
 		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: "no command"}, errors.New("no command to run")
 	}
+	argv = hostShellArgv(argv, opts.Script, strings.Fields(os.Getenv(HostShellEnv))) // hostshell.go: node agent only
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Env = env

@@ -196,12 +196,20 @@ type WorkspacePipelineTaskBinding struct {
 	SubPath   string `json:"subPath,omitempty"`
 }
 
-// WorkspaceUsage lets a step or sidecar say which workspaces it uses.
+// WorkspaceUsage lets a step or sidecar say which workspaces it uses. Its keys are matched ignoring case,
+// as Tekton's webhook decodes them (encoding/json): Tekton's own examples write mountpath. The schema keeps
+// the keys it does not list, so that spelling reaches UnmarshalJSON; keys matching no field even ignoring
+// case are recorded in UnknownFields and refused by the executor and hookrun validate, as Tekton refuses
+// unknown fields.
+// +kubebuilder:pruning:PreserveUnknownFields
 type WorkspaceUsage struct {
 	Name string `json:"name"`
 	// MountPath is where this step or sidecar mounts the workspace; empty means the workspace's own path.
 	// +optional
 	MountPath string `json:"mountPath,omitempty"`
+	// UnknownFields are the keys given that match no field even ignoring case (set by UnmarshalJSON, never
+	// serialised).
+	UnknownFields []string `json:"-"`
 }
 
 // ResultsType is the type of a result.

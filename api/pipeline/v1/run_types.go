@@ -395,6 +395,10 @@ type TaskRunStatus struct {
 	Provenance *Provenance `json:"provenance,omitempty"`
 	// +optional
 	SpanContext map[string]string `json:"spanContext,omitempty"`
+	// Artifacts are the TaskRun's artifacts: what its steps wrote to $(artifacts.path) and
+	// $(step.artifacts.path), merged.
+	// +optional
+	Artifacts *Artifacts `json:"artifacts,omitempty"`
 }
 
 // +genclient

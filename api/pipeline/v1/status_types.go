@@ -108,6 +108,11 @@ type StepState struct {
 	Results []TaskRunResult `json:"results,omitempty"`
 	// +optional
 	TerminationReason string `json:"terminationReason,omitempty"`
+	// Inputs and Outputs are the artifacts the step wrote to $(step.artifacts.path).
+	// +optional
+	Inputs []Artifact `json:"inputs,omitempty"`
+	// +optional
+	Outputs []Artifact `json:"outputs,omitempty"`
 }
 
 // SidecarState is the state of one sidecar container.

@@ -129,7 +129,9 @@ type StepTemplate struct {
 
 // Sidecar is a container that runs beside the steps for the whole TaskRun.
 type Sidecar struct {
-	Name       string   `json:"name"`
+	// Name is optional, as in Tekton: an unnamed sidecar's container is "sidecar" (Tekton's name).
+	// +optional
+	Name       string   `json:"name,omitempty"`
 	Image      string   `json:"image,omitempty"`
 	Command    []string `json:"command,omitempty"`
 	Args       []string `json:"args,omitempty"`
