@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/google/cel-go/cel"
 )
 
 // ReasonSkipped is the termination reason of a step whose when expressions were false (Tekton's).
@@ -32,11 +30,15 @@ func StepResultsDir(stepsDir, name string) string {
 	return filepath.Join(stepsDir, name, "results")
 }
 
+// CELFunc evaluates the cel form of a when expression to a bool. The full hookrun binary evaluates in
+// process (package celwhen); the small in-Pod binary asks the full one (ExecCEL), so it links no CEL.
+type CELFunc func(expr string) (bool, error)
+
 // EvalWhen reports whether every expression holds. "in" holds when the input is one of the values,
-// "notin" when it is none of them; a cel expression must evaluate to a bool.
-func EvalWhen(list []When) (bool, error) {
+// "notin" when it is none of them; a cel expression, evaluated by cel, must evaluate to a bool.
+func EvalWhen(list []When, cel CELFunc) (bool, error) {
 	for i, w := range list {
-		ok, err := evalOne(w)
+		ok, err := evalOne(w, cel)
 		if err != nil {
 			return false, fmt.Errorf("when[%d]: %w", i, err)
 		}
@@ -47,29 +49,12 @@ func EvalWhen(list []When) (bool, error) {
 	return true, nil
 }
 
-func evalOne(w When) (bool, error) {
+func evalOne(w When, cel CELFunc) (bool, error) {
 	if w.CEL != "" {
-		env, err := cel.NewEnv()
-		if err != nil {
-			return false, fmt.Errorf("cel environment: %w", err)
+		if cel == nil {
+			return false, fmt.Errorf("cel %q: this binary cannot evaluate cel expressions", w.CEL)
 		}
-		ast, iss := env.Compile(w.CEL)
-		if iss.Err() != nil {
-			return false, fmt.Errorf("cel %q: %w", w.CEL, iss.Err())
-		}
-		prg, err := env.Program(ast)
-		if err != nil {
-			return false, fmt.Errorf("cel %q: %w", w.CEL, err)
-		}
-		out, _, err := prg.Eval(map[string]any{})
-		if err != nil {
-			return false, fmt.Errorf("cel %q: %w", w.CEL, err)
-		}
-		b, ok := out.Value().(bool)
-		if !ok {
-			return false, fmt.Errorf("cel %q evaluates to %v, not a bool", w.CEL, out.Type())
-		}
-		return b, nil
+		return cel(w.CEL)
 	}
 	in := slices.Contains(w.Values, w.Input)
 	switch w.Operator {
