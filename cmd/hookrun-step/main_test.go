@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,54 @@ func BenchmarkWrapperOverhead(b *testing.B) {
 	b.ReportMetric(float64(median(wrap).Microseconds())/1000, "wrapped-ms")
 	b.ReportMetric(float64((median(wrap)-median(plain)).Microseconds())/1000, "overhead-ms")
 	_ = os.Remove(bin)
+}
+
+// BenchmarkHandover reports, on the host, the hand-over between two wrapped steps as the Pods run them:
+// the next step's wrapper is already waiting on the previous one's record (inotify); the figure is the
+// previous wrapper's exit → the next step's first output byte (it may be negative: the record is posted
+// before the previous wrapper exits), and the previous wrapper's start → that byte.
+func BenchmarkHandover(b *testing.B) {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "hookrun-step")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	var fromExit, fromStart []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run := filepath.Join(dir, "run", strconv.Itoa(i))
+		flags := func(name string) []string {
+			d := filepath.Join(dir, name, strconv.Itoa(i))
+			return []string{"run", "--name", name, "--results-dir", d, "--steps-dir", d, "--scripts-dir", d,
+				"--termination-path", filepath.Join(d, "termination")}
+		}
+		next := exec.Command(bin, append(flags("next"), "--wait-file", filepath.Join(run, "0.out"), "--", "echo", "next")...)
+		out, err := next.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(run, 0o777); err != nil {
+			b.Fatal(err)
+		}
+		if err := next.Start(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // let it set its watch up, as a step container started with the Pod has
+		start := time.Now()
+		if o, err := exec.Command(bin, append(flags("prev"), "--post-file", filepath.Join(run, "0.out"), "--", "/bin/true")...).CombinedOutput(); err != nil {
+			b.Fatalf("previous step: %v %s", err, o)
+		}
+		exited := time.Now()
+		if _, err := out.Read(make([]byte, 1)); err != nil {
+			b.Fatalf("next step's output: %v", err)
+		}
+		first := time.Now()
+		fromExit, fromStart = append(fromExit, first.Sub(exited)), append(fromStart, first.Sub(start))
+		_ = next.Wait()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(fromExit).Microseconds())/1000, "exit-to-output-ms")
+	b.ReportMetric(float64(median(fromStart).Microseconds())/1000, "prev-start-to-output-ms")
 }
 
 func median(d []time.Duration) time.Duration {
