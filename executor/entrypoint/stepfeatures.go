@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ReasonSkipped is the termination reason of a step whose when expressions were false (Tekton's).
@@ -105,7 +106,11 @@ func ParseStepResultRefs(s string) ([]StepResultRef, error) {
 
 // stepResultExpr matches $(steps.S.results.R), $(steps.S.results.R[*]), $(steps.S.results.R[i]) and
 // $(steps.S.results.R.key) (array and object step results hold JSON).
-var stepResultExpr = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
+// Compiled on first use: only steps with step-result references need it, and every wrapper start would
+// pay for a package-level compile.
+var stepResultExpr = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
+})
 
 // stepResultExpander replaces the listed $(steps.STEP.results.NAME) references with what STEP wrote.
 // Only references the executor listed (a step declared before this one, with that result) are replaced:
@@ -128,7 +133,7 @@ func (e *stepResultExpander) expand(s string) string {
 	if len(e.allowed) == 0 || !strings.Contains(s, "$(steps.") {
 		return s
 	}
-	return stepResultExpr.ReplaceAllStringFunc(s, func(m string) string {
+	return stepResultExpr().ReplaceAllStringFunc(s, func(m string) string {
 		vals, ok := e.lookup(m)
 		if !ok {
 			return m
@@ -139,7 +144,7 @@ func (e *stepResultExpander) expand(s string) string {
 
 // lookup returns the value of one reference (an array's elements for R[*]); false leaves it as written.
 func (e *stepResultExpander) lookup(m string) ([]string, bool) {
-	sub := stepResultExpr.FindStringSubmatch(m)
+	sub := stepResultExpr().FindStringSubmatch(m)
 	ref := StepResultRef{Step: strings.TrimPrefix(sub[1], "step-"), Result: sub[2]}
 	if !e.allowed[ref] {
 		ref.Step = sub[1]
@@ -195,7 +200,7 @@ func (e *stepResultExpander) expandAll(list []string) []string {
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
-		if loc := stepResultExpr.FindStringSubmatchIndex(s); loc != nil && loc[0] == 0 && loc[1] == len(s) && loc[6] >= 0 && s[loc[6]:loc[7]] == "[*]" {
+		if loc := stepResultExpr().FindStringSubmatchIndex(s); loc != nil && loc[0] == 0 && loc[1] == len(s) && loc[6] >= 0 && s[loc[6]:loc[7]] == "[*]" {
 			if vals, ok := e.lookup(s); ok {
 				out = append(out, vals...)
 				continue
