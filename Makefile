@@ -5,6 +5,8 @@ SHELL := /bin/bash
 BIN        := $(CURDIR)/bin
 GO         ?= go
 HOOKRUN    := $(BIN)/hookrun
+# The small in-Pod binary (prepare, step wrapper, results): beside hookrun, where hookrun dev's node agent finds it.
+HOOKRUN_STEP := $(BIN)/hookrun-step
 CONTROLLER_GEN_VERSION := v0.23.0
 TEST_TIMEOUT ?= 30m
 # envtest (controller-runtime) finds kube-apiserver and etcd here.
@@ -14,10 +16,14 @@ export KUBEBUILDER_ASSETS := $(BIN)
 
 all: build
 
-build: $(HOOKRUN)
+build: $(HOOKRUN) $(HOOKRUN_STEP)
 
-$(HOOKRUN): $(shell find . -name '*.go' -not -path './hack/tools/*' -not -path './.hookrun/*' 2>/dev/null) go.mod go.sum
+GO_SOURCES := $(shell find . -name '*.go' -not -path './hack/tools/*' -not -path './.hookrun/*' 2>/dev/null) go.mod go.sum
+$(HOOKRUN): $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/hookrun
+
+$(HOOKRUN_STEP): $(GO_SOURCES)
+	$(GO) build -o $@ ./cmd/hookrun-step
 
 ## tools: the real control plane (kube-apiserver, etcd) and controller-gen, built from source when missing.
 tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/controller-gen
@@ -157,10 +163,11 @@ PUSH ?=
 image:
 	@mkdir -p dist
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -buildid= -X main.version=$(VERSION)" -o dist/hookrun ./cmd/hookrun
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -buildid=" -o dist/hookrun-step ./cmd/hookrun-step
 	rm -rf dist/oci
-	$(GO) run ./hack/image --binary dist/hookrun --version $(VERSION) --revision $(REVISION) \
+	$(GO) run ./hack/image --binary dist/hookrun --step-binary dist/hookrun-step --version $(VERSION) --revision $(REVISION) \
 		--source-date-epoch $(SOURCE_DATE_EPOCH) --oci-layout dist/oci --tarball dist/hookrun-image.tar --tag $(IMAGE_TAG) \
 		$(if $(PUSH),--push $(PUSH),)
 
 clean:
-	rm -rf $(HOOKRUN)
+	rm -rf $(HOOKRUN) $(HOOKRUN_STEP)

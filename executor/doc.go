@@ -7,7 +7,7 @@
 //
 // Steps back to back. By default a TaskRun's Pod has Tekton's shape: its regular containers are its steps
 // (step-NAME, in Task order) and then hookrun-results; init containers hold prepare and the sidecars. All
-// step containers start together; each wrapper (`hookrun step run --post-file /tekton/run/I.out
+// step containers start together; each wrapper (`hookrun-step run --post-file /tekton/run/I.out
 // [--wait-file /tekton/run/I-1.out]`) waits for its predecessor's record in the tekton-internal-run
 // emptyDir — notified by inotify (fsnotify), polling only where the file system cannot notify —, runs its
 // step, and writes "ok" (completed, skipped by its when expressions, or failed under onError: continue) or
@@ -29,21 +29,27 @@
 // node agent) starts init containers one at a time and stops at the first that fails, so ordering and "a
 // failing step stops the rest" come from Kubernetes itself:
 //
-//  1. prepare — hookrun's image (Options.HookrunImage) running `hookrun step init --copy-self
-//     /tekton/bin/hookrun [--cred KIND:SECRET=URL]…`: it copies its own (static) binary into the shared
-//     emptyDir /tekton/bin, creates /tekton/results, /tekton/steps, /tekton/scripts, /tekton/home, and turns
+//  1. prepare — hookrun's image (Options.HookrunImage) running `hookrun-step init --copy-self
+//     /tekton/bin/hookrun-step [--copy-hookrun /tekton/bin/hookrun] [--cred KIND:SECRET=URL]…`: it copies
+//     its own binary into the shared emptyDir /tekton/bin — hookrun-step (cmd/hookrun-step), the small
+//     static in-Pod binary (standard library, package entrypoint and fsnotify; no Kubernetes client, no
+//     CEL), so a wrapped step starts in milliseconds. A Pod with a step whose when expressions use cel
+//     also gets the full hookrun binary (--copy-hookrun; the image has both): the wrapper asks it
+//     (`hookrun step cel EXPR`) since the small binary has no CEL. The full binary still serves `hookrun
+//     step init|run|results`, so Pods made by older executors finish. prepare then creates /tekton/results, /tekton/steps, /tekton/scripts, /tekton/home, and turns
 //     the ServiceAccount's credential Secrets (mounted under /tekton/creds-secrets/SECRET, only in this
 //     container) into /tekton/home/.docker/config.json, /tekton/home/.git-credentials + .gitconfig and
 //     /tekton/home/.ssh. Secrets count when annotated tekton.dev/docker-N (basic-auth, dockerconfigjson) or
 //     tekton.dev/git-N (basic-auth, ssh-auth); unannotated dockerconfigjson Secrets count as docker
-//     credentials too. Node agents recognise the hookrun image and run their own executable for "hookrun".
+//     credentials too. Node agents recognise the hookrun image and run their own executables for "hookrun"
+//     and "hookrun-step" (node.Options.StepPath).
 //  2. sidecar-NAME — each Task sidecar as a native sidecar (an init container with restartPolicy Always), so
 //     it starts before the steps and is stopped when the Pod ends. An unnamed sidecar is "sidecar" (Tekton's
 //     name), a second unnamed one sidecar-unnamed-I.
 //  3. step-git-source-NAME — one per v1beta1 git input PipelineResource: the --git-image clones url at
 //     revision into /workspace/NAME (or the input's targetPath).
 //  4. step-NAME (step-unnamed-I for unnamed steps) — one per step. A step with a command or a script is
-//     wrapped: its command becomes `/tekton/bin/hookrun step run --name NAME [--timeout D] --on-error
+//     wrapped: its command becomes `/tekton/bin/hookrun-step run --name NAME [--timeout D] --on-error
 //     continue|stopAndFail [--results a,b] -- COMMAND…` with the step's args unchanged, and a script
 //     travels in the HOOKRUN_SCRIPT environment variable (no shebang: run by /bin/sh with "set -e" first;
 //     shebang: written to /tekton/scripts/NAME and executed). The wrapper runs the step in its own process
@@ -69,7 +75,7 @@
 //     have stdoutConfig, stderrConfig or step results (a validation error naming the field); its when
 //     expressions are evaluated when the Pod is built (they may only use params and context): true runs it
 //     as usual, false puts the wrapper with no command in its place, which reports it skipped.
-//  5. hookrun-results — the one regular container (`/tekton/bin/hookrun step results --dir
+//  5. hookrun-results — the one regular container (`/tekton/bin/hookrun-step results --dir
 //     /tekton/results`): it reports, in its termination message, the results no wrapped step reported
 //     (those written by image-entrypoint steps, e.g. Kaniko's --digest-file, and those a wrapped step's
 //     own message had no room for), then exits 0. What does not fit its message either, and every step

@@ -32,6 +32,9 @@ const (
 	// PrepareContainer is the first init container; ResultsContainer the one regular container.
 	PrepareContainer = "prepare"
 	ResultsContainer = "hookrun-results"
+	// StepBinary is the small in-Pod binary (cmd/hookrun-step) on the hookrun image's PATH: prepare runs
+	// it and copies it to entrypoint.BinPath, where the wrappers and hookrun-results run it.
+	StepBinary = "hookrun-step"
 )
 
 // maxNameLength is the longest object name that is also a valid label value.

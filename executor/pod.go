@@ -263,7 +263,7 @@ func (b *podBuilder) prepareContainer() (corev1.Container, []corev1.Volume) {
 	prepare := corev1.Container{
 		Name:    PrepareContainer,
 		Image:   b.req.Opts.HookrunImage,
-		Command: []string{"hookrun", "step", "init", "--copy-self", entrypoint.BinPath},
+		Command: []string{StepBinary, "init", "--copy-self", entrypoint.BinPath},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volBin, MountPath: entrypoint.BinDir},
 			{Name: volResults, MountPath: entrypoint.ResultsDir},
@@ -272,6 +272,9 @@ func (b *podBuilder) prepareContainer() (corev1.Container, []corev1.Volume) {
 			{Name: volHome, MountPath: entrypoint.HomeDir},
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	if b.celWhen() {
+		prepare.Command = append(prepare.Command, "--copy-hookrun", entrypoint.HookrunPath)
 	}
 	credSecrets := map[string]bool{}
 	for _, c := range b.req.Creds {
@@ -292,7 +295,7 @@ func (b *podBuilder) resultsContainer() corev1.Container {
 	return corev1.Container{
 		Name:    ResultsContainer,
 		Image:   b.req.Opts.HookrunImage,
-		Command: append([]string{entrypoint.BinPath, "step", "results", "--dir", entrypoint.ResultsDir}, b.messageLimitFlag()...),
+		Command: append([]string{entrypoint.BinPath, "results", "--dir", entrypoint.ResultsDir}, b.messageLimitFlag()...),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: volBin, MountPath: entrypoint.BinDir, ReadOnly: true},
 			{Name: volResults, MountPath: entrypoint.ResultsDir},

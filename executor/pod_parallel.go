@@ -62,10 +62,9 @@ func parallelize(pod *corev1.Pod) bool {
 	return true
 }
 
-// wrapped reports whether the container runs `hookrun step run … -- …`.
+// wrapped reports whether the container runs `hookrun-step run … -- …`.
 func wrapped(c corev1.Container) bool {
-	return len(c.Command) >= 3 && c.Command[0] == entrypoint.BinPath && c.Command[1] == "step" && c.Command[2] == "run" &&
-		slices.Contains(c.Command, "--")
+	return len(c.Command) >= 2 && c.Command[0] == entrypoint.BinPath && c.Command[1] == "run" && slices.Contains(c.Command, "--")
 }
 
 // insertBeforeDashes puts flags before the first "--" of a wrapper command line.

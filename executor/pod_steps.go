@@ -13,6 +13,7 @@ import (
 
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/executor/entrypoint"
+	"github.com/hookrun/hookrun/executor/entrypoint/celwhen"
 	"github.com/hookrun/hookrun/executor/subst"
 )
 
@@ -50,7 +51,7 @@ func (b *podBuilder) sidecarContainers() []corev1.Container {
 			c.StartupProbe.SuccessThreshold = 1
 		}
 		if sc.Script != "" {
-			c.Command = []string{entrypoint.BinPath, "step", "run", "--name", name, "--on-error", "stopAndFail", "--"}
+			c.Command = []string{entrypoint.BinPath, "run", "--name", name, "--on-error", "stopAndFail", "--"}
 			c.Env = append(c.Env, scriptEnv(sc.Script))
 		}
 		out = append(out, c)
@@ -197,7 +198,7 @@ func (b *podBuilder) imageEntrypointStep(c corev1.Container, w stepWrap, field s
 	if len(w.when) == 0 {
 		return c, nil
 	}
-	ok, err := entrypoint.EvalWhen(w.when)
+	ok, err := entrypoint.EvalWhen(w.when, celwhen.Eval)
 	if err != nil {
 		return c, invalid("TaskRunValidationFailed", "step %q: %s.%v", c.Name, field, err)
 	}
@@ -209,7 +210,7 @@ func (b *podBuilder) imageEntrypointStep(c corev1.Container, w stepWrap, field s
 	return c, nil
 }
 
-// stepWrap is what `hookrun step run` is told about one step.
+// stepWrap is what `hookrun-step run` is told about one step.
 type stepWrap struct {
 	name        string
 	timeout     *metav1.Duration
@@ -227,7 +228,7 @@ type stepWrap struct {
 
 // wrapperCommand is the wrapper's command line, up to and including "--".
 func wrapperCommand(w stepWrap) []string {
-	cmd := []string{entrypoint.BinPath, "step", "run", "--name", w.name}
+	cmd := []string{entrypoint.BinPath, "run", "--name", w.name}
 	if w.timeout != nil && w.timeout.Duration > 0 {
 		cmd = append(cmd, "--timeout", w.timeout.Duration.String())
 	}
@@ -298,6 +299,19 @@ func stepWhen(list pipelinev1.WhenExpressions, v subst.Resolver) []entrypoint.Wh
 		})
 	}
 	return out
+}
+
+// celWhen reports whether a step's when expressions use cel: the small step binary cannot evaluate them,
+// so prepare also copies the full hookrun binary into /tekton/bin for the wrapper to ask.
+func (b *podBuilder) celWhen() bool {
+	for _, st := range b.req.Spec.Steps {
+		for _, w := range st.When {
+			if w.CEL != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stepResultRef matches $(steps.S.results.R), with an optional [*], [i] or .key selector.

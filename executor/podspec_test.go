@@ -36,7 +36,7 @@ var prepareMounts = []string{
 var resultsContainer = container{
 	Name:     "hookrun-results",
 	Image:    hookrunImage,
-	Command:  []string{"/tekton/bin/hookrun", "step", "results", "--dir", "/tekton/results"},
+	Command:  []string{"/tekton/bin/hookrun-step", "results", "--dir", "/tekton/results"},
 	Mounts:   []string{"tekton-internal-bin:/tekton/bin:ro", "tekton-internal-results:/tekton/results", "tekton-internal-steps:/tekton/steps"},
 	TermPath: "/tekton/termination",
 }
@@ -50,7 +50,7 @@ func prepare(creds ...string) container {
 	c := container{
 		Name:    "prepare",
 		Image:   hookrunImage,
-		Command: []string{"hookrun", "step", "init", "--copy-self", "/tekton/bin/hookrun"},
+		Command: []string{"hookrun-step", "init", "--copy-self", "/tekton/bin/hookrun-step"},
 		Mounts:  append([]string{}, prepareMounts...),
 	}
 	for _, cr := range creds {
@@ -70,7 +70,7 @@ func limited(c container, limit string) container {
 }
 
 func wrapped(name string, flags ...string) []string {
-	return append(append([]string{"/tekton/bin/hookrun", "step", "run", "--name", name}, flags...), "--")
+	return append(append([]string{"/tekton/bin/hookrun-step", "run", "--name", name}, flags...), "--")
 }
 
 // kanikoCatalog06 is the tektoncd/catalog kaniko Task, version 0.6 (tekton.dev/v1beta1), as published.

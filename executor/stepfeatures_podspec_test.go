@@ -71,7 +71,7 @@ spec:
 	with := func(extra ...string) []string { return append(append([]string{}, internal...), extra...) }
 	wrapper := func(name string, flags ...string) []string {
 		// Six containers: each termination message gets 12 KiB / 6.
-		return append(append([]string{"/tekton/bin/hookrun", "step", "run", "--name", name, "--on-error", "stopAndFail", "--results", "out"}, flags...), "--message-limit", "2048", "--")
+		return append(append([]string{"/tekton/bin/hookrun-step", "run", "--name", name, "--on-error", "stopAndFail", "--results", "out"}, flags...), "--message-limit", "2048", "--")
 	}
 	env := []string{"HOME=/tekton/home"}
 	want := []container{

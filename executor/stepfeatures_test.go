@@ -21,16 +21,19 @@ import (
 	"github.com/hookrun/hookrun/node"
 )
 
-// buildHookrun builds the hookrun binary the node agent runs for the step wrapper.
+// buildHookrun builds the hookrun binary the node agent runs and, beside it, the small hookrun-step
+// binary the Pods' prepare, step wrappers and hookrun-results run (as make build lays them out).
 func buildHookrun(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hookrun")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
-	cmd.Dir = env.Root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build hookrun: %v\n%s", err, out)
+	dir := t.TempDir()
+	for _, name := range []string{"hookrun", "hookrun-step"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		cmd.Dir = env.Root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
 	}
-	return bin
+	return filepath.Join(dir, "hookrun")
 }
 
 // startNodeLoop runs the executor for ns and a node agent that runs its Pods as local processes.

@@ -240,10 +240,7 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	var argv []string
 	switch {
 	case len(c.Command) > 0:
-		argv = append(argv, c.Command...)
-		if self && (argv[0] == "hookrun" || strings.HasSuffix(argv[0], "/hookrun")) {
-			argv[0] = r.a.opts.SelfPath
-		}
+		argv = r.a.selfCommand(self, c.Command)
 	case self:
 		argv = []string{r.a.opts.SelfPath}
 	default:

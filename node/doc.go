@@ -34,7 +34,9 @@
 // container exits 0. Images are ignored: command and args are run (with Kubernetes $(VAR) expansion), env and
 // envFrom are resolved from Secrets, ConfigMaps and the downward API, workingDir is created when missing.
 // A container whose command[0] is "hookrun" (or ends in "/hookrun") and whose image is one of hookrun's own
-// images (Options.SelfImages) runs Options.SelfPath. A container without a command whose image is one of
+// images (Options.SelfImages) runs Options.SelfPath; command[0] "hookrun-step" (or ".../hookrun-step", the
+// executor's prepare and hookrun-results) runs Options.StepPath, hookrun-step beside SelfPath by default,
+// or `SelfPath step …` when there is none. A container without a command whose image is one of
 // the official shell images without an entrypoint (busybox, alpine, ubuntu, debian, fedora, centos; bash,
 // whose entrypoint runs its args) runs its args as the command, as a container runtime would. Any other
 // container without a command cannot run here (its entrypoint is only known to a container runtime): it

@@ -60,6 +60,10 @@ type Options struct {
 	// SelfPath is the hookrun binary (default os.Executable). It must implement the hidden
 	// `node exec-in-mounts` command used by MountNamespace.
 	SelfPath string
+	// StepPath is the small step binary (cmd/hookrun-step) a self-image container whose command is
+	// "hookrun-step" runs (the executor's prepare). Default: hookrun-step beside SelfPath when it exists;
+	// otherwise such a container runs `SelfPath step …`, which serves the same commands.
+	StepPath string
 	// Capacity overrides entries of the Node's capacity (and allocatable). Defaults: cpu = number of CPUs,
 	// memory = MemTotal, pods = 110.
 	Capacity corev1.ResourceList
@@ -135,6 +139,13 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Shell == nil {
 		o.Shell = defaultShell(exec.LookPath)
+	}
+	if o.StepPath == "" {
+		if p := filepath.Join(filepath.Dir(o.SelfPath), StepBinary); isExecutable(p) {
+			o.StepPath = p
+		}
+	} else if o.StepPath, err = filepath.Abs(o.StepPath); err != nil {
+		return fmt.Errorf("node: step path: %w", err)
 	}
 	switch o.Mounts {
 	case MountAuto, MountNamespace, MountRewrite:
@@ -214,4 +225,31 @@ func isSelfImage(patterns []string, image string) bool {
 		}
 	}
 	return false
+}
+
+// StepBinary is the name of the small step binary (cmd/hookrun-step) the executor's prepare runs.
+const StepBinary = "hookrun-step"
+
+// selfCommand is the argv of a container with a command: for a self-image container, "hookrun" (or a
+// path ending in /hookrun) is SelfPath, and "hookrun-step" (or …/hookrun-step) is StepPath, or
+// `SelfPath step` when there is no small binary.
+func (a *Agent) selfCommand(self bool, command []string) []string {
+	argv := append([]string(nil), command...)
+	if !self {
+		return argv
+	}
+	switch is := func(name string) bool { return argv[0] == name || strings.HasSuffix(argv[0], "/"+name) }; {
+	case is("hookrun"):
+		argv[0] = a.opts.SelfPath
+	case is(StepBinary) && a.opts.StepPath != "":
+		argv[0] = a.opts.StepPath
+	case is(StepBinary):
+		argv = append([]string{a.opts.SelfPath, "step"}, argv[1:]...)
+	}
+	return argv
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

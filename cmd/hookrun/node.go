@@ -26,7 +26,8 @@ turns this off. Pods bound to other nodes are never touched.
 
 Running: init containers in order (native sidecars kept running in the background), then containers in
 parallel, with restartPolicy Never semantics. Images are ignored: command/args, env/envFrom, workingDir and
-volumes are honoured; a container with command "hookrun" and a --self-image image runs this binary. A
+volumes are honoured; a container with command "hookrun" and a --self-image image runs this binary (command
+"hookrun-step": --step-path, the executor's prepare). A
 container with no command (only an image entrypoint, e.g. Kaniko) fails with reason ContainerRuntimeRequired:
 it needs a real node. Logs: <state>/pods/<namespace>/<pod>/<container>.log; with --tls-cert-file,
 --tls-private-key-file and --client-ca-file the agent serves them like a kubelet (GET /containerLogs on
@@ -60,6 +61,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	state := fs.String("state", node.DefaultStateDir, "state directory: logs, volumes, PVC directories")
 	fs.Var(&selfImages, "self-image", "image pattern treated as hookrun's own image; repeatable (default "+node.DefaultSelfImage+")")
 	selfPath := fs.String("self-path", "", "hookrun binary run for self-image containers (default: this executable)")
+	stepPath := fs.String("step-path", "", "hookrun-step binary run for self-image containers whose command is hookrun-step (default: hookrun-step beside --self-path, else `SELF step`)")
 	mounts := fs.String("mounts", "auto", "mount mechanism: auto, namespace or rewrite")
 	bind := fs.Bool("bind", true, "bind unscheduled Pods to this node (see the binding rule below)")
 	heartbeat := fs.Duration("heartbeat", 10*time.Second, "Lease and Ready heartbeat interval")
@@ -96,6 +98,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		StateDir:            *state,
 		SelfImages:          selfImages,
 		SelfPath:            *selfPath,
+		StepPath:            *stepPath,
 		Mounts:              mode,
 		DisableBinding:      !*bind,
 		HeartbeatInterval:   *heartbeat,

@@ -26,8 +26,12 @@ import (
 
 // Paths inside every step container.
 const (
-	BinDir          = "/tekton/bin"
-	BinPath         = "/tekton/bin/hookrun"
+	BinDir = "/tekton/bin"
+	// BinPath is the small step binary (cmd/hookrun-step: wrapper, results), copied by prepare.
+	BinPath = "/tekton/bin/hookrun-step"
+	// HookrunPath is the full hookrun binary, copied by prepare only for Pods with a step whose when
+	// expressions use cel (the small binary asks it: ExecCEL).
+	HookrunPath     = "/tekton/bin/hookrun"
 	ResultsDir      = "/tekton/results"
 	StepsDir        = "/tekton/steps"
 	ScriptsDir      = "/tekton/scripts"

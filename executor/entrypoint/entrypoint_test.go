@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookrun/hookrun/executor/entrypoint/celwhen"
 )
 
 type dirs struct{ results, steps, scripts, term string }
@@ -33,6 +35,9 @@ func newDirs(t *testing.T) dirs {
 
 func (d dirs) opts(o RunOptions) RunOptions {
 	o.ResultsDir, o.StepsDir, o.ScriptsDir, o.TerminationPath = d.results, d.steps, d.scripts, d.term
+	if o.CEL == nil {
+		o.CEL = celwhen.Eval
+	}
 	return o
 }
 

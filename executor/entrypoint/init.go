@@ -43,6 +43,10 @@ type InitOptions struct {
 	Credentials []Credential
 	// Self returns the path of the running executable (os.Executable when nil).
 	Self func() (string, error)
+	// CopyHookrun is where to copy the full hookrun binary ("" = don't); Hookrun finds it (nil: Self,
+	// i.e. the running executable is the full binary).
+	CopyHookrun string
+	Hookrun     func() (string, error)
 }
 
 // Init prepares a TaskRun Pod's shared volumes.
@@ -53,17 +57,27 @@ func Init(opts InitOptions) error {
 		}
 		_ = os.Chmod(d, 0o777)
 	}
-	if opts.CopySelf != "" {
-		self := opts.Self
-		if self == nil {
-			self = os.Executable
+	self := opts.Self
+	if self == nil {
+		self = os.Executable
+	}
+	hookrun := opts.Hookrun
+	if hookrun == nil {
+		hookrun = self
+	}
+	for _, c := range []struct {
+		dst  string
+		find func() (string, error)
+	}{{opts.CopySelf, self}, {opts.CopyHookrun, hookrun}} {
+		if c.dst == "" {
+			continue
 		}
-		src, err := self()
+		src, err := c.find()
 		if err != nil {
-			return fmt.Errorf("find own executable: %w", err)
+			return fmt.Errorf("find executable for %s: %w", c.dst, err)
 		}
-		if err := copyFile(src, opts.CopySelf, 0o755); err != nil {
-			return fmt.Errorf("copy %s to %s: %w", src, opts.CopySelf, err)
+		if err := copyFile(src, c.dst, 0o755); err != nil {
+			return fmt.Errorf("copy %s to %s: %w", src, c.dst, err)
 		}
 	}
 	if len(opts.Credentials) > 0 {

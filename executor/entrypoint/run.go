@@ -36,6 +36,8 @@ type RunOptions struct {
 	// When are the step's when expressions: when they do not all hold the step is skipped (exit 0, reason
 	// Skipped) and nothing is run.
 	When []When
+	// CEL evaluates the cel form of When (nil: a cel expression fails the step).
+	CEL CELFunc
 	// StepResults are the step's own results, read back from StepsDir/NAME/results after it ends.
 	StepResults []string
 	// StepResultRefs are the $(steps.STEP.results.NAME) references replaced, before the step runs, in its
@@ -230,7 +232,7 @@ func runStep(ctx context.Context, opts *RunOptions) (Message, error) {
 		return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, nil
 	}
 	if len(opts.When) > 0 {
-		ok, err := EvalWhen(opts.When)
+		ok, err := EvalWhen(opts.When, opts.CEL)
 		if err != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step:", err)
 			return Message{ExitCode: 1, Reason: ReasonStartFailed, Message: err.Error()}, nil

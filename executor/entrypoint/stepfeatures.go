@@ -11,8 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/google/cel-go/cel"
+	"sync"
 )
 
 // ReasonSkipped is the termination reason of a step whose when expressions were false (Tekton's).
@@ -32,11 +31,15 @@ func StepResultsDir(stepsDir, name string) string {
 	return filepath.Join(stepsDir, name, "results")
 }
 
+// CELFunc evaluates the cel form of a when expression to a bool. The full hookrun binary evaluates in
+// process (package celwhen); the small in-Pod binary asks the full one (ExecCEL), so it links no CEL.
+type CELFunc func(expr string) (bool, error)
+
 // EvalWhen reports whether every expression holds. "in" holds when the input is one of the values,
-// "notin" when it is none of them; a cel expression must evaluate to a bool.
-func EvalWhen(list []When) (bool, error) {
+// "notin" when it is none of them; a cel expression, evaluated by cel, must evaluate to a bool.
+func EvalWhen(list []When, cel CELFunc) (bool, error) {
 	for i, w := range list {
-		ok, err := evalOne(w)
+		ok, err := evalOne(w, cel)
 		if err != nil {
 			return false, fmt.Errorf("when[%d]: %w", i, err)
 		}
@@ -47,29 +50,12 @@ func EvalWhen(list []When) (bool, error) {
 	return true, nil
 }
 
-func evalOne(w When) (bool, error) {
+func evalOne(w When, cel CELFunc) (bool, error) {
 	if w.CEL != "" {
-		env, err := cel.NewEnv()
-		if err != nil {
-			return false, fmt.Errorf("cel environment: %w", err)
+		if cel == nil {
+			return false, fmt.Errorf("cel %q: this binary cannot evaluate cel expressions", w.CEL)
 		}
-		ast, iss := env.Compile(w.CEL)
-		if iss.Err() != nil {
-			return false, fmt.Errorf("cel %q: %w", w.CEL, iss.Err())
-		}
-		prg, err := env.Program(ast)
-		if err != nil {
-			return false, fmt.Errorf("cel %q: %w", w.CEL, err)
-		}
-		out, _, err := prg.Eval(map[string]any{})
-		if err != nil {
-			return false, fmt.Errorf("cel %q: %w", w.CEL, err)
-		}
-		b, ok := out.Value().(bool)
-		if !ok {
-			return false, fmt.Errorf("cel %q evaluates to %v, not a bool", w.CEL, out.Type())
-		}
-		return b, nil
+		return cel(w.CEL)
 	}
 	in := slices.Contains(w.Values, w.Input)
 	switch w.Operator {
@@ -120,7 +106,11 @@ func ParseStepResultRefs(s string) ([]StepResultRef, error) {
 
 // stepResultExpr matches $(steps.S.results.R), $(steps.S.results.R[*]), $(steps.S.results.R[i]) and
 // $(steps.S.results.R.key) (array and object step results hold JSON).
-var stepResultExpr = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
+// Compiled on first use: only steps with step-result references need it, and every wrapper start would
+// pay for a package-level compile.
+var stepResultExpr = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.results\.([^.()\s\[\]]+)(\[[^\]()]*\]|\.[^.()\s\[\]]+)?\)`)
+})
 
 // stepResultExpander replaces the listed $(steps.STEP.results.NAME) references with what STEP wrote.
 // Only references the executor listed (a step declared before this one, with that result) are replaced:
@@ -143,7 +133,7 @@ func (e *stepResultExpander) expand(s string) string {
 	if len(e.allowed) == 0 || !strings.Contains(s, "$(steps.") {
 		return s
 	}
-	return stepResultExpr.ReplaceAllStringFunc(s, func(m string) string {
+	return stepResultExpr().ReplaceAllStringFunc(s, func(m string) string {
 		vals, ok := e.lookup(m)
 		if !ok {
 			return m
@@ -154,7 +144,7 @@ func (e *stepResultExpander) expand(s string) string {
 
 // lookup returns the value of one reference (an array's elements for R[*]); false leaves it as written.
 func (e *stepResultExpander) lookup(m string) ([]string, bool) {
-	sub := stepResultExpr.FindStringSubmatch(m)
+	sub := stepResultExpr().FindStringSubmatch(m)
 	ref := StepResultRef{Step: strings.TrimPrefix(sub[1], "step-"), Result: sub[2]}
 	if !e.allowed[ref] {
 		ref.Step = sub[1]
@@ -210,7 +200,7 @@ func (e *stepResultExpander) expandAll(list []string) []string {
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
-		if loc := stepResultExpr.FindStringSubmatchIndex(s); loc != nil && loc[0] == 0 && loc[1] == len(s) && loc[6] >= 0 && s[loc[6]:loc[7]] == "[*]" {
+		if loc := stepResultExpr().FindStringSubmatchIndex(s); loc != nil && loc[0] == 0 && loc[1] == len(s) && loc[6] >= 0 && s[loc[6]:loc[7]] == "[*]" {
 			if vals, ok := e.lookup(s); ok {
 				out = append(out, vals...)
 				continue

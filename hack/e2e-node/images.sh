@@ -2,18 +2,19 @@
 # Builds the real-node e2e's container images as OCI archives with umoci, from Debian's packages only (no
 # registry is reachable here). Cached: an image is rebuilt only when its inputs change.
 #
-#   hack/e2e-node/images.sh OUTDIR HOOKRUN_BINARY
+#   hack/e2e-node/images.sh OUTDIR HOOKRUN_BINARY HOOKRUN_STEP_BINARY
 #
 # Writes OUTDIR/NAME.tar (OCI image layout, tar) and OUTDIR/images.tsv: one "IMAGE-REFERENCE<TAB>ARCHIVE" line
 # per name the e2e imports (one archive can carry several names). Images:
 #   pause   busybox sleeping forever, imported under containerd's sandbox_image name
 #   busybox busybox-static with its applets (sh, cat, ...): stands in for alpine:3.20
 #   debian  a debootstrap bookworm minbase with git and bash: alpine/git:2.45.2, bash:5.1.4, bash:5.0.18
-#   hookrun the static hookrun binary at /usr/local/bin/hookrun (ghcr.io/hookrun/hookrun:e2e)
+#   hookrun the static hookrun and hookrun-step binaries in /usr/local/bin (ghcr.io/hookrun/hookrun:e2e)
 set -euo pipefail
 
 out=${1:?usage: images.sh OUTDIR HOOKRUN_BINARY}
-hookrun=${2:?usage: images.sh OUTDIR HOOKRUN_BINARY}
+hookrun=${2:?usage: images.sh OUTDIR HOOKRUN_BINARY HOOKRUN_STEP_BINARY}
+hookrun_step=${3:?usage: images.sh OUTDIR HOOKRUN_BINARY HOOKRUN_STEP_BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -113,7 +114,7 @@ for n in docker.io/alpine/git:2.45.2 docker.io/library/bash:5.1.4 docker.io/libr
 done
 
 # hookrun
-k=$(key hookrun "$(sha256sum "$hookrun" | cut -c1-64)")
+k=$(key hookrun "$(sha256sum "$hookrun" | cut -c1-64)" "$(sha256sum "$hookrun_step" | cut -c1-64)")
 if ! fresh hookrun "$k"; then
   echo ">> image hookrun ($HOOKRUN_IMAGE)"
   d="$work/hookrun-rootfs"
@@ -121,6 +122,7 @@ if ! fresh hookrun "$k"; then
   mkdir -p "$d/usr/local/bin" "$d/etc" "$d/tmp"
   chmod 1777 "$d/tmp"
   cp "$hookrun" "$d/usr/local/bin/hookrun"
+  cp "$hookrun_step" "$d/usr/local/bin/hookrun-step"
   printf 'root:x:0:0:root:/root:/sbin/nologin\n' > "$d/etc/passwd"
   pack hookrun "$d" "$k" --config.env PATH=/usr/local/bin --config.entrypoint /usr/local/bin/hookrun
   rm -rf "$d"

@@ -21,13 +21,16 @@ const nonroot = 65532
 
 // spec is everything that goes into the image; the same spec gives the same digest.
 type spec struct {
-	Binary   []byte // the static hookrun binary, installed as /hookrun
-	CACerts  []byte // PEM bundle, installed as /etc/ssl/certs/ca-certificates.crt; empty: none
-	Arch     string // GOARCH of the binary
-	Version  string
-	Revision string
-	Source   string
-	Created  time.Time // image and file times (SOURCE_DATE_EPOCH); zero: the Unix epoch
+	Binary []byte // the static hookrun binary, installed as /hookrun
+	// StepBinary is the static small step binary (cmd/hookrun-step), installed as /hookrun-step: the
+	// executor's prepare runs it and copies it into the Pod for the step wrappers.
+	StepBinary []byte
+	CACerts    []byte // PEM bundle, installed as /etc/ssl/certs/ca-certificates.crt; empty: none
+	Arch       string // GOARCH of the binary
+	Version    string
+	Revision   string
+	Source     string
+	Created    time.Time // image and file times (SOURCE_DATE_EPOCH); zero: the Unix epoch
 }
 
 // file is one entry of a layer.
@@ -72,8 +75,8 @@ func layer(files []file, mtime time.Time) (v1.Layer, error) {
 // build assembles the image: a base layer (passwd/group with nonroot, /tmp, CA certificates) and the
 // binary's layer, on an empty OCI image, as ko does on its static base.
 func build(s spec) (v1.Image, error) {
-	if len(s.Binary) == 0 {
-		return nil, fmt.Errorf("no binary")
+	if len(s.Binary) == 0 || len(s.StepBinary) == 0 {
+		return nil, fmt.Errorf("no binary (hookrun and hookrun-step are both needed)")
 	}
 	if s.Created.IsZero() {
 		s.Created = time.Unix(0, 0).UTC()
@@ -96,7 +99,7 @@ func build(s spec) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	binLayer, err := layer([]file{{name: "hookrun", mode: 0o755, data: s.Binary}}, s.Created)
+	binLayer, err := layer([]file{{name: "hookrun", mode: 0o755, data: s.Binary}, {name: "hookrun-step", mode: 0o755, data: s.StepBinary}}, s.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +119,8 @@ func build(s spec) (v1.Image, error) {
 	cf.Architecture, cf.OS = s.Arch, "linux"
 	cf.Created = v1.Time{Time: s.Created}
 	cf.Config.Entrypoint = []string{"/hookrun"}
-	// The executor's Pods call `hookrun step …` from this image: PATH lookup of "hookrun" finds it.
+	// The executor's Pods call `hookrun-step init …` from this image (and older ones `hookrun step …`):
+	// PATH lookup finds both.
 	cf.Config.Env = []string{"PATH=/", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "HOME=/home/nonroot"}
 	cf.Config.User = fmt.Sprintf("%d:%d", nonroot, nonroot)
 	cf.Config.WorkingDir = "/home/nonroot"

@@ -15,7 +15,7 @@ import (
 )
 
 func testSpec() spec {
-	return spec{Binary: []byte("\x7fELF not really a binary"), CACerts: []byte("-----BEGIN CERTIFICATE-----\n"), Arch: "amd64",
+	return spec{Binary: []byte("\x7fELF not really a binary"), StepBinary: []byte("\x7fELF small step binary"), CACerts: []byte("-----BEGIN CERTIFICATE-----\n"), Arch: "amd64",
 		Version: "v1.2.3", Revision: "abc123", Source: "https://github.com/hookrun/hookrun"}
 }
 
@@ -38,10 +38,11 @@ func TestReproducible(t *testing.T) {
 		t.Fatalf("two builds of the same inputs: %s and %s", base, again)
 	}
 	for name, change := range map[string]func(*spec){
-		"binary":   func(s *spec) { s.Binary = append(s.Binary, '!') },
-		"certs":    func(s *spec) { s.CACerts = nil },
-		"revision": func(s *spec) { s.Revision = "def456" },
-		"time":     func(s *spec) { s.Created = time.Unix(1700000000, 0) },
+		"binary":      func(s *spec) { s.Binary = append(s.Binary, '!') },
+		"step binary": func(s *spec) { s.StepBinary = append(s.StepBinary, '!') },
+		"certs":       func(s *spec) { s.CACerts = nil },
+		"revision":    func(s *spec) { s.Revision = "def456" },
+		"time":        func(s *spec) { s.Created = time.Unix(1700000000, 0) },
 	} {
 		s := testSpec()
 		change(&s)
@@ -99,6 +100,9 @@ func TestImageContents(t *testing.T) {
 	if f := files["hookrun"]; f.mode != 0o755 || f.data != string(testSpec().Binary) {
 		t.Errorf("/hookrun: %+v", f)
 	}
+	if f := files["hookrun-step"]; f.mode != 0o755 || f.data != string(testSpec().StepBinary) {
+		t.Errorf("/hookrun-step: %+v", f)
+	}
 	if f := files["tmp"]; f.mode != 0o1777 {
 		t.Errorf("/tmp mode %o, want 1777", f.mode)
 	}
@@ -120,8 +124,12 @@ func TestOutputs(t *testing.T) {
 	if err := writeFile(bin, testSpec().Binary); err != nil {
 		t.Fatal(err)
 	}
+	stepBin := filepath.Join(dir, "hookrun-step")
+	if err := writeFile(stepBin, testSpec().StepBinary); err != nil {
+		t.Fatal(err)
+	}
 	oci, tb := filepath.Join(dir, "oci"), filepath.Join(dir, "image.tar")
-	if err := run([]string{"--binary", bin, "--ca-certs", "", "--oci-layout", oci, "--tarball", tb, "--tag", "example.com/hookrun:t"}); err != nil {
+	if err := run([]string{"--binary", bin, "--step-binary", stepBin, "--ca-certs", "", "--oci-layout", oci, "--tarball", tb, "--tag", "example.com/hookrun:t"}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := layout.FromPath(oci)

@@ -33,6 +33,7 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
 	binary := fs.String("binary", "", "the static hookrun binary (CGO_ENABLED=0) to install as /hookrun (required)")
+	stepBinary := fs.String("step-binary", "", "the static hookrun-step binary (cmd/hookrun-step) to install as /hookrun-step (required)")
 	arch := fs.String("arch", runtime.GOARCH, "GOARCH the binary was built for")
 	certs := fs.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "PEM CA bundle to install (Debian's ca-certificates); empty: none")
 	version := fs.String("version", "dev", "org.opencontainers.image.version")
@@ -46,13 +47,17 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *binary == "" {
+	if *binary == "" || *stepBinary == "" {
 		fs.Usage()
-		return errors.New("--binary is required")
+		return errors.New("--binary and --step-binary are required")
 	}
 	bin, err := os.ReadFile(*binary)
 	if err != nil {
 		return fmt.Errorf("--binary: %w", err)
+	}
+	stepBin, err := os.ReadFile(*stepBinary)
+	if err != nil {
+		return fmt.Errorf("--step-binary: %w", err)
 	}
 	ca, err := readOptional(*certs)
 	if err != nil {
@@ -66,7 +71,7 @@ func run(args []string) error {
 		}
 		created = time.Unix(sec, 0).UTC()
 	}
-	img, err := build(spec{Binary: bin, CACerts: ca, Arch: *arch, Version: *version, Revision: *revision, Source: *source, Created: created})
+	img, err := build(spec{Binary: bin, StepBinary: stepBin, CACerts: ca, Arch: *arch, Version: *version, Revision: *revision, Source: *source, Created: created})
 	if err != nil {
 		return err
 	}

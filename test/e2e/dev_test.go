@@ -30,21 +30,24 @@ import (
 	"github.com/hookrun/hookrun/test/controlplane"
 )
 
-// buildHookrun builds the hookrun binary into a fresh temporary directory and returns the repository
-// root and the binary.
+// buildHookrun builds the hookrun and hookrun-step binaries into a fresh temporary directory and returns
+// the repository root and the hookrun binary.
 func buildHookrun(t *testing.T) (root, bin string) {
 	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin = filepath.Join(t.TempDir(), "hookrun")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hookrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	// hookrun-step beside hookrun, as make build lays them out: hookrun dev's node agent runs it in Pods.
+	dir := t.TempDir()
+	for _, name := range []string{"hookrun", "hookrun-step"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
 	}
-	return root, bin
+	return root, filepath.Join(dir, "hookrun")
 }
 
 type devProc struct {

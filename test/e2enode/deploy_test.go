@@ -132,7 +132,7 @@ func (n *node) testDeploy(t *testing.T) {
 		epoch = ""
 	}
 	// The static binary the suite already built (.e2e/hookrun), put on hack/image's base as `make image` does.
-	if out, err := run(n.root, "go", "run", "./hack/image", "--binary", n.hookrun, "--version", "e2e-deploy",
+	if out, err := run(n.root, "go", "run", "./hack/image", "--binary", n.hookrun, "--step-binary", n.hookrunStep, "--version", "e2e-deploy",
 		"--revision", strings.TrimSpace(rev), "--source-date-epoch", strings.TrimSpace(epoch),
 		"--tarball", tarball, "--tag", deployImage); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,7 @@ const (
 type node struct {
 	root, e2e, run, bin string
 	hookrun             string // static hookrun binary (also packed in hookrunImage)
+	hookrunStep         string // static hookrun-step binary beside it (also packed in hookrunImage)
 	ctrSock             string
 	kubeconfig          string
 	kubeletPKI          *kubeletpki.Files // the kubelet's serving certificate and the API server's client one
@@ -225,14 +226,16 @@ func startNode(root string) (*node, error) {
 
 	// Images (cached under .e2e/images).
 	start := time.Now()
-	n.hookrun = filepath.Join(n.e2e, "hookrun")
-	build := exec.Command("go", "build", "-o", n.hookrun, "./cmd/hookrun")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return n, fmt.Errorf("build static hookrun: %v\n%s", err, out)
+	n.hookrun, n.hookrunStep = filepath.Join(n.e2e, "hookrun"), filepath.Join(n.e2e, "hookrun-step")
+	for out, pkg := range map[string]string{n.hookrun: "./cmd/hookrun", n.hookrunStep: "./cmd/hookrun-step"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			return n, fmt.Errorf("build static %s: %v\n%s", pkg, err, b)
+		}
 	}
-	if out, err := run(root, filepath.Join(root, "hack", "e2e-node", "images.sh"), filepath.Join(n.e2e, "images"), n.hookrun); err != nil {
+	if out, err := run(root, filepath.Join(root, "hack", "e2e-node", "images.sh"), filepath.Join(n.e2e, "images"), n.hookrun, n.hookrunStep); err != nil {
 		return n, err
 	} else if s := strings.TrimSpace(out); s != "" {
 		fmt.Println(s)
