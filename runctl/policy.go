@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -290,4 +291,49 @@ func CancelPatch(by string) []byte {
 		"spec":     map[string]any{"status": "Cancelled"},
 	})
 	return b
+}
+
+// Check returns every problem of a trigger's run-control and schedule annotations, for `hookrun
+// validate` (Parse and ParseSchedule stop at the first): group keys that do not compile, policies,
+// globs, cron syntax and time zones, forge credentials, and misspelt keys of these families.
+func Check(annotations map[string]string) []error {
+	var out []error
+	sub := func(keys ...string) {
+		m := map[string]string{}
+		for _, k := range keys {
+			if v, ok := annotations[k]; ok {
+				m[k] = v
+			}
+		}
+		if _, err := Parse(m); err != nil {
+			out = append(out, err)
+		}
+	}
+	sub(AnnotationGroup, AnnotationPolicy)
+	sub(AnnotationCancelDefaultBranch)
+	sub(AnnotationPaths)
+	sub(AnnotationPathsIgnore)
+	sub(AnnotationSkipCI)
+	sub(AnnotationForgeSecret, AnnotationForgeSecretKey, AnnotationForgeAPI)
+	if _, err := ParseSchedule(annotations); err != nil {
+		out = append(out, err)
+	}
+	known := map[string]bool{AnnotationGroup: true, AnnotationPolicy: true, AnnotationCancelDefaultBranch: true,
+		AnnotationPaths: true, AnnotationPathsIgnore: true, AnnotationSkipCI: true, AnnotationForgeSecret: true,
+		AnnotationForgeSecretKey: true, AnnotationForgeAPI: true, AnnotationSchedule: true, AnnotationScheduleTimezone: true,
+		AnnotationScheduleMissed: true, AnnotationScheduleParams: true, AnnotationKey: true, AnnotationCancelledBy: true}
+	var unknown []string
+	for k := range annotations {
+		for _, family := range []string{"hookrun.dev/concurrency", "hookrun.dev/path", "hookrun.dev/skip", "hookrun.dev/schedule", "hookrun.dev/forge", "hookrun.dev/cancel"} {
+			if strings.HasPrefix(k, family) && !known[k] {
+				unknown = append(unknown, k)
+				break
+			}
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		out = append(out, fmt.Errorf("%w: %s: unknown annotation (misspelt?)", ErrAnnotation, k))
+	}
+	return out
 }
