@@ -43,12 +43,12 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: hooks}
-stringData: {github: %s, gitlab: %s}
+stringData: {github: %[1]s, gitlab: %[2]s}
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: forge}
-stringData: {token: %s}
+stringData: {token: %[3]s}
 ---
 apiVersion: triggers.tekton.dev/v1beta1
 kind: TriggerTemplate
@@ -62,13 +62,25 @@ spec:
       pipelineRef: {name: build}
 ---
 apiVersion: triggers.tekton.dev/v1beta1
+kind: Trigger
+metadata:
+  name: bb
+  annotations:
+    %[4]s: "src/**"
+    %[5]s: "**/*.md"
+    %[6]s: %[7]q
+spec:
+  interceptors:
+  - bitbucket: {eventTypes: ["pullrequest:created"]}
+  template: {ref: plain}
+---
+apiVersion: triggers.tekton.dev/v1beta1
 kind: EventListener
 metadata:
   name: hooks
   annotations:
-    %s: "src/**"
-    %s: "**/*.md"
-    %s: %q
+    %[4]s: "src/**"
+    %[5]s: "**/*.md"
 spec:
   triggers:
   - name: gh
@@ -85,10 +97,7 @@ spec:
     - {name: repo, value: $(body.project.id)}
     - {name: sha, value: $(body.object_attributes.last_commit.id)}
     template: {ref: gl}
-  - name: bb
-    interceptors:
-    - bitbucket: {eventTypes: ["pullrequest:created"]}
-    template: {ref: plain}
+  - triggerRef: bb
 `, ghSecret, glToken, fake.Token, runctl.AnnotationPaths, runctl.AnnotationPathsIgnore, runctl.AnnotationForgeAPI, fake.BitbucketAPI())
 }
 
