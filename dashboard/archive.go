@@ -17,7 +17,7 @@ func (s *Server) archived(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	pr, err := s.opts.Archive.Run(ns, name)
+	pr, err := s.opts.Archive.Run(r.Context(), ns, name)
 	if errors.Is(err, runlogs.ErrNotArchived) {
 		http.NotFound(w, r)
 		return
@@ -33,7 +33,7 @@ func (s *Server) archived(w http.ResponseWriter, r *http.Request) {
 		state = fmt.Sprintf("%s: %s", c.Reason, c.Message)
 	}
 	fmt.Fprintf(w, "PipelineRun %s/%s (archived and deleted by retention)\n%s\n\n", ns, name, state)
-	if err := s.opts.Archive.Copy(w, ns, name); err != nil {
+	if err := s.opts.Archive.Copy(r.Context(), w, ns, name); err != nil {
 		s.log.Error("archived logs", "namespace", ns, "name", name, "error", err)
 	}
 }

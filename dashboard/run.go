@@ -80,7 +80,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d, err = s.taskRunData(r, ns, name)
 	}
-	if apierrors.IsNotFound(err) && kind == kindPipelineRun && s.opts.Archive != nil && s.opts.Archive.Has(ns, name) {
+	if apierrors.IsNotFound(err) && kind == kindPipelineRun && s.opts.Archive != nil && s.opts.Archive.Has(r.Context(), ns, name) {
 		http.Redirect(w, r, "/archive/"+ns+"/"+name, http.StatusFound)
 		return
 	}

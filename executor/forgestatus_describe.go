@@ -53,9 +53,6 @@ func nextState(pr *pipelinev1.PipelineRun, provider string, rec statusRecord) fo
 
 // contextName is the status's name: the annotation, else hookrun/PIPELINE.
 func (r *forgeStatusReconciler) contextName(pr *pipelinev1.PipelineRun, t forge.Target) string {
-	if t.Context != "" {
-		return t.Context
-	}
 	name := pr.Labels[LabelPipeline]
 	if pr.Spec.PipelineRef != nil && pr.Spec.PipelineRef.Name != "" {
 		name = pr.Spec.PipelineRef.Name
@@ -63,10 +60,7 @@ func (r *forgeStatusReconciler) contextName(pr *pipelinev1.PipelineRun, t forge.
 	if name == "" {
 		name = strings.TrimSuffix(pr.GenerateName, "-")
 	}
-	if name == "" {
-		return "hookrun"
-	}
-	return "hookrun/" + name
+	return forge.DefaultContext(t, name)
 }
 
 func (r *forgeStatusReconciler) targetURL(pr *pipelinev1.PipelineRun, t forge.Target) string {

@@ -146,7 +146,7 @@ func (b *podBuilder) imageEntrypoint(image string) (imageCommand, bool) {
 
 // addMaskFlags tells each wrapped step which of its environment variables (secretKeyRef) and mounts
 // (Secret volumes, workspaces bound to Secrets) hold Secret values, for the wrapper to mask them in the
-// step's output (entrypoint/masking.go). Variables from envFrom Secrets are not known here and not masked.
+// step's output (entrypoint/masking.go). Variables from envFrom Secrets: mask_envfrom.go.
 func addMaskFlags(pod *corev1.Pod) {
 	secretVols := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {

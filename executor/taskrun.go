@@ -438,6 +438,9 @@ func (r *TaskRunReconciler) createPod(ctx context.Context, tr *pipelinev1.TaskRu
 			PodName: name, Deadline: deadline, Opts: r.opts, Entrypoints: r.entrypointLookup(ctx, tr, spec),
 		})
 	}
+	if err == nil {
+		err = r.maskEnvFrom(ctx, pod) // mask_envfrom.go
+	}
 	if err != nil {
 		var ve *validationError
 		if errors.As(err, &ve) {

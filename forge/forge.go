@@ -81,20 +81,25 @@ const (
 	StateFailure   State = "failure" // a task failed, or the run timed out
 	StateError     State = "error"   // the run could not start: invalid, Pipeline not found, …
 	StateCancelled State = "cancelled"
+	// StateSkipped: the trigger did not run for this commit (path filters, [skip ci]); reported by the
+	// listener so a required check does not wait for a run that will never come.
+	StateSkipped State = "skipped"
 )
 
 // Final reports whether s ends a run.
 func (s State) Final() bool {
 	switch s {
-	case StateSuccess, StateFailure, StateError, StateCancelled:
+	case StateSuccess, StateFailure, StateError, StateCancelled, StateSkipped:
 		return true
 	}
 	return false
 }
 
-// ProviderState is the word provider uses for s ("" for an unknown provider). GitHub has no running or
-// cancelled state: running is "pending" and cancelled is "error". GitLab's is "failed" for failure and error,
-// "canceled" for cancelled.
+// ProviderState is the word provider uses for s ("" for an unknown provider). GitHub's commit statuses
+// have no running, cancelled or skipped state (neutral and skipped exist only for check runs): running is
+// "pending", cancelled is "error" and skipped is "success" (its description says skipped), so a required
+// check passes. GitLab's is "failed" for failure and error, "canceled" for cancelled, "skipped" for skipped
+// (accepted by its commit-status API since GitLab 17.5).
 func ProviderState(provider string, s State) string {
 	switch provider {
 	case GitHub:
@@ -103,6 +108,8 @@ func ProviderState(provider string, s State) string {
 			return "pending"
 		case StateCancelled:
 			return "error"
+		case StateSkipped:
+			return "success"
 		}
 		return string(s)
 	case GitLab:
@@ -128,6 +135,18 @@ type Target struct {
 	Context   string
 	URL       string
 	API       string
+}
+
+// DefaultContext is the status name of a run of pipeline when t names none: "hookrun/PIPELINE" (the
+// executor's reporter and the listener's skipped statuses use the same, so both land on one check).
+func DefaultContext(t Target, pipeline string) string {
+	switch {
+	case t.Context != "":
+		return t.Context
+	case pipeline == "":
+		return "hookrun"
+	}
+	return "hookrun/" + pipeline
 }
 
 // Enabled reports whether annotations opt in (AnnotationStatus is set and not empty).
@@ -313,6 +332,8 @@ func providerName(p string) string {
 		return "GitHub"
 	case GitLab:
 		return "GitLab"
+	case "bitbucket":
+		return "Bitbucket"
 	}
 	return p
 }

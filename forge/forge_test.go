@@ -248,3 +248,38 @@ func TestTruncate(t *testing.T) {
 		t.Fatal("short string changed")
 	}
 }
+
+func TestProviderStateAndDefaultContext(t *testing.T) {
+	for _, tc := range []struct {
+		provider string
+		state    forge.State
+		want     string
+	}{
+		{forge.GitHub, forge.StateRunning, "pending"},
+		{forge.GitHub, forge.StateCancelled, "error"},
+		{forge.GitHub, forge.StateSkipped, "success"}, // commit statuses have no neutral/skipped state
+		{forge.GitLab, forge.StateSkipped, "skipped"},
+		{forge.GitLab, forge.StateError, "failed"},
+		{"bitbucket", forge.StateSkipped, ""},
+	} {
+		if got := forge.ProviderState(tc.provider, tc.state); got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.provider, tc.state, got, tc.want)
+		}
+	}
+	if !forge.StateSkipped.Final() {
+		t.Error("skipped is not final")
+	}
+	for _, tc := range []struct {
+		t        forge.Target
+		pipeline string
+		want     string
+	}{
+		{forge.Target{}, "build", "hookrun/build"},
+		{forge.Target{Context: "ci/test"}, "build", "ci/test"},
+		{forge.Target{}, "", "hookrun"},
+	} {
+		if got := forge.DefaultContext(tc.t, tc.pipeline); got != tc.want {
+			t.Errorf("DefaultContext(%+v, %q) = %q, want %q", tc.t, tc.pipeline, got, tc.want)
+		}
+	}
+}

@@ -263,32 +263,53 @@ func (s *Server) fire(ctx context.Context, el *triggersv1beta1.EventListener, ru
 			decoded, header = out.Replace.Decoded, out.Replace.Header
 		}
 	}
-	skip, note := preflight(cp.runctl, d, decoded)
+	skip, note, pr, needFiles := preflight(cp.runctl, d, decoded)
+	r, why, bad := s.render(ctx, el, t, cp, d, decoded, header, req.Extensions, eventURL)
+	if skip == "" && why == "" && needFiles {
+		skip, note = s.filterPullRequest(ctx, t.Namespace, cp.runctl, pr, r.objs)
+	}
 	if skip != "" {
+		// What the trigger would have made (nil if it could not render) says whether a status is expected.
 		res.Status, res.Reason = StatusSkipped, skip
+		if n := s.reportSkipped(ctx, t.Namespace, r.objs, skip); n != "" {
+			res.Reason += "; " + n
+		}
 		return res
 	}
+	if why != "" {
+		res.badInput = bad
+		return failed(why)
+	}
+	return s.createInGroup(ctx, el, t, cp.runctl, d, r.group, r.values, r.objs, made, res, note)
+}
+
+// rendered is what a trigger's bindings and template made of an event, in its concurrency group.
+type rendered struct {
+	values map[string]string
+	objs   []*unstructured.Unstructured
+	group  group
+}
+
+// render resolves t's bindings, stamps its concurrency group and renders its template. why says what
+// failed ("" = nothing), bad whether the payload is at fault.
+func (s *Server) render(ctx context.Context, el *triggersv1beta1.EventListener, t *trigger, cp *compiled, d delivery, decoded any,
+	header http.Header, ext map[string]any, eventURL string) (r rendered, why string, bad bool) {
 	values, missing, err := cp.bindings.Resolve(&bindings.Event{
-		Body: decoded, Header: header, Extensions: req.Extensions, EventID: d.EventID, EventURL: eventURL, TriggerName: t.Name,
+		Body: decoded, Header: header, Extensions: ext, EventID: d.EventID, EventURL: eventURL, TriggerName: t.Name,
 	})
 	if err != nil {
-		res.badInput = true
-		return failed("bindings: " + err.Error())
+		return r, "bindings: " + err.Error(), true
 	}
 	opts, queuedAt := renderOptions(el, t, d), time.Now()
-	key, err := stampGroup(ctx, cp.runctl, d, runctl.Event{Body: decoded, Header: header, Extensions: req.Extensions}, queuedAt, &opts)
+	key, err := stampGroup(ctx, cp.runctl, d, runctl.Event{Body: decoded, Header: header, Extensions: ext}, queuedAt, &opts)
 	if err != nil {
-		res.badInput = true
-		return failed("concurrency group: " + err.Error())
+		return r, "concurrency group: " + err.Error(), true
 	}
 	objs, err := cp.template.Render(values, missing, opts)
 	if err != nil {
-		if errors.Is(err, templates.ErrMissingParam) {
-			res.badInput = true
-		}
-		return failed("template: " + err.Error())
+		return r, "template: " + err.Error(), errors.Is(err, templates.ErrMissingParam)
 	}
-	return s.createInGroup(ctx, el, t, cp.runctl, d, group{key: key, queuedAt: queuedAt}, values, objs, made, res, note)
+	return rendered{values: values, objs: objs, group: group{key: key, queuedAt: queuedAt}}, "", false
 }
 
 // renderOptions are the labels, annotations and deterministic names of what t renders for d.

@@ -25,22 +25,43 @@ import (
 // soon as the newer run exists (so the answer can name them), and cancels a group's runs when a pull
 // or merge request closes.
 
-// preflight returns why the trigger skips this delivery ("" = it runs), and a note for the answer.
-func preflight(p *runctl.Policy, d delivery, decoded any) (skip, note string) {
+// preflight returns why the trigger skips this delivery ("" = it runs) and a note for the answer. When
+// the path filters need the changed files of a pull/merge request whose payload lists none, it returns
+// that request with needFiles set: the caller reads them from the forge (filterPullRequest).
+func preflight(p *runctl.Policy, d delivery, decoded any) (skip, note string, pr runctl.PullRequest, needFiles bool) {
 	if p == nil {
-		return "", ""
+		return "", "", pr, false
 	}
 	if p.HonourSkipCI {
 		if m, ok := runctl.SkipCI(d.Provider, d.Event, decoded); ok {
-			return fmt.Sprintf("the head commit message says %s (annotate the trigger %s: ignore to run anyway)", m, runctl.AnnotationSkipCI), ""
+			return fmt.Sprintf("the head commit message says %s (annotate the trigger %s: ignore to run anyway)", m, runctl.AnnotationSkipCI), "", pr, false
 		}
 	}
 	files, known := runctl.ChangedFiles(d.Provider, d.Event, decoded)
-	if run, why := p.FilterPaths(files, known); !run {
-		return why, ""
-	} else {
-		return "", why
+	if !known && (len(p.Paths) > 0 || len(p.PathsIgnore) > 0) {
+		if pr, ok := runctl.PullRequestOf(d.Provider, d.Event, decoded); ok {
+			return "", "", pr, true
+		}
 	}
+	if run, why := p.FilterPaths(files, known); !run {
+		return why, "", pr, false
+	} else {
+		return "", why, pr, false
+	}
+}
+
+// filterPullRequest decides the path filters over the files pr changes, read through the forge API. A
+// forge that cannot be asked leaves the filter unevaluated: the trigger runs and the note says why.
+func (s *Server) filterPullRequest(ctx context.Context, ns string, p *runctl.Policy, pr runctl.PullRequest, objs []*unstructured.Unstructured) (skip, note string) {
+	files, err := s.pullRequestFiles(ctx, ns, p, pr, objs)
+	if err != nil {
+		s.log.Warn("path filter not evaluated", "provider", pr.Provider, "repo", pr.Repo, "number", pr.Number, "error", err)
+		return "", "path filter not evaluated: the pull/merge request's changed files could not be read: " + err.Error()
+	}
+	if run, why := p.FilterPaths(files, true); !run {
+		return why, ""
+	}
+	return "", ""
 }
 
 // stampGroup evaluates the trigger's group key over the event and puts what the trigger creates in the

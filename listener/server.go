@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hookrun/hookrun/interceptors"
+	"github.com/hookrun/hookrun/runctl"
 )
 
 // Options configure a Server. Zero values take the defaults below.
@@ -71,7 +72,13 @@ type Options struct {
 	// DeadLetter, when set, stores deliveries answered 503 because the Kubernetes API was unavailable, for
 	// Server.RunDeadLetter to re-submit (deadletter.go).
 	DeadLetter *DeadLetter
-	Logger     *slog.Logger
+	// ForgeHTTPClient calls the forges for run control: a pull/merge request's changed files (path
+	// filters) and the skipped status of a filtered-out event (runctl_forge.go). Default: a 5 s timeout.
+	ForgeHTTPClient *http.Client
+	// ChangedFilesCache bounds the pull/merge requests (per head SHA) whose changed files are remembered;
+	// default 4096.
+	ChangedFilesCache int
+	Logger            *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -117,6 +124,12 @@ func (o *Options) defaults() {
 	if o.ReplayWindow == 0 {
 		o.ReplayWindow = 24 * time.Hour
 	}
+	if o.ForgeHTTPClient == nil {
+		o.ForgeHTTPClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	if o.ChangedFilesCache <= 0 {
+		o.ChangedFilesCache = 4096
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -139,6 +152,8 @@ type Server struct {
 	ready   atomic.Bool
 	budget  *budget
 	slots   *slots
+	// prFiles remembers pull/merge requests' changed files per head SHA (runctl_forge.go).
+	prFiles *runctl.FilesCache
 	// recorder records Events on EventListeners while Serve runs (nil before and after).
 	recorder atomic.Pointer[record.EventRecorder]
 }
@@ -148,8 +163,9 @@ type Server struct {
 func New(reader client.Reader, c client.Client, syncer Syncer, opts Options) *Server {
 	opts.defaults()
 	s := &Server{opts: opts, reader: reader, client: c, syncer: syncer, metrics: newMetrics(), log: opts.Logger,
-		budget: newBudget(opts.MaxBodyBytesInFlight, opts.BudgetWait),
-		slots:  newSlots(opts.MaxInFlight, opts.Backlog, opts.HandlerTimeout)}
+		budget:  newBudget(opts.MaxBodyBytesInFlight, opts.BudgetWait),
+		slots:   newSlots(opts.MaxInFlight, opts.Backlog, opts.HandlerTimeout),
+		prFiles: runctl.NewFilesCache(opts.ChangedFilesCache)}
 	s.config = newConfig(reader, interceptors.Options{CELCostLimit: opts.CELCostLimit}, opts.RequireAuth)
 	if syncer == nil {
 		s.ready.Store(true)

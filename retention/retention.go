@@ -45,7 +45,7 @@ type Pruner struct {
 
 // New returns a Pruner reading with reader (uncached), deleting with c and reading logs with kube.
 func New(reader client.Reader, c client.Client, kube kubernetes.Interface, opts Options) (*Pruner, error) {
-	if opts.Archive == nil || opts.Archive.Dir == "" {
+	if !opts.Archive.Configured() {
 		return nil, errors.New("retention: a log archive is required (runs are never deleted with their logs)")
 	}
 	if opts.Interval <= 0 {

@@ -156,7 +156,7 @@ spec: {triggers: [{triggerRef: x}]}
 	}
 	for _, d := range deleted {
 		ns, name, _ := strings.Cut(d, "/")
-		pr, err := archive.Run(ns, name)
+		pr, err := archive.Run(ctx, ns, name)
 		if err != nil || pr.Name != name {
 			t.Fatalf("archive of %s: %v", d, err)
 		}

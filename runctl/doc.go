@@ -24,9 +24,11 @@
 // A pull/merge request that is closed or merged cancels its group's unfinished runs, whatever the
 // trigger's filters say about closed events.
 //
-// Path filters use the files a push lists (GitHub and GitLab list added/modified/removed per commit);
-// when a payload lists none (Bitbucket pushes, pull/merge request events) the filter cannot be
-// evaluated and the trigger runs, saying so in its answer. Globs are doublestar patterns ("**" crosses
+// Path filters use the files a push lists (GitHub and GitLab list added/modified/removed per commit),
+// and for pull/merge request events the files the forge API lists (PullRequestOf, FilesCache: once per
+// head SHA; the listener holds the credentials, see AnnotationForgeSecret); when neither is to be had
+// (Bitbucket pushes, a failing forge) the filter cannot be evaluated and the trigger runs, saying so in
+// its answer. Globs are doublestar patterns ("**" crosses
 // directories). "[skip ci]", "[ci skip]", "[no ci]", "[skip actions]" and "[actions skip]" in the head
 // commit message of a push skip the trigger unless hookrun.dev/skip-ci is "ignore".
 package runctl

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/ext"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Annotations a Trigger (or an EventListener, for its inline triggers) carries.
@@ -64,6 +67,14 @@ type Policy struct {
 	CancelDefaultBranch bool
 	Paths, PathsIgnore  []string
 	HonourSkipCI        bool
+	// Forge is where a pull/merge request's changed files are read (AnnotationForge…); zero: from the
+	// run's status annotations.
+	Forge ForgeAccess
+}
+
+// ForgeAccess is a trigger's forge API credentials: a Secret key in its namespace and an API base URL.
+type ForgeAccess struct {
+	Secret, SecretKey, API string
 }
 
 // Event is what a group key sees: the decoded body, the headers and the interceptors' extensions.
@@ -105,6 +116,9 @@ func Parse(annotations map[string]string) (*Policy, error) {
 	if p.PathsIgnore, err = globs(annotations, AnnotationPathsIgnore); err != nil {
 		return nil, err
 	}
+	if p.Forge, err = forgeAccess(annotations); err != nil {
+		return nil, err
+	}
 	switch v := strings.TrimSpace(annotations[AnnotationSkipCI]); v {
 	case "", "honour", "honor":
 	case "ignore":
@@ -113,6 +127,26 @@ func Parse(annotations map[string]string) (*Policy, error) {
 		return nil, fmt.Errorf("%w: %s: %q is not \"ignore\" or \"honour\"", ErrAnnotation, AnnotationSkipCI, v)
 	}
 	return p, nil
+}
+
+func forgeAccess(annotations map[string]string) (ForgeAccess, error) {
+	a := ForgeAccess{Secret: strings.TrimSpace(annotations[AnnotationForgeSecret]),
+		SecretKey: strings.TrimSpace(annotations[AnnotationForgeSecretKey]), API: strings.TrimSpace(annotations[AnnotationForgeAPI])}
+	if a.Secret != "" && len(validation.IsDNS1123Subdomain(a.Secret)) > 0 {
+		return a, fmt.Errorf("%w: %s: %q is not a Secret name", ErrAnnotation, AnnotationForgeSecret, a.Secret)
+	}
+	if a.SecretKey != "" && len(validation.IsConfigMapKey(a.SecretKey)) > 0 {
+		return a, fmt.Errorf("%w: %s: %q is not a Secret key", ErrAnnotation, AnnotationForgeSecretKey, a.SecretKey)
+	}
+	if a.SecretKey == "" {
+		a.SecretKey = "token"
+	}
+	if a.API != "" {
+		if u, err := url.Parse(a.API); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return a, fmt.Errorf("%w: %s: %q is not an http(s) URL", ErrAnnotation, AnnotationForgeAPI, a.API)
+		}
+	}
+	return a, nil
 }
 
 func boolAnnotation(annotations map[string]string, name string) (bool, error) {
@@ -257,4 +291,49 @@ func CancelPatch(by string) []byte {
 		"spec":     map[string]any{"status": "Cancelled"},
 	})
 	return b
+}
+
+// Check returns every problem of a trigger's run-control and schedule annotations, for `hookrun
+// validate` (Parse and ParseSchedule stop at the first): group keys that do not compile, policies,
+// globs, cron syntax and time zones, forge credentials, and misspelt keys of these families.
+func Check(annotations map[string]string) []error {
+	var out []error
+	sub := func(keys ...string) {
+		m := map[string]string{}
+		for _, k := range keys {
+			if v, ok := annotations[k]; ok {
+				m[k] = v
+			}
+		}
+		if _, err := Parse(m); err != nil {
+			out = append(out, err)
+		}
+	}
+	sub(AnnotationGroup, AnnotationPolicy)
+	sub(AnnotationCancelDefaultBranch)
+	sub(AnnotationPaths)
+	sub(AnnotationPathsIgnore)
+	sub(AnnotationSkipCI)
+	sub(AnnotationForgeSecret, AnnotationForgeSecretKey, AnnotationForgeAPI)
+	if _, err := ParseSchedule(annotations); err != nil {
+		out = append(out, err)
+	}
+	known := map[string]bool{AnnotationGroup: true, AnnotationPolicy: true, AnnotationCancelDefaultBranch: true,
+		AnnotationPaths: true, AnnotationPathsIgnore: true, AnnotationSkipCI: true, AnnotationForgeSecret: true,
+		AnnotationForgeSecretKey: true, AnnotationForgeAPI: true, AnnotationSchedule: true, AnnotationScheduleTimezone: true,
+		AnnotationScheduleMissed: true, AnnotationScheduleParams: true, AnnotationKey: true, AnnotationCancelledBy: true}
+	var unknown []string
+	for k := range annotations {
+		for _, family := range []string{"hookrun.dev/concurrency", "hookrun.dev/path", "hookrun.dev/skip", "hookrun.dev/schedule", "hookrun.dev/forge", "hookrun.dev/cancel"} {
+			if strings.HasPrefix(k, family) && !known[k] {
+				unknown = append(unknown, k)
+				break
+			}
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		out = append(out, fmt.Errorf("%w: %s: unknown annotation (misspelt?)", ErrAnnotation, k))
+	}
+	return out
 }

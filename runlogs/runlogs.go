@@ -80,10 +80,10 @@ func ParseName(s string) (Kind, string, error) {
 func (r *Reader) Write(ctx context.Context, w io.Writer, namespace string, kind Kind, name string, o Options) error {
 	if kind == "" || kind == KindPipelineRun {
 		// A run that retention deleted is served from the archive.
-		if r.Archive != nil && r.Archive.Has(namespace, name) {
+		if r.Archive != nil && r.Archive.Has(ctx, namespace, name) {
 			var pr pipelinev1.PipelineRun
 			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &pr); apierrors.IsNotFound(err) {
-				return r.Archive.Copy(w, namespace, name)
+				return r.Archive.Copy(ctx, w, namespace, name)
 			}
 		}
 	}

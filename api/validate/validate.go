@@ -579,12 +579,9 @@ func (v *validator) interceptors(path string, list []*triggersv1beta1.TriggerInt
 }
 
 // runControl checks hookrun's run-control annotations (package runctl): group keys compile, policies,
-// globs.
+// globs, cron syntax, forge credentials, misspelt keys; every problem, not only the first.
 func (v *validator) runControl(annotations map[string]string) {
-	if _, err := runctl.Parse(annotations); err != nil {
-		v.add("metadata.annotations", "%v", err)
-	}
-	if _, err := runctl.ParseSchedule(annotations); err != nil {
+	for _, err := range runctl.Check(annotations) {
 		v.add("metadata.annotations", "%v", err)
 	}
 }

@@ -67,7 +67,8 @@ apiVersion: triggers.tekton.dev/v1beta1
 kind: Trigger
 metadata:
   name: t
-  annotations: {hookrun.dev/concurrency-group: "body.ref +", hookrun.dev/paths: "src/[a"}
+  annotations: {hookrun.dev/concurrency-group: "body.ref +", hookrun.dev/paths: "src/[a", hookrun.dev/paths-ignore: "docs/**",
+    hookrun.dev/schedule: "61 * * * *", hookrun.dev/forge-api: "ftp://x", hookrun.dev/path-ignore: "x"}
 spec:
   bindings: [{ref: tb}]
   template: {ref: tt}
@@ -76,11 +77,17 @@ apiVersion: triggers.tekton.dev/v1beta1
 kind: EventListener
 metadata:
   name: el
-  annotations: {hookrun.dev/concurrency-group: "body.ref", hookrun.dev/concurrency-policy: "cancel"}
+  annotations: {hookrun.dev/concurrency-group: "body.ref", hookrun.dev/concurrency-policy: "cancel",
+    hookrun.dev/schedule: "@hourly", hookrun.dev/schedule-timezone: "Mars/Olympus"}
 spec:
   triggers: [{triggerRef: t}]
 `, []string{`(Trigger t): metadata.annotations: invalid run-control annotation: hookrun.dev/concurrency-group`,
-			`(EventListener el): metadata.annotations: invalid run-control annotation: hookrun.dev/concurrency-policy: "cancel"`}},
+			`(Trigger t): metadata.annotations: invalid run-control annotation: hookrun.dev/paths: "src/[a" is not a valid glob`,
+			`(Trigger t): metadata.annotations: invalid run-control annotation: hookrun.dev/schedule: end of range (61) above maximum (59)`,
+			`(Trigger t): metadata.annotations: invalid run-control annotation: hookrun.dev/forge-api: "ftp://x" is not an http(s) URL`,
+			`(Trigger t): metadata.annotations: invalid run-control annotation: hookrun.dev/path-ignore: unknown annotation`,
+			`(EventListener el): metadata.annotations: invalid run-control annotation: hookrun.dev/concurrency-policy: "cancel"`,
+			`(EventListener el): metadata.annotations: invalid run-control annotation: hookrun.dev/schedule-timezone`}},
 		{"unknown kind", "apiVersion: tekton.dev/v1\nkind: Taskk\nmetadata: {name: x}\n",
 			[]string{"in.yaml: document 1 (Taskk x): kind: unknown kind: tekton.dev/v1 Taskk"}},
 		{"unknown apiVersion", "apiVersion: tekton.dev/v2\nkind: Task\nmetadata: {name: x}\n",

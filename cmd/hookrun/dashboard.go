@@ -27,8 +27,14 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Var(&namespaces, "n", "short for --namespace")
 	allow := fs.Bool("allow-actions", false, "enable Cancel and Re-run (needs patch/create on PipelineRuns and TaskRuns: deploy/overlays/dashboard-actions)")
 	pageSize := fs.Int("page-size", 50, "runs per page")
+	archiveFlags := addArchiveFlags(fs, "directory of archived run logs, served under /archive (the executor's --log-archive)")
 	if err := fs.Parse(args); err != nil {
 		return stepFlagErr(err)
+	}
+	archive, err := archiveFlags.archive()
+	if err != nil {
+		fmt.Fprintln(stderr, "hookrun dashboard:", err)
+		return errUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookrun dashboard: unexpected arguments %q\n", fs.Args())
@@ -38,6 +44,11 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	log.SetLogger(logr.FromSlogHandler(logger.Handler()))
 	klog.SetLogger(logr.FromSlogHandler(logger.Handler()))
 
+	if archive != nil {
+		if err := checkArchive(ctx, archive); err != nil {
+			return fmt.Errorf("log archive: %w", err)
+		}
+	}
 	cfg, err := loadKubeConfig(*kubeconfig)
 	if err != nil {
 		return err
@@ -62,7 +73,7 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	srv, err := dashboard.New(dashboard.Options{
 		Addr: *addr, Cache: mgr.GetCache(), Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: kube,
-		Namespaces: namespaces, AllowActions: *allow, PageSize: *pageSize, Logger: logger,
+		Namespaces: namespaces, AllowActions: *allow, PageSize: *pageSize, Logger: logger, Archive: archive,
 		Ready: func(a string) { fmt.Fprintf(stdout, "dashboard: http://%s/\n", a) },
 	})
 	if err != nil {

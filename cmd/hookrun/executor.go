@@ -117,6 +117,9 @@ func runExecutor(ctx context.Context, args []string, _, stderr io.Writer) error 
 		return err
 	}
 	if retainOn {
+		if err := checkArchive(ctx, retain.Archive); err != nil {
+			return fmt.Errorf("log archive: %w", err)
+		}
 		if err := setupRetention(mgr, cfg, retain, logger); err != nil {
 			return err
 		}

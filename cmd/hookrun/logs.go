@@ -29,7 +29,8 @@ there is one, else in-cluster or ~/.kube/config. --state DIR (older releases: th
 the kubeconfig of the hookrun dev whose state is DIR or DIR's parent.
 
 A PipelineRun that retention deleted is read from the log archive (--log-archive DIR, by default the
-archive/ directory beside hookrun dev's kubeconfig when there is one).
+archive/ directory beside hookrun dev's kubeconfig when there is one; or an S3-compatible bucket with the
+executor's --log-archive-s3-… flags and credentials).
 `
 
 // devState is hookrun dev's default state directory; its kubeconfig is used when nothing else is named.
@@ -53,10 +54,11 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // logsArgs is what `hookrun logs` was asked.
 type logsArgs struct {
-	namespace, kubeconfig, state, archive string
-	follow                                bool
-	kind                                  runlogs.Kind
-	name                                  string
+	namespace, kubeconfig, state string
+	archive                      *archiveFlags
+	follow                       bool
+	kind                         runlogs.Kind
+	name                         string
 }
 
 // parseLogsArgs reads the flags, before or after the run's name (hookrun logs RUN -f), as kubectl does.
@@ -74,7 +76,7 @@ func parseLogsArgs(args []string, stderr io.Writer) (*logsArgs, error) {
 	fs.BoolVar(&a.follow, "f", false, "follow the logs until the run ends")
 	fs.BoolVar(&a.follow, "follow", false, "same as -f")
 	fs.StringVar(&a.state, "state", "", "hookrun dev state directory whose kubeconfig to use (not needed: see below)")
-	fs.StringVar(&a.archive, "log-archive", "", "directory of archived run logs (the executor's --log-archive)")
+	a.archive = addArchiveFlags(fs, "directory of archived run logs (the executor's --log-archive)")
 	var name string
 	rest := args
 	for {
@@ -145,15 +147,16 @@ func (a *logsArgs) reader() (*runlogs.Reader, string, error) {
 		return nil, "", fmt.Errorf("kubernetes client: %w", err)
 	}
 	r := &runlogs.Reader{Client: c, Kube: kube}
-	archive := a.archive
-	if archive == "" && kubeconfig != "" {
+	archive, err := a.archive.archive()
+	if err != nil {
+		return nil, "", err
+	}
+	if archive == nil && kubeconfig != "" {
 		if dir := filepath.Join(filepath.Dir(kubeconfig), "archive"); dirExists(dir) {
-			archive = dir
+			archive = &runlogs.Archive{Dir: dir}
 		}
 	}
-	if archive != "" {
-		r.Archive = &runlogs.Archive{Dir: archive}
-	}
+	r.Archive = archive
 	return r, namespace, nil
 }
 

@@ -11,19 +11,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/hookrun/hookrun/retention"
-	"github.com/hookrun/hookrun/runlogs"
 )
 
 // retentionFlags are the executor's retention flags (package retention).
 type retentionFlags struct {
-	archive           string
+	archive           *archiveFlags
 	succeeded, failed int
 	maxAge, interval  time.Duration
 }
 
 func addRetentionFlags(fs *flag.FlagSet) *retentionFlags {
-	f := &retentionFlags{}
-	fs.StringVar(&f.archive, "log-archive", "", "directory where the logs of runs deleted by retention are kept (required for retention; hookrun logs and the dashboard read it)")
+	f := &retentionFlags{archive: addArchiveFlags(fs, "directory where the logs of runs deleted by retention are kept (retention needs it or an S3 archive; hookrun logs and the dashboard read it)")}
 	fs.IntVar(&f.succeeded, "retain-succeeded", -1, "keep this many successful PipelineRuns per namespace or EventListener (-1 = all; annotation "+retention.AnnotationSucceeded+" overrides)")
 	fs.IntVar(&f.failed, "retain-failed", -1, "keep this many failed PipelineRuns per namespace or EventListener (-1 = all; annotation "+retention.AnnotationFailed+" overrides)")
 	fs.DurationVar(&f.maxAge, "retain-max-age", 0, "delete PipelineRuns that ended longer ago (0 = no limit; annotation "+retention.AnnotationMaxAge+" overrides)")
@@ -41,13 +39,17 @@ func (f *retentionFlags) options(namespace string) (retention.Options, bool, err
 	if f.failed >= 0 {
 		l.Failed = &f.failed
 	}
-	if f.archive == "" {
+	archive, err := f.archive.archive()
+	if err != nil {
+		return retention.Options{}, false, err
+	}
+	if archive == nil {
 		if l.Set() {
-			return retention.Options{}, false, errors.New("--retain-succeeded, --retain-failed and --retain-max-age need --log-archive: runs are never deleted with their logs")
+			return retention.Options{}, false, errors.New("--retain-succeeded, --retain-failed and --retain-max-age need --log-archive or --log-archive-s3-…: runs are never deleted with their logs")
 		}
 		return retention.Options{}, false, nil
 	}
-	return retention.Options{Archive: &runlogs.Archive{Dir: f.archive}, Defaults: l, Namespace: namespace, Interval: f.interval}, true, nil
+	return retention.Options{Archive: archive, Defaults: l, Namespace: namespace, Interval: f.interval}, true, nil
 }
 
 func setupRetention(mgr manager.Manager, cfg *rest.Config, o retention.Options, logger *slog.Logger) error {

@@ -26,6 +26,10 @@ type repoState struct {
 	pulls   map[string]PullRequest                  // repo#number → pull/merge request
 	notes   []Comment
 	reads   int
+	// fileLists counts the pull/merge request file-list requests (each page); filesFault, when not 0, is
+	// the status they are answered with (files.go).
+	fileLists  int
+	filesFault int
 }
 
 func newRepoState() repoState {
@@ -38,6 +42,7 @@ func (s *Server) repoRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/contents/{path...}", s.githubContents)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.githubPermission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}/files", s.githubFiles)
+	mux.HandleFunc("GET /bitbucket/2.0/repositories/{ws}/{repo}/pullrequests/{n}/diffstat", s.bitbucketDiffstat)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.githubComment)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.githubPull)
 	mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests/{n}", s.gitlabMR)
@@ -251,17 +256,6 @@ func (s *Server) changedFiles(repo, n string) []string {
 	return s.repos.changed[repo+"#"+n]
 }
 
-func (s *Server) githubFiles(w http.ResponseWriter, r *http.Request) {
-	if !s.repoAuth(w, r, false) {
-		return
-	}
-	out := []map[string]string{}
-	for _, f := range s.changedFiles(r.PathValue("owner")+"/"+r.PathValue("repo"), r.PathValue("n")) {
-		out = append(out, map[string]string{"filename": f, "status": "modified"})
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
 func (s *Server) addComment(provider, repo, n, body string) {
 	num, _ := strconv.Atoi(n)
 	s.mu.Lock()
@@ -326,19 +320,6 @@ func (s *Server) gitlabMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("user"), "access_level": lvl, "state": "active"})
-}
-
-func (s *Server) gitlabDiffs(w http.ResponseWriter, r *http.Request) {
-	if !s.repoAuth(w, r, true) {
-		return
-	}
-	out := []map[string]string{}
-	if p := r.URL.Query().Get("page"); p == "" || p == "1" {
-		for _, f := range s.changedFiles(r.PathValue("id"), r.PathValue("n")) {
-			out = append(out, map[string]string{"old_path": f, "new_path": f})
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) gitlabNote(w http.ResponseWriter, r *http.Request) {
