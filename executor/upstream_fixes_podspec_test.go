@@ -60,8 +60,13 @@ spec:
 	if mounted != "/creds" {
 		t.Errorf("step-use mounts the creds workspace at %q, want /creds (workspaces[0].mountpath); mounts: %s", mounted, jsonText(view(step).Mounts))
 	}
-	tr := getTaskRun(t, ns, "compat")
-	if got := tr.Status.TaskSpec; got == nil || got.Steps[0].Workspaces[0].MountPath != "/creds" {
+	// status.taskSpec may be written after the Pod is created.
+	var tr *pipelinev1.TaskRun
+	eventually(t, 30*time.Second, "status.taskSpec of compat", func() (bool, error) {
+		tr = getTaskRun(t, ns, "compat")
+		return tr.Status.TaskSpec != nil, nil
+	})
+	if got := tr.Status.TaskSpec; len(got.Steps) == 0 || len(got.Steps[0].Workspaces) == 0 || got.Steps[0].Workspaces[0].MountPath != "/creds" {
 		t.Errorf("status.taskSpec step workspaces = %s, want mountPath /creds", jsonText(got))
 	}
 }

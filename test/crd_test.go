@@ -56,8 +56,10 @@ func TestCRDsInstalled(t *testing.T) {
 			switch crd.Spec.Names.Kind {
 			case "StepAction": // Tekton serves it as v1beta1 and v1alpha1
 				want = "v1,v1beta1,v1alpha1"
-			case "ClusterTask": // v1beta1 only, as in Tekton
+			case "ClusterTask", "CustomRun": // v1beta1 only, as in Tekton
 				want = "v1beta1"
+			case "Run": // the pre-CustomRun kind, v1alpha1 only, as in Tekton
+				want = "v1alpha1"
 			}
 			if got := strings.Join(served, ","); got != want {
 				t.Errorf("%s serves %s, want %s", crd.Name, got, want)
@@ -65,7 +67,7 @@ func TestCRDsInstalled(t *testing.T) {
 		}
 	}
 	want := []string{"Task", "Pipeline", "PipelineRun", "TaskRun", "StepAction", "PipelineResource", "EventListener", "Trigger",
-		"TriggerBinding", "ClusterTriggerBinding", "TriggerTemplate", "ClusterInterceptor", "Interceptor"}
+		"TriggerBinding", "ClusterTriggerBinding", "TriggerTemplate", "ClusterInterceptor", "Interceptor", "CustomRun", "Run"}
 	for _, k := range want {
 		if !kinds[k] {
 			t.Errorf("CRD for %s not installed", k)
