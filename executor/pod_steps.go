@@ -176,10 +176,11 @@ func (b *podBuilder) stepContainer(i int) (corev1.Container, error) {
 	return c, nil
 }
 
-// imageEntrypointStep finishes a step that gives no command or script: it runs the image as is, with
-// only its args (no registry lookup needed), so the wrapper's runtime features cannot apply. Its when
-// expressions are decided here, where they can only use values known now: false, and the wrapper stands
-// in for the step and reports it skipped.
+// imageEntrypointStep finishes a step that gives no command or script and whose image's entrypoint is not
+// known (lookups off, or the registry could not be read): it runs the image as is, with only its args, so
+// the wrapper's runtime features (stdout/stderr paths, step results, a step timeout, onError: continue)
+// cannot apply and are refused rather than ignored. Its when expressions are decided here, where they can
+// only use values known now: false, and the wrapper stands in for the step and reports it skipped.
 func (b *podBuilder) imageEntrypointStep(c corev1.Container, w stepWrap, field string) (corev1.Container, error) {
 	needsCommand := func(what string) error {
 		return invalid("TaskRunValidationFailed", "step %q: %s.%s needs the step's command or script (hookrun runs a step that "+
@@ -194,6 +195,10 @@ func (b *podBuilder) imageEntrypointStep(c corev1.Container, w stepWrap, field s
 		return c, needsCommand("results")
 	case len(w.refs) > 0:
 		return c, needsCommand("(a $(steps.…results…) reference)")
+	case w.timeout != nil && w.timeout.Duration > 0:
+		return c, needsCommand("timeout")
+	case w.onError == pipelinev1.OnErrorContinue:
+		return c, needsCommand("onError")
 	}
 	if len(w.when) == 0 {
 		return c, nil

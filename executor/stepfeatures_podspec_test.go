@@ -130,6 +130,12 @@ spec:
 		{"stdout-on-image-entrypoint", `taskSpec:
     steps: [{name: s, image: kaniko, args: [x], stdoutConfig: {path: /tmp/out}}]`,
 			"TaskRunValidationFailed", "spec.steps[0].stdoutConfig needs the step's command or script"},
+		{"timeout-on-image-entrypoint", `taskSpec:
+    steps: [{name: s, image: kaniko, args: [x], timeout: 5m}]`,
+			"TaskRunValidationFailed", "spec.steps[0].timeout needs the step's command or script"},
+		{"onerror-on-image-entrypoint", `taskSpec:
+    steps: [{name: s, image: kaniko, args: [x], onError: continue}]`,
+			"TaskRunValidationFailed", "spec.steps[0].onError needs the step's command or script"},
 		{"bad-when-operator", `taskSpec:
     steps: [{name: s, image: kaniko, when: [{input: a, operator: is, values: [a]}]}]`,
 			"TaskRunValidationFailed", `spec.steps[0].when[0]: operator "is": want in or notin`},
