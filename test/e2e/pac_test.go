@@ -33,25 +33,7 @@ func TestDevPAC(t *testing.T) {
 	// Real `.tekton/` PipelineRuns of Pipelines-as-Code's own tests run beside ours, when ../shared is there.
 	corpus := corpusTekton(t, root)
 	srv.SetFiles("octo/app", sha, corpus)
-	srv.SetFiles("octo/app", sha, map[string]string{".tekton/push.yaml": `apiVersion: tekton.dev/v1
-kind: PipelineRun
-metadata:
-  name: build
-  annotations:
-    pipelinesascode.tekton.dev/on-event: "[push]"
-    pipelinesascode.tekton.dev/on-target-branch: "[main]"
-spec:
-  pipelineSpec:
-    tasks:
-    - name: say
-      taskSpec:
-        steps:
-        - name: echo
-          image: busybox
-          script: |
-            #!/bin/sh
-            echo "built {{ repo_owner }}/{{ repo_name }} at {{ revision }}"
-`})
+	srv.SetFiles("octo/app", sha, map[string]string{".tekton/push.yaml": paccorpus.PushPipelineRun("busybox")})
 	d := startDev(t, root, bin, filepath.Join(tmp, "state"))
 	ctx := context.Background()
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "app-forge", Namespace: "default"},

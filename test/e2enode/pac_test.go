@@ -54,25 +54,7 @@ func (n *node) testPAC(t *testing.T, root, ns string) {
 		t.Fatal(err)
 	}
 	srv.SetFiles("octo/app", sha, corpus)
-	srv.SetFiles("octo/app", sha, map[string]string{".tekton/push.yaml": `apiVersion: tekton.dev/v1
-kind: PipelineRun
-metadata:
-  name: build
-  annotations:
-    pipelinesascode.tekton.dev/on-event: "[push]"
-    pipelinesascode.tekton.dev/on-target-branch: "[main]"
-spec:
-  pipelineSpec:
-    tasks:
-    - name: say
-      taskSpec:
-        steps:
-        - name: echo
-          image: ` + busyboxImage + `
-          script: |
-            #!/bin/sh
-            echo "built {{ repo_owner }}/{{ repo_name }} at {{ revision }}"
-`})
+	srv.SetFiles("octo/app", sha, map[string]string{".tekton/push.yaml": paccorpus.PushPipelineRun(busyboxImage)})
 	n.apply(t, ns, fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: app-forge}

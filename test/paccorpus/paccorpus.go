@@ -53,3 +53,27 @@ func PipelineRuns(files map[string]string) int {
 	}
 	return n
 }
+
+// PushPipelineRun is the tests' own `.tekton/push.yaml`: PipelineRun `build`, run on pushes to main, whose one
+// step (image) prints "built OWNER/REPO at REVISION" from Pipelines-as-Code's variables.
+func PushPipelineRun(image string) string {
+	return `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: build
+  annotations:
+    pipelinesascode.tekton.dev/on-event: "[push]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+spec:
+  pipelineSpec:
+    tasks:
+    - name: say
+      taskSpec:
+        steps:
+        - name: echo
+          image: ` + image + `
+          script: |
+            #!/bin/sh
+            echo "built {{ repo_owner }}/{{ repo_name }} at {{ revision }}"
+`
+}
