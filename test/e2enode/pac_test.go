@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 
@@ -181,6 +182,21 @@ func (n *node) startMirror(t *testing.T) string {
 	}
 	img, err := idx.Image(m.Manifests[0].Digest)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Its own config digest: containerd's CRI keys images by that ID, and a pull of an image with the same ID
+	// as the imported busybox would take the busybox names (docker.io/library/busybox:e2e, alpine:3.20)
+	// away from it.
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	cf.Config.Labels["org.opencontainers.image.title"] = "ubi-micro stand-in (busybox) for the e2e mirror"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
 	ref, err := name.ParseReference(host+"/ubi10/ubi-micro:latest", name.Insecure)
