@@ -208,20 +208,51 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 		})
 		return nil, t
 	}
+	env, t, stopped := r.waitEnv(c, isInit, idx, stopCh)
+	if stopped {
+		return nil, nil
+	}
+	if t != nil {
+		return fail(t)
+	}
+	argv, t := r.containerArgv(c, env)
+	if t != nil {
+		return fail(t)
+	}
+	p, t, stopped := r.startProcess(c, argv, env, stopCh)
+	if stopped {
+		return nil, nil
+	}
+	if t != nil {
+		return fail(t)
+	}
+	r.mu.Lock()
+	if !isInit && r.phase == corev1.PodPending {
+		r.phase = corev1.PodRunning
+	}
+	r.mu.Unlock()
+	r.setState(isInit, idx, func(s *corev1.ContainerStatus) {
+		s.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: p.started}}
+		s.ContainerID = fmt.Sprintf("hookrun://%s/%d", r.uid, p.cmd.Process.Pid)
+		s.Ready = true
+		s.Started = new(true)
+	})
+	return p, nil
+}
 
-	// Environment (retried while Secrets/ConfigMaps are missing, like the kubelet's
-	// CreateContainerConfigError).
-	var env *envList
+// waitEnv resolves a container's environment, retried while Secrets/ConfigMaps are missing (like the
+// kubelet's CreateContainerConfigError). It returns the terminated state of a permanent failure, or
+// stopped when the Pod stopped first.
+func (r *podRunner) waitEnv(c *corev1.Container, isInit bool, idx int, stopCh <-chan struct{}) (*envList, *corev1.ContainerStateTerminated, bool) {
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(r.a.baseCtx, 30*time.Second)
 		e, err := r.containerEnv(ctx, c)
 		cancel()
 		if err == nil {
-			env = e
-			break
+			return e, nil, false
 		}
 		if isPermanent(err) {
-			return fail(terminatedNow(startErrorExitCode, ReasonUnsupported, err.Error()))
+			return nil, terminatedNow(startErrorExitCode, ReasonUnsupported, err.Error()), false
 		}
 		if attempt == 0 {
 			r.setState(isInit, idx, func(s *corev1.ContainerStatus) {
@@ -231,11 +262,15 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 		}
 		select {
 		case <-stopCh:
-			return nil, nil
+			return nil, nil, true
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
 
+// containerArgv is what the container's process runs: its command and args with $(VAR) expanded, an
+// image's sh or ash run by the host shell (shell.go); a terminated state when it has nothing to run here.
+func (r *podRunner) containerArgv(c *corev1.Container, env *envList) ([]string, *corev1.ContainerStateTerminated) {
 	self := isSelfImage(r.a.opts.SelfImages, c.Image)
 	var argv []string
 	switch {
@@ -247,10 +282,10 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 		// Official shell images have no entrypoint: their args are the command.
 		cmd, ok := argsCommand(c.Image, c.Args)
 		if !ok {
-			return fail(terminatedNow(127, ReasonContainerRuntimeRequired, fmt.Sprintf(
+			return nil, terminatedNow(127, ReasonContainerRuntimeRequired, fmt.Sprintf(
 				"container %q has no command: what it runs is its image's entrypoint (%s), which only a container "+
 					"runtime knows. The hookrun node agent runs commands as local processes without images; run this "+
-					"Pod on a real node (kubelet + container runtime)", c.Name, c.Image)))
+					"Pod on a real node (kubelet + container runtime)", c.Name, c.Image))
 		}
 		argv = cmd
 	}
@@ -261,28 +296,35 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 		argv[i] = expand(argv[i], env.get)
 	}
 	if !self {
-		argv = shellArgv(argv, r.a.opts.Shell) // an image's sh or ash: the host shell (shell.go)
+		argv = shellArgv(argv, r.a.opts.Shell)
 	}
 	if len(r.a.opts.Shell) > 0 {
 		env.set(HostShellEnv, strings.Join(r.a.opts.Shell, " ")) // for the step wrapper's scripts
 	}
+	return argv, nil
+}
 
+// startProcess mounts the container's volumes, opens its log and starts argv. It returns the terminated
+// state when it cannot, or stopped when the Pod stopped first.
+func (r *podRunner) startProcess(c *corev1.Container, argv []string, env *envList, stopCh <-chan struct{}) (*process, *corev1.ContainerStateTerminated, bool) {
+	startErr := func(msg string) (*process, *corev1.ContainerStateTerminated, bool) {
+		return nil, terminatedNow(startErrorExitCode, "StartError", msg), false
+	}
 	mounts, termFile, err := r.containerMounts(c, env)
 	if err != nil {
-		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
+		return startErr(err.Error())
 	}
 	_ = os.Remove(exitPath(r.dir, c.Name))
 	out, err := openContainerLog(r.a.opts.StateDir, r.pod.Namespace, r.pod.Name, c.Name)
 	if err != nil {
-		return fail(terminatedNow(startErrorExitCode, "StartError", fmt.Sprintf("open log: %v", err)))
+		return startErr(fmt.Sprintf("open log: %v", err))
 	}
-
 	p := &process{out: out, logPath: LogPath(r.a.opts.StateDir, r.pod.Namespace, r.pod.Name, c.Name),
 		termFile: termFile, waitErr: make(chan error, 1)}
 	cmd, errFile, err := r.command(c.Name, c.WorkingDir, argv, env, mounts)
 	if err != nil {
 		out.abort()
-		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
+		return startErr(err.Error())
 	}
 	p.errFile = errFile
 	cmd.Stdin = nil
@@ -290,34 +332,22 @@ func (r *podRunner) launch(c *corev1.Container, isInit bool, idx int, stopCh <-c
 	cmd.Stderr = out.w
 	cmd.SysProcAttr = sysProcAttr(r.a.mounts == MountNamespace)
 	p.cmd = cmd
-
 	select {
 	case <-stopCh:
 		out.abort()
-		return nil, nil
+		return nil, nil, true
 	default:
 	}
 	if err := cmd.Start(); err != nil {
 		out.abort()
-		return fail(terminatedNow(startErrorExitCode, "StartError", err.Error()))
+		return startErr(err.Error())
 	}
 	out.start()
 	p.started = metav1.Now()
 	recordGroup(pidFile(r.dir, c.Name), cmd.Process.Pid)
 	go func() { p.waitErr <- cmd.Wait() }()
 	r.log.Info("container started", "container", c.Name, "pid", cmd.Process.Pid, "argv", argv)
-	r.mu.Lock()
-	if !isInit && r.phase == corev1.PodPending {
-		r.phase = corev1.PodRunning
-	}
-	r.mu.Unlock()
-	r.setState(isInit, idx, func(s *corev1.ContainerStatus) {
-		s.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: p.started}}
-		s.ContainerID = fmt.Sprintf("hookrun://%s/%d", r.uid, cmd.Process.Pid)
-		s.Ready = true
-		s.Started = new(true)
-	})
-	return p, nil
+	return p, nil, false
 }
 
 // command builds the process of a container (or of a probe run in it, runName naming its files): in the

@@ -132,85 +132,124 @@ func readKey(dir, key string) (string, bool) {
 }
 
 func writeCredentials(opts InitOptions) error {
-	auths := map[string]json.RawMessage{}
-	var gitCreds, gitConfig, sshConfig, knownHosts strings.Builder
+	f := credFiles{home: opts.Home, auths: map[string]json.RawMessage{}}
 	for _, c := range opts.Credentials {
 		dir := filepath.Join(opts.SecretsDir, c.Name)
-		user, hasUser := readKey(dir, "username")
-		pass, _ := readKey(dir, "password")
+		var err error
 		switch c.Kind {
 		case CredDocker:
-			switch {
-			case hasUser:
-				a := dockerAuth{Username: user, Password: pass, Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
-				b, _ := json.Marshal(a)
-				auths[c.URL] = b
-			default:
-				if err := mergeDockerConfig(dir, auths); err != nil {
-					return fmt.Errorf("secret %s: %w", c.Name, err)
-				}
-			}
+			err = f.addDocker(c, dir)
 		case CredGit:
-			key, hasKey := readKey(dir, "ssh-privatekey")
-			switch {
-			case hasUser:
-				u, err := url.Parse(c.URL)
-				if err != nil || u.Host == "" {
-					return fmt.Errorf("secret %s: git URL %q must be like https://github.com", c.Name, c.URL)
-				}
-				cred := *u
-				cred.User = url.UserPassword(user, pass)
-				cred.Path = ""
-				fmt.Fprintln(&gitCreds, cred.String())
-				fmt.Fprintf(&gitConfig, "[credential %q]\n\tusername = %s\n", u.Scheme+"://"+u.Host, user)
-			case hasKey:
-				host, port := sshHost(c.URL)
-				keyFile := "id_" + c.Name
-				if err := writeFile(filepath.Join(opts.Home, ".ssh", keyFile), key, 0o600); err != nil {
-					return err
-				}
-				fmt.Fprintf(&sshConfig, "Host %s\n    HostName %s\n    IdentityFile %s\n", host, host, filepath.Join(opts.Home, ".ssh", keyFile))
-				if port != "" {
-					fmt.Fprintf(&sshConfig, "    Port %s\n", port)
-				}
-				if kh, ok := readKey(dir, "known_hosts"); ok {
-					knownHosts.WriteString(strings.TrimRight(kh, "\n") + "\n")
-				} else {
-					sshConfig.WriteString("    StrictHostKeyChecking no\n")
-				}
-			default:
-				return fmt.Errorf("secret %s: a git credential needs username/password (basic-auth) or ssh-privatekey (ssh-auth)", c.Name)
-			}
+			err = f.addGit(c, dir)
 		default:
-			return fmt.Errorf("secret %s: unknown credential kind %q", c.Name, c.Kind)
+			err = fmt.Errorf("secret %s: unknown credential kind %q", c.Name, c.Kind)
 		}
-	}
-	if len(auths) > 0 {
-		b, err := json.MarshalIndent(map[string]any{"auths": auths}, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := writeFile(filepath.Join(opts.Home, ".docker", "config.json"), string(b), 0o644); err != nil {
-			return err
-		}
 	}
-	if gitCreds.Len() > 0 {
-		if err := writeFile(filepath.Join(opts.Home, ".git-credentials"), gitCreds.String(), 0o600); err != nil {
-			return err
+	return f.write()
+}
+
+// credFiles collects the credential files of a Pod's Secrets before they are written under home.
+type credFiles struct {
+	home                                       string
+	auths                                      map[string]json.RawMessage
+	gitCreds, gitConfig, sshConfig, knownHosts strings.Builder
+}
+
+// addDocker adds a docker credential: basic-auth keys, or a dockerconfigjson/dockercfg Secret's auths.
+func (f *credFiles) addDocker(c Credential, dir string) error {
+	user, hasUser := readKey(dir, "username")
+	if !hasUser {
+		if err := mergeDockerConfig(dir, f.auths); err != nil {
+			return fmt.Errorf("secret %s: %w", c.Name, err)
 		}
-		cfg := "[credential]\n\thelper = store\n" + gitConfig.String()
-		if err := writeFile(filepath.Join(opts.Home, ".gitconfig"), cfg, 0o644); err != nil {
-			return err
-		}
+		return nil
 	}
-	if sshConfig.Len() > 0 {
-		if err := writeFile(filepath.Join(opts.Home, ".ssh", "config"), sshConfig.String(), 0o600); err != nil {
+	pass, _ := readKey(dir, "password")
+	a := dockerAuth{Username: user, Password: pass, Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
+	b, _ := json.Marshal(a)
+	f.auths[c.URL] = b
+	return nil
+}
+
+// addGit adds a git credential: basic-auth keys to .git-credentials, or an ssh key to .ssh.
+func (f *credFiles) addGit(c Credential, dir string) error {
+	user, hasUser := readKey(dir, "username")
+	pass, _ := readKey(dir, "password")
+	key, hasKey := readKey(dir, "ssh-privatekey")
+	switch {
+	case hasUser:
+		u, err := url.Parse(c.URL)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("secret %s: git URL %q must be like https://github.com", c.Name, c.URL)
+		}
+		cred := *u
+		cred.User = url.UserPassword(user, pass)
+		cred.Path = ""
+		fmt.Fprintln(&f.gitCreds, cred.String())
+		fmt.Fprintf(&f.gitConfig, "[credential %q]\n\tusername = %s\n", u.Scheme+"://"+u.Host, user)
+		return nil
+	case hasKey:
+		return f.addSSH(c, dir, key)
+	default:
+		return fmt.Errorf("secret %s: a git credential needs username/password (basic-auth) or ssh-privatekey (ssh-auth)", c.Name)
+	}
+}
+
+// addSSH writes an ssh-auth Secret's key and adds its host to .ssh/config (and known_hosts, if given).
+func (f *credFiles) addSSH(c Credential, dir, key string) error {
+	host, port := sshHost(c.URL)
+	keyFile := filepath.Join(f.home, ".ssh", "id_"+c.Name)
+	if err := writeFile(keyFile, key, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(&f.sshConfig, "Host %s\n    HostName %s\n    IdentityFile %s\n", host, host, keyFile)
+	if port != "" {
+		fmt.Fprintf(&f.sshConfig, "    Port %s\n", port)
+	}
+	if kh, ok := readKey(dir, "known_hosts"); ok {
+		f.knownHosts.WriteString(strings.TrimRight(kh, "\n") + "\n")
+	} else {
+		f.sshConfig.WriteString("    StrictHostKeyChecking no\n")
+	}
+	return nil
+}
+
+// write writes the files collected: docker config.json, .git-credentials and .gitconfig, .ssh/config and
+// known_hosts, each only when it has content.
+func (f *credFiles) write() error {
+	var files []struct {
+		path, text string
+		mode       os.FileMode
+	}
+	add := func(path, text string, mode os.FileMode) {
+		files = append(files, struct {
+			path, text string
+			mode       os.FileMode
+		}{filepath.Join(f.home, path), text, mode})
+	}
+	if len(f.auths) > 0 {
+		b, err := json.MarshalIndent(map[string]any{"auths": f.auths}, "", "  ")
+		if err != nil {
 			return err
 		}
-		if knownHosts.Len() > 0 {
-			if err := writeFile(filepath.Join(opts.Home, ".ssh", "known_hosts"), knownHosts.String(), 0o644); err != nil {
-				return err
-			}
+		add(filepath.Join(".docker", "config.json"), string(b), 0o644)
+	}
+	if f.gitCreds.Len() > 0 {
+		add(".git-credentials", f.gitCreds.String(), 0o600)
+		add(".gitconfig", "[credential]\n\thelper = store\n"+f.gitConfig.String(), 0o644)
+	}
+	if f.sshConfig.Len() > 0 {
+		add(filepath.Join(".ssh", "config"), f.sshConfig.String(), 0o600)
+	}
+	if f.knownHosts.Len() > 0 {
+		add(filepath.Join(".ssh", "known_hosts"), f.knownHosts.String(), 0o644)
+	}
+	for _, file := range files {
+		if err := writeFile(file.path, file.text, file.mode); err != nil {
+			return err
 		}
 	}
 	return nil
