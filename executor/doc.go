@@ -30,13 +30,15 @@
 // failing step stops the rest" come from Kubernetes itself:
 //
 //  1. prepare — hookrun's image (Options.HookrunImage) running `hookrun-step init --copy-self
-//     /tekton/bin/hookrun-step [--copy-hookrun /tekton/bin/hookrun] [--cred KIND:SECRET=URL]…`: it copies
+//     /tekton/bin/hookrun-step [--copy-hookrun /tekton/bin/hookrun] [--step NAME]… [--cred KIND:SECRET=URL]…`: it copies
 //     its own binary into the shared emptyDir /tekton/bin — hookrun-step (cmd/hookrun-step), the small
 //     static in-Pod binary (standard library, package entrypoint and fsnotify; no Kubernetes client, no
 //     CEL), so a wrapped step starts in milliseconds. A Pod with a step whose when expressions use cel
 //     also gets the full hookrun binary (--copy-hookrun; the image has both): the wrapper asks it
 //     (`hookrun step cel EXPR`) since the small binary has no CEL. The full binary still serves `hookrun
-//     step init|run|results`, so Pods made by older executors finish. prepare then creates /tekton/results, /tekton/steps, /tekton/scripts, /tekton/home, and turns
+//     step init|run|results`, so Pods made by older executors finish. prepare then creates /tekton/results, /tekton/steps, /tekton/scripts, /tekton/home,
+//     each step's /tekton/steps/NAME with Tekton's two other names for it (step-NAME and the step's
+//     index, symlinks: scripts read /tekton/steps/0/exitCode by hand), and turns
 //     the ServiceAccount's credential Secrets (mounted under /tekton/creds-secrets/SECRET, only in this
 //     container) into /tekton/home/.docker/config.json, /tekton/home/.git-credentials + .gitconfig and
 //     /tekton/home/.ssh. Secrets count when annotated tekton.dev/docker-N (basic-auth, dockerconfigjson) or

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -280,6 +281,9 @@ func (b *podBuilder) prepareContainer() (corev1.Container, []corev1.Volume) {
 	for _, c := range b.req.Creds {
 		prepare.Command = append(prepare.Command, "--cred", c.String())
 		credSecrets[c.Name] = true
+	}
+	for i, st := range b.req.Spec.Steps {
+		prepare.Command = append(prepare.Command, "--step", strings.TrimPrefix(stepContainerName(st.Name, i), StepPrefix))
 	}
 	var credVolumes []corev1.Volume
 	for _, name := range sortedKeys(credSecrets) {

@@ -61,6 +61,14 @@ func prepare(creds ...string) container {
 	return c
 }
 
+// withSteps adds prepare's --step flags, the step names in order.
+func withSteps(c container, steps ...string) container {
+	for _, s := range steps {
+		c.Command = append(c.Command, "--step", s)
+	}
+	return c
+}
+
 func mounts(extra ...string) []string { return append(append([]string{}, internalMounts...), extra...) }
 
 // limited is the results container of a Pod whose termination messages get limit bytes each.
@@ -167,7 +175,7 @@ spec:
 	pod := waitPod(t, ns, "build-pod")
 	ws := "ws-source:/workspace/source:sub=app"
 	assertContainers(t, "init containers", pod.Spec.InitContainers, []container{
-		prepare("docker:harbor-auth=harbor.k8s.local"),
+		withSteps(prepare("docker:harbor-auth=harbor.k8s.local"), "build-and-push", "write-url"),
 		{
 			Name:  "step-build-and-push",
 			Image: kanikoImage, // the upstream default is replaced by --kaniko-image
@@ -375,7 +383,7 @@ spec:
 `)
 	pod := waitPod(t, ns, "clone-pod")
 	assertContainers(t, "init containers", pod.Spec.InitContainers, []container{
-		prepare(),
+		withSteps(prepare(), "clone"),
 		{
 			Name:    "step-clone",
 			Image:   "gcr.io/tekton-releases/github.com/tektoncd/pipeline/cmd/git-init:v0.40.2",
@@ -489,7 +497,7 @@ spec:
 `)
 	pod := waitPod(t, ns, "script-run-pod")
 	assertContainers(t, "init containers", pod.Spec.InitContainers, []container{
-		prepare(),
+		withSteps(prepare(), "test", "unnamed-1"),
 		{
 			Name:    "sidecar-dind",
 			Image:   "docker:dind",
@@ -571,7 +579,7 @@ spec:
 	pod := waitPod(t, ns, "ids-pod")
 	flags := []string{"--on-error", "stopAndFail", "--results", "timestamp,build-id", "--message-limit", "3072"}
 	assertContainers(t, "init containers", pod.Spec.InitContainers, []container{
-		prepare(),
+		withSteps(prepare(), "get-timestamp", "get-buildid"),
 		{Name: "step-get-timestamp", Image: "bash:5.0.18", Command: wrapped("get-timestamp", flags...),
 			Env: []string{"HOME=/tekton/home", "HOOKRUN_SCRIPT=<script>"}, Mounts: mounts(), TermPath: "/tekton/termination"},
 		{Name: "step-get-buildid", Image: "bash:5.0.18", Command: wrapped("get-buildid", flags...),
@@ -632,7 +640,7 @@ spec:
 		}
 	}
 	assertContainers(t, "init containers", pod.Spec.InitContainers, []container{
-		prepare("docker:harbor-auth=harbor.k8s.local"),
+		withSteps(prepare("docker:harbor-auth=harbor.k8s.local"), "build-and-push"),
 		{Name: "step-git-source-repo", Image: gitImage, Command: wrapped("git-source-repo", "--on-error", "stopAndFail"),
 			Env: gitEnv, Mounts: mounts(), TermPath: "/tekton/termination"},
 		{

@@ -71,10 +71,6 @@ var knownUpstream = map[string]struct{ outcome, reason string }{
 	"pipelineruns/alpha/pipelines-in-pipelines.yaml":             {"refused", "Pipelines in Pipelines (alpha) are not supported by hookrun"},
 	"pipelineruns/alpha/pipelines-in-pipelines-ref.yaml":         {"refused", "Pipelines in Pipelines (alpha) are not supported by hookrun"},
 	"pipelineruns/alpha/pipelines-in-pipelines-ref-complex.yaml": {"refused", "Pipelines in Pipelines (alpha) are not supported by hookrun"},
-
-	// hookrun: different from Tekton.
-	"taskruns/ignore-step-error.yaml": {"failed", "the script reads Tekton's step directories /tekton/steps/step-NAME/exitCode and " +
-		"/tekton/steps/INDEX/exitCode by hand; hookrun's is /tekton/steps/NAME ($(steps.step-NAME.exitCode.path) works)"},
 }
 
 // upstreamTimeout bounds each example: most end in seconds; the slowest sleep or time out on purpose.

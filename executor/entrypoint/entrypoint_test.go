@@ -323,3 +323,34 @@ func TestParseCredential(t *testing.T) {
 		}
 	}
 }
+
+// TestInitStepAliases: a step's exit code is readable at Tekton's three paths, /tekton/steps/NAME,
+// /tekton/steps/step-NAME and /tekton/steps/INDEX (scripts read them by hand, e.g. Tekton's
+// ignore-step-error example).
+func TestInitStepAliases(t *testing.T) {
+	steps := filepath.Join(t.TempDir(), "steps")
+	if err := Init(InitOptions{Dirs: []string{steps}, StepsDir: steps, Steps: []string{"exit-with-1", "unnamed-1", "step-x"}}); err != nil {
+		t.Fatal(err)
+	}
+	writeExitCode(steps, "exit-with-1", 1)
+	writeExitCode(steps, "step-x", 3)
+	for _, tc := range []struct{ path, want string }{
+		{"exit-with-1/exitCode", "1"},
+		{"step-exit-with-1/exitCode", "1"},
+		{"0/exitCode", "1"},
+		{"step-step-x/exitCode", "3"},
+		{"2/exitCode", "3"},
+	} {
+		b, err := os.ReadFile(filepath.Join(steps, tc.path))
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%s = %q, %v; want %q", tc.path, b, err, tc.want)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(steps, "1")); err != nil || !st.IsDir() {
+		t.Errorf("index 1 of an unnamed step: %v", err)
+	}
+	// A second prepare (the node agent restarting it) leaves the aliases as they are.
+	if err := Init(InitOptions{StepsDir: steps, Steps: []string{"exit-with-1"}}); err != nil {
+		t.Errorf("second Init: %v", err)
+	}
+}

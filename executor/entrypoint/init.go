@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -47,6 +49,11 @@ type InitOptions struct {
 	// i.e. the running executable is the full binary).
 	CopyHookrun string
 	Hookrun     func() (string, error)
+	// Steps are the TaskRun's step names in order. Each gets its directory under StepsDir (default
+	// /tekton/steps) and Tekton's two other names for it: step-NAME and its index (symlinks), which
+	// scripts read by hand (e.g. /tekton/steps/0/exitCode).
+	Steps    []string
+	StepsDir string
 }
 
 // Init prepares a TaskRun Pod's shared volumes.
@@ -56,6 +63,9 @@ func Init(opts InitOptions) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 		_ = os.Chmod(d, 0o777)
+	}
+	if err := linkStepDirs(opts.StepsDir, opts.Steps); err != nil {
+		return err
 	}
 	self := opts.Self
 	if self == nil {
@@ -337,4 +347,25 @@ func SortCredentials(cs []Credential) {
 		}
 		return cs[i].URL < cs[j].URL
 	})
+}
+
+// linkStepDirs creates each step's directory and its aliases step-NAME and INDEX. An alias that already
+// exists (a step named like another's alias) is left as it is.
+func linkStepDirs(dir string, steps []string) error {
+	if dir == "" {
+		dir = StepsDir
+	}
+	for i, name := range steps {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o777); err != nil {
+			return fmt.Errorf("create step directory: %w", err)
+		}
+		_ = os.Chmod(filepath.Join(dir, name), 0o777)
+		for _, alias := range []string{"step-" + name, strconv.Itoa(i)} {
+			err := os.Symlink(name, filepath.Join(dir, alias))
+			if err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("link step directory %s: %w", alias, err)
+			}
+		}
+	}
+	return nil
 }

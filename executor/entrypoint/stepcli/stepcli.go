@@ -93,11 +93,13 @@ func commaList(s string) []string {
 }
 
 func runInit(args []string, stderr io.Writer, opts Options) int {
-	fs := newFlags(opts, "init", "[--copy-self PATH] [--copy-hookrun PATH] [--dir DIR]... [--cred KIND:SECRET=URL]...", stderr)
+	fs := newFlags(opts, "init", "[--copy-self PATH] [--copy-hookrun PATH] [--dir DIR]... [--step NAME]... [--cred KIND:SECRET=URL]...", stderr)
 	copySelf := fs.String("copy-self", "", "copy this executable to `PATH`")
 	copyHookrun := fs.String("copy-hookrun", "", "copy the full hookrun binary (beside this one) to `PATH`, for cel when expressions")
-	var dirs, creds stringList
+	var dirs, creds, steps stringList
 	fs.Var(&dirs, "dir", "create `DIR` (repeatable; default: the /tekton run directories)")
+	fs.Var(&steps, "step", "the TaskRun's steps in order (repeatable): `NAME` gets --steps-dir/NAME with the aliases step-NAME and its index")
+	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
 	fs.Var(&creds, "cred", "turn Secret mounted at --secrets-dir/SECRET into credentials: docker:SECRET=REGISTRY or git:SECRET=URL (repeatable)")
 	home := fs.String("home", entrypoint.HomeDir, "home directory that receives credentials")
 	secretsDir := fs.String("secrets-dir", entrypoint.CredsDir, "directory holding one mounted Secret per --cred")
@@ -105,7 +107,7 @@ func runInit(args []string, stderr io.Writer, opts Options) int {
 		return flagExit(err)
 	}
 	prep := entrypoint.InitOptions{CopySelf: *copySelf, CopyHookrun: *copyHookrun, Hookrun: opts.Hookrun,
-		Dirs: dirs, Home: *home, SecretsDir: *secretsDir}
+		Dirs: dirs, Home: *home, SecretsDir: *secretsDir, Steps: steps, StepsDir: *stepsDir}
 	if len(prep.Dirs) == 0 {
 		prep.Dirs = []string{entrypoint.ResultsDir, entrypoint.StepsDir, entrypoint.ScriptsDir, entrypoint.HomeDir}
 	}
