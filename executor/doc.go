@@ -7,13 +7,17 @@
 //
 // Steps back to back. By default a TaskRun's Pod has Tekton's shape: its regular containers are its steps
 // (step-NAME, in Task order) and then hookrun-results; init containers hold prepare and the sidecars. All
-// step containers start together; each wrapper (`hookrun-step run --post-file /tekton/run/I.out
-// [--wait-file /tekton/run/I-1.out]`) waits for its predecessor's record in the tekton-internal-run
-// emptyDir — notified by inotify (fsnotify), polling only where the file system cannot notify —, runs its
+// step containers start together; each wrapper (`hookrun-step run --post-file /tekton/run/I/out
+// [--wait-file /tekton/run/I-1/out]`) waits for its predecessor's record — notified by inotify (fsnotify),
+// polling only where the file system cannot notify —, runs its
 // step, and writes "ok" (completed, skipped by its when expressions, or failed under onError: continue) or
 // "failed STEP". A wrapper that reads a failure does not run its step: it exits 0 reporting reason Skipped
 // ("not run: step X failed") and passes the failure on, so the Pod fails at the first failing step as
-// before. hookrun-results waits for the last record. Because the scheduler sums regular containers'
+// before. hookrun-results waits for the last record. Each step's /tekton/run/I is its own emptyDir
+// (tekton-internal-run-I), mounted read-write in that step only and read-only in the others and in
+// hookrun-results, as Tekton mounts it; its status/ directory holds the step's exit code and step results,
+// and prepare (--run-dir) makes /tekton/steps/NAME, /tekton/steps/step-NAME and /tekton/steps/I symlinks to
+// it, so no step can overwrite another's record or exit code. Because the scheduler sums regular containers'
 // requests, each resource's largest step request stays on one step and the other steps request zero of
 // it (explicitly; limits are kept) — Tekton's rule. A step that gives no command or script (it runs its
 // image's entrypoint, e.g. Kaniko) is wrapped around the entrypoint and CMD its image's config names,

@@ -1,7 +1,9 @@
 package executor
 
 import (
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,8 +17,10 @@ import (
 // wrapped: the steps become the Pod's regular containers, all started together, and each wrapper waits
 // for its predecessor's record in /tekton/run (notified by inotify) before it runs its step.
 
-// volRun holds the steps' records.
-const volRun = "tekton-internal-run"
+// runVolume is step i's own run directory /tekton/run/I (its record and, under status/, its exit code
+// and step results): mounted read-write in step i only, read-only in the other steps and the results
+// container, as Tekton mounts it.
+func runVolume(i int) string { return "tekton-internal-run-" + strconv.Itoa(i) }
 
 // parallelize moves the wrapped steps of pod into its regular containers, in order, with the wait/post
 // flags that sequence them, before the results container, which waits for the last step. It reports
@@ -37,6 +41,13 @@ func parallelize(pod *corev1.Pod) bool {
 	if len(steps) == 0 {
 		return false
 	}
+	runMounts := func(own int) []corev1.VolumeMount {
+		out := make([]corev1.VolumeMount, len(steps))
+		for i := range steps {
+			out[i] = corev1.VolumeMount{Name: runVolume(i), MountPath: path.Join(entrypoint.RunDir, strconv.Itoa(i)), ReadOnly: i != own}
+		}
+		return out
+	}
 	for i := range steps {
 		c := &steps[i]
 		flags := []string{"--post-file", entrypoint.RecordPath(entrypoint.RunDir, i)}
@@ -44,7 +55,7 @@ func parallelize(pod *corev1.Pod) bool {
 			flags = append(flags, "--wait-file", entrypoint.RecordPath(entrypoint.RunDir, i-1))
 		}
 		c.Command = insertBeforeDashes(c.Command, flags...)
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volRun, MountPath: entrypoint.RunDir})
+		c.VolumeMounts = append(c.VolumeMounts, runMounts(i)...)
 	}
 	spreadRequests(steps)
 	// The results container runs after the last step: it prints only results too large for the steps'
@@ -53,13 +64,40 @@ func parallelize(pod *corev1.Pod) bool {
 	for i := range pod.Spec.Containers {
 		if c := &pod.Spec.Containers[i]; c.Name == ResultsContainer {
 			c.Command = append(c.Command, "--wait-file", last)
-			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volRun, MountPath: entrypoint.RunDir})
+			c.VolumeMounts = append(c.VolumeMounts, runMounts(-1)...)
+		}
+	}
+	// prepare links each step's /tekton/steps directory to its run directory.
+	for i := range rest {
+		if c := &rest[i]; c.Name == PrepareContainer {
+			c.Command = append(c.Command, "--run-dir", entrypoint.RunDir)
 		}
 	}
 	pod.Spec.InitContainers = rest
 	pod.Spec.Containers = append(steps, pod.Spec.Containers...)
-	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: volRun, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	prepareAsContainer(pod)
+	for i := range steps {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: runVolume(i), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
 	return true
+}
+
+// prepareAsContainer makes prepare the Pod's first regular container when it is its only init container
+// (no sidecars): the kubelet then starts the steps right after it, held back only by prepare's postStart
+// hook (entrypoint/prepared.go), instead of after noticing prepare's exit on its next relist (up to a
+// second). Script sidecars run the wrapper prepare copies, so a Pod with sidecars keeps prepare first
+// among its init containers.
+func prepareAsContainer(pod *corev1.Pod) {
+	if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Name != PrepareContainer {
+		return
+	}
+	prep := pod.Spec.InitContainers[0]
+	prep.Command = append(prep.Command, "--done-file", entrypoint.PreparedFile)
+	prep.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+		Command: []string{StepBinary, "init", "--await", entrypoint.PreparedFile},
+	}}}
+	pod.Spec.InitContainers = nil
+	pod.Spec.Containers = append([]corev1.Container{prep}, pod.Spec.Containers...)
 }
 
 // wrapped reports whether the container runs `hookrun-step run … -- …`.

@@ -105,9 +105,13 @@ spec:
 	if pod.Annotations[executor.AnnotationSteps] != executor.StepsContainers {
 		t.Errorf("annotation %s = %q", executor.AnnotationSteps, pod.Annotations[executor.AnnotationSteps])
 	}
+	// prepare links /tekton/steps/NAME, step-NAME and INDEX to each step's run directory.
+	if got := strings.Join(pod.Spec.InitContainers[0].Command, " "); !strings.HasSuffix(got, " --step clone --step build --step report --run-dir /tekton/run") {
+		t.Errorf("prepare runs %q", got)
+	}
 	c := pod.Spec.Containers
 	for i, want := range []struct{ wait, post string }{
-		{"", "/tekton/run/0.out"}, {"/tekton/run/0.out", "/tekton/run/1.out"}, {"/tekton/run/1.out", "/tekton/run/2.out"},
+		{"", "/tekton/run/0/out"}, {"/tekton/run/0/out", "/tekton/run/1/out"}, {"/tekton/run/1/out", "/tekton/run/2/out"},
 	} {
 		if got := flagValue(c[i].Command, "--wait-file"); got != want.wait {
 			t.Errorf("%s --wait-file %q, want %q", c[i].Name, got, want.wait)
@@ -115,8 +119,13 @@ spec:
 		if got := flagValue(c[i].Command, "--post-file"); got != want.post {
 			t.Errorf("%s --post-file %q, want %q", c[i].Name, got, want.post)
 		}
-		if !slices.ContainsFunc(c[i].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/tekton/run" }) {
-			t.Errorf("%s does not mount /tekton/run", c[i].Name)
+		// Each step's run directory is its own volume: read-write in that step only (Tekton's shape).
+		for j := range 3 {
+			dir := fmt.Sprintf("/tekton/run/%d", j)
+			k := slices.IndexFunc(c[i].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == dir })
+			if k < 0 || c[i].VolumeMounts[k].Name != fmt.Sprintf("tekton-internal-run-%d", j) || c[i].VolumeMounts[k].ReadOnly != (i != j) {
+				t.Errorf("%s mounts of %s: %+v; want tekton-internal-run-%d, read-only %v", c[i].Name, dir, c[i].VolumeMounts, j, i != j)
+			}
 		}
 	}
 	// Secret values the wrapper masks in the step's output.
@@ -131,7 +140,7 @@ spec:
 	if tail := build[slices.Index(build, "--")+1:]; !slices.Equal(tail, []string{"/kaniko/executor", "--no-push"}) || len(c[1].Args) != 0 {
 		t.Errorf("build runs %v args %v", tail, c[1].Args)
 	}
-	if got := c[3].Command; got[len(got)-2] != "--wait-file" || got[len(got)-1] != "/tekton/run/2.out" {
+	if got := c[3].Command; got[len(got)-2] != "--wait-file" || got[len(got)-1] != "/tekton/run/2/out" {
 		t.Errorf("results container %v: want it to wait for the last step", got)
 	}
 	// Requests: the largest of each resource on one step, explicit zero elsewhere; limits kept.
@@ -147,8 +156,12 @@ spec:
 	if want := "cpu 0 2 0, memory 100Mi 0 0, limit 500m"; got != want {
 		t.Errorf("requests %s, want %s", got, want)
 	}
-	if !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "tekton-internal-run" && v.EmptyDir != nil }) {
-		t.Error("no tekton-internal-run emptyDir")
+	for j := range 3 {
+		if !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool {
+			return v.Name == fmt.Sprintf("tekton-internal-run-%d", j) && v.EmptyDir != nil
+		}) {
+			t.Errorf("no tekton-internal-run-%d emptyDir", j)
+		}
 	}
 
 	off := waitPod(t, ns, "offline-pod")

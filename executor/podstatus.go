@@ -69,7 +69,7 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	var firstFailure string
 	stopped := false // a step failed: later steps never run
 	// Steps are init containers (sequential layout) or the first regular containers (doc.go).
-	for _, c := range slices.Concat(pod.Spec.InitContainers, regularSteps(pod)) {
+	for _, c := range slices.Concat(pod.Spec.InitContainers, regularPrepare(pod), regularSteps(pod)) {
 		s, have := statuses[c.Name]
 		switch {
 		case isSidecarContainer(c.Name):
@@ -137,6 +137,15 @@ func readPod(pod *corev1.Pod, spec *pipelinev1.TaskSpec) podOutcome {
 	return out
 }
 
+// regularPrepare is prepare when it is a regular container (pod_parallel.go): read before the steps, so
+// that its failure is the one reported.
+func regularPrepare(pod *corev1.Pod) []corev1.Container {
+	if len(pod.Spec.Containers) > 0 && pod.Spec.Containers[0].Name == PrepareContainer {
+		return pod.Spec.Containers[:1]
+	}
+	return nil
+}
+
 // regularSteps are the steps among the Pod's regular containers.
 func regularSteps(pod *corev1.Pod) []corev1.Container {
 	var out []corev1.Container
@@ -153,7 +162,7 @@ func regularSteps(pod *corev1.Pod) []corev1.Container {
 func (out *podOutcome) readRegularContainers(pod *corev1.Pod, statuses map[string]corev1.ContainerStatus, results map[string]string) string {
 	failure := ""
 	for _, c := range pod.Spec.Containers {
-		if strings.HasPrefix(c.Name, StepPrefix) {
+		if strings.HasPrefix(c.Name, StepPrefix) || c.Name == PrepareContainer {
 			continue // read with the steps
 		}
 		s, ok := statuses[c.Name]

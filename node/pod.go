@@ -169,22 +169,73 @@ func (r *podRunner) run() {
 		}
 	}
 	if ok && !r.stopped() {
-		r.mu.Lock()
-		r.initialized = true
-		for i := range r.ctrStatus {
-			r.ctrStatus[i].State = waiting("ContainerCreating")
-		}
-		r.mu.Unlock()
-		var wg sync.WaitGroup
-		for i := range r.pod.Spec.Containers {
-			c := &r.pod.Spec.Containers[i]
-			wg.Go(func() { r.runContainer(c, false, i, r.stopCh) })
-		}
-		wg.Wait()
+		r.runRegular()
 	}
 	close(sidecarStop)
 	sidecars.Wait()
 	r.finish()
+}
+
+// runRegular starts the regular containers in order, as the kubelet does: a container's postStart exec
+// hook runs to its end before the next container starts (a hook that fails kills its container), then
+// waits for all of them to end.
+func (r *podRunner) runRegular() {
+	r.mu.Lock()
+	r.initialized = true
+	for i := range r.ctrStatus {
+		r.ctrStatus[i].State = waiting("ContainerCreating")
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for i := range r.pod.Spec.Containers {
+		c := &r.pod.Spec.Containers[i]
+		hooked := make(chan struct{})
+		wg.Go(func() { r.runHooked(c, i, hooked) })
+		select {
+		case <-hooked:
+		case <-r.stopCh:
+		}
+	}
+	wg.Wait()
+}
+
+// postStartTimeout bounds a postStart exec hook.
+const postStartTimeout = 5 * time.Minute
+
+// runHooked runs regular container idx to its end. hooked is closed once the next container may start:
+// when its postStart hook has ended, at once when it has none, or when it could not start.
+func (r *podRunner) runHooked(c *corev1.Container, idx int, hooked chan<- struct{}) {
+	stopCh, ended := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	kill := func() { once.Do(func() { close(stopCh) }) }
+	go func() {
+		select {
+		case <-r.stopCh:
+			kill()
+		case <-ended:
+		}
+	}()
+	defer close(ended)
+	p, term := r.launch(c, false, idx, stopCh)
+	var hookErr error
+	if p != nil && term == nil && c.Lifecycle != nil && c.Lifecycle.PostStart != nil && c.Lifecycle.PostStart.Exec != nil {
+		if hookErr = r.execProbe(c, c.Lifecycle.PostStart.Exec.Command, postStartTimeout, stopCh); hookErr != nil {
+			r.log.Warn("postStart hook failed: killing the container", "container", c.Name, "err", hookErr)
+			kill()
+		}
+	}
+	close(hooked)
+	if p == nil || term != nil {
+		return
+	}
+	r.wait(c, false, idx, p, stopCh)
+	if hookErr != nil {
+		r.setState(false, idx, func(s *corev1.ContainerStatus) {
+			if t := s.State.Terminated; t != nil {
+				t.Message = strings.TrimSpace(t.Message + "\nFailedPostStartHook: " + hookErr.Error())
+			}
+		})
+	}
 }
 
 // setupDir prepares the Pod directory, replacing one left by an earlier Pod of the same name.

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -352,5 +355,29 @@ func TestInitStepAliases(t *testing.T) {
 	// A second prepare (the node agent restarting it) leaves the aliases as they are.
 	if err := Init(InitOptions{StepsDir: steps, Steps: []string{"exit-with-1"}}); err != nil {
 		t.Errorf("second Init: %v", err)
+	}
+}
+
+// TestInitStepAliasesInRunDir: with steps as containers, /tekton/steps/NAME, step-NAME and INDEX link to
+// the step's own run directory, which the wrapper creates; its exit code is read through all three.
+func TestInitStepAliasesInRunDir(t *testing.T) {
+	root := t.TempDir()
+	steps, run := filepath.Join(root, "steps"), filepath.Join(root, "run")
+	if err := Init(InitOptions{Dirs: []string{steps}, StepsDir: steps, RunDir: run, Steps: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	code, err := Run(context.Background(), RunOptions{Name: "a", Command: []string{"/bin/sh", "-c", "exit 4"}, Continue: true,
+		PostFile: RecordPath(run, 0), StepsDir: steps, ResultsDir: filepath.Join(root, "results"), ScriptsDir: filepath.Join(root, "scripts"),
+		TerminationPath: filepath.Join(root, "term"), Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil || code != 0 {
+		t.Fatalf("run: %d %v", code, err)
+	}
+	for _, p := range []string{"a/exitCode", "step-a/exitCode", "0/exitCode", "../run/0/status/exitCode"} {
+		if b, err := os.ReadFile(filepath.Join(steps, p)); err != nil || string(b) != "4" {
+			t.Errorf("%s = %q, %v; want 4", p, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(steps, "1", "exitCode")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("step b has not run, yet its exit code: %v", err)
 	}
 }

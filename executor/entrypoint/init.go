@@ -54,6 +54,9 @@ type InitOptions struct {
 	// scripts read by hand (e.g. /tekton/steps/0/exitCode).
 	Steps    []string
 	StepsDir string
+	// RunDir, when set (steps as containers), is where each step's own state lives: StepsDir/NAME and its
+	// aliases are then symlinks to RunDir/INDEX/status (StatusDir), which the step creates itself.
+	RunDir string
 }
 
 // Init prepares a TaskRun Pod's shared volumes.
@@ -64,7 +67,7 @@ func Init(opts InitOptions) error {
 		}
 		_ = os.Chmod(d, 0o777)
 	}
-	if err := linkStepDirs(opts.StepsDir, opts.Steps); err != nil {
+	if err := linkStepDirs(opts.StepsDir, opts.RunDir, opts.Steps); err != nil {
 		return err
 	}
 	self := opts.Self
@@ -349,19 +352,28 @@ func SortCredentials(cs []Credential) {
 	})
 }
 
-// linkStepDirs creates each step's directory and its aliases step-NAME and INDEX. An alias that already
-// exists (a step named like another's alias) is left as it is.
-func linkStepDirs(dir string, steps []string) error {
+// linkStepDirs gives each step its directory under dir (default StepsDir) and the aliases step-NAME and
+// INDEX. Without runDir the directory is dir/NAME and the aliases link to it; with runDir all three link to
+// the step's StatusDir in runDir. An alias that already exists (a step named like another's alias, or a
+// prepare run twice) is left as it is.
+func linkStepDirs(dir, runDir string, steps []string) error {
 	if dir == "" {
 		dir = StepsDir
 	}
 	for i, name := range steps {
-		if err := os.MkdirAll(filepath.Join(dir, name), 0o777); err != nil {
-			return fmt.Errorf("create step directory: %w", err)
+		target := name
+		names := []string{"step-" + name, strconv.Itoa(i)}
+		if runDir != "" {
+			target = StatusDir(RecordPath(runDir, i))
+			names = append([]string{name}, names...)
+		} else {
+			if err := os.MkdirAll(filepath.Join(dir, name), 0o777); err != nil {
+				return fmt.Errorf("create step directory: %w", err)
+			}
+			_ = os.Chmod(filepath.Join(dir, name), 0o777)
 		}
-		_ = os.Chmod(filepath.Join(dir, name), 0o777)
-		for _, alias := range []string{"step-" + name, strconv.Itoa(i)} {
-			err := os.Symlink(name, filepath.Join(dir, alias))
+		for _, alias := range names {
+			err := os.Symlink(target, filepath.Join(dir, alias))
 			if err != nil && !errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("link step directory %s: %w", alias, err)
 			}

@@ -118,6 +118,12 @@ func writeScript(dir, name, script string) (string, error) {
 // the step could be judged (the exit code is then non-zero too).
 func Run(ctx context.Context, opts RunOptions) (int, error) {
 	opts.defaults()
+	if opts.PostFile != "" {
+		// The step's state directory /tekton/steps/NAME links there (prepare --run-dir).
+		if err := os.MkdirAll(StatusDir(opts.PostFile), 0o777); err != nil {
+			fmt.Fprintln(opts.Stderr, "hookrun step: step state directory:", err)
+		}
+	}
 	if opts.Name != "" {
 		if err := os.MkdirAll(StepResultsDir(opts.StepsDir, opts.Name), 0o777); err != nil {
 			fmt.Fprintln(opts.Stderr, "hookrun step: step results directory:", err)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,9 +97,17 @@ func postRecord(path, record string) error {
 	return os.Rename(tmp, path)
 }
 
-// RecordPath is the record of the step at index i (0-based, in Task order) in dir.
+// RecordPath is the record of the step at index i (0-based, in Task order) in dir: DIR/I/out, Tekton's
+// name. DIR/I is the step's own run directory (its own volume, read-only to the other steps).
 func RecordPath(dir string, i int) string {
-	return filepath.Join(dir, fmt.Sprintf("%d.out", i))
+	return filepath.Join(dir, strconv.Itoa(i), "out")
+}
+
+// StatusDir is the step state directory beside a step's record (DIR/I/status): /tekton/steps/NAME,
+// step-NAME and I link to it when steps are containers, so its exit code and step results are written
+// only by the step itself.
+func StatusDir(record string) string {
+	return filepath.Join(filepath.Dir(record), "status")
 }
 
 // awaitTurn waits for the predecessor's record (none for the first step). It returns "" when the step may

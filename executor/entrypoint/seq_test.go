@@ -28,6 +28,10 @@ func TestWaitRecord(t *testing.T) {
 
 	// Written while waiting: noticed by notification, well before the safety-net poll.
 	p1 := RecordPath(dir, 1)
+	// In a Pod the step's run directory is its volume's mount point: it exists before anything waits.
+	if err := os.MkdirAll(filepath.Dir(p1), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		_ = postRecord(p1, recordFailed+" step-a")
@@ -48,7 +52,7 @@ func TestWaitRecord(t *testing.T) {
 		t.Fatal("a cancelled wait must fail")
 	}
 	// Garbage.
-	if err := os.WriteFile(filepath.Join(dir, "3.out"), []byte("what"), 0o600); err != nil {
+	if err := postRecord(RecordPath(dir, 3), "what"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := awaitTurn(ctx, RecordPath(dir, 3)); err == nil {

@@ -45,7 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts Opt
 	}
 	switch args[0] {
 	case "init":
-		return runInit(args[1:], stderr, opts)
+		return runInit(ctx, args[1:], stderr, opts)
 	case "run":
 		return runRun(args[1:], stdout, stderr, opts)
 	case "results":
@@ -92,34 +92,52 @@ func commaList(s string) []string {
 	return strings.Split(s, ",")
 }
 
-func runInit(args []string, stderr io.Writer, opts Options) int {
-	fs := newFlags(opts, "init", "[--copy-self PATH] [--copy-hookrun PATH] [--dir DIR]... [--step NAME]... [--cred KIND:SECRET=URL]...", stderr)
+func runInit(ctx context.Context, args []string, stderr io.Writer, opts Options) int {
+	fs := newFlags(opts, "init", "[--copy-self PATH] [--copy-hookrun PATH] [--dir DIR]... [--step NAME]... [--cred KIND:SECRET=URL]... [--done-file FILE] | --await FILE", stderr)
+	done := fs.String("done-file", "", "announce the outcome in `FILE` and end once `init --await FILE` acknowledged it (prepare as a regular container)")
+	await := fs.String("await", "", "only wait for the outcome announced in `FILE`, acknowledge it, and fail if prepare did (prepare's postStart hook)")
 	copySelf := fs.String("copy-self", "", "copy this executable to `PATH`")
 	copyHookrun := fs.String("copy-hookrun", "", "copy the full hookrun binary (beside this one) to `PATH`, for cel when expressions")
 	var dirs, creds, steps stringList
 	fs.Var(&dirs, "dir", "create `DIR` (repeatable; default: the /tekton run directories)")
 	fs.Var(&steps, "step", "the TaskRun's steps in order (repeatable): `NAME` gets --steps-dir/NAME with the aliases step-NAME and its index")
 	stepsDir := fs.String("steps-dir", entrypoint.StepsDir, "per-step state directory")
+	runDir := fs.String("run-dir", "", "steps as containers: each --step's state directory links to `DIR`/INDEX/status, its own volume")
 	fs.Var(&creds, "cred", "turn Secret mounted at --secrets-dir/SECRET into credentials: docker:SECRET=REGISTRY or git:SECRET=URL (repeatable)")
 	home := fs.String("home", entrypoint.HomeDir, "home directory that receives credentials")
 	secretsDir := fs.String("secrets-dir", entrypoint.CredsDir, "directory holding one mounted Secret per --cred")
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
+	if *await != "" {
+		if err := entrypoint.AwaitPrepared(ctx, *await); err != nil {
+			fmt.Fprintf(stderr, "%s init: %v\n", opts.Prog, err)
+			return exitFailed
+		}
+		return 0
+	}
 	prep := entrypoint.InitOptions{CopySelf: *copySelf, CopyHookrun: *copyHookrun, Hookrun: opts.Hookrun,
-		Dirs: dirs, Home: *home, SecretsDir: *secretsDir, Steps: steps, StepsDir: *stepsDir}
+		Dirs: dirs, Home: *home, SecretsDir: *secretsDir, Steps: steps, StepsDir: *stepsDir, RunDir: *runDir}
 	if len(prep.Dirs) == 0 {
 		prep.Dirs = []string{entrypoint.ResultsDir, entrypoint.StepsDir, entrypoint.ScriptsDir, entrypoint.HomeDir}
 	}
+	var err error
 	for _, c := range creds {
-		cred, err := entrypoint.ParseCredential(c)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s init: %v\n", opts.Prog, err)
+		cred, cerr := entrypoint.ParseCredential(c)
+		if cerr != nil && *done == "" {
+			fmt.Fprintf(stderr, "%s init: %v\n", opts.Prog, cerr)
 			return exitUsage
 		}
+		err = errors.Join(err, cerr)
 		prep.Credentials = append(prep.Credentials, cred)
 	}
-	if err := entrypoint.Init(prep); err != nil {
+	if err == nil {
+		err = entrypoint.Init(prep)
+	}
+	if *done != "" {
+		err = entrypoint.Announce(ctx, *done, err)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "%s init: %v\n", opts.Prog, err)
 		return exitFailed
 	}
