@@ -17,7 +17,15 @@
 // (tekton-internal-run-I), mounted read-write in that step only and read-only in the others and in
 // hookrun-results, as Tekton mounts it; its status/ directory holds the step's exit code and step results,
 // and prepare (--run-dir) makes /tekton/steps/NAME, /tekton/steps/step-NAME and /tekton/steps/I symlinks to
-// it, so no step can overwrite another's record or exit code. Because the scheduler sums regular containers'
+// it, so no step can overwrite another's record or exit code. When prepare is the Pod's only init container (no
+// sidecars), it becomes the first regular container instead, with a postStart exec hook
+// (`hookrun-step init --await /tekton/bin/.prepared`): the kubelet starts a Pod's regular containers one
+// after another and runs each one's postStart hook to its end before it starts the next, so the steps
+// start as soon as prepare has copied the wrapper, not after the kubelet notices an init container's exit
+// on its next relist (up to a second). prepare announces its outcome in /tekton/bin/.prepared and ends
+// once the hook has acknowledged it; a failed prepare fails the hook, the kubelet kills prepare, and the
+// TaskRun fails naming prepare's error. Script sidecars run the wrapper too, so a Pod with sidecars keeps
+// prepare as its first init container. Because the scheduler sums regular containers'
 // requests, each resource's largest step request stays on one step and the other steps request zero of
 // it (explicitly; limits are kept) — Tekton's rule. A step that gives no command or script (it runs its
 // image's entrypoint, e.g. Kaniko) is wrapped around the entrypoint and CMD its image's config names,

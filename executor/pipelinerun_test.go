@@ -579,7 +579,7 @@ spec:
 	}
 	step := view(stepAt(t, pod, 0))
 	// Steps are regular containers: each also mounts the steps' records (/tekton/run).
-	if want := mounts("ws-source:/workspace/source:sub=builds/w", "ws-config:/workspace/config:ro", "tekton-internal-run:/tekton/run"); strings.Join(step.Mounts, " ") != strings.Join(want, " ") {
+	if want := mounts("ws-source:/workspace/source:sub=builds/w", "ws-config:/workspace/config:ro", "tekton-internal-run-0:/tekton/run/0"); strings.Join(step.Mounts, " ") != strings.Join(want, " ") {
 		t.Errorf("mounts = %q, want %q", step.Mounts, want)
 	}
 	if got := envValue(stepAt(t, pod, 0), "HOOKRUN_SCRIPT"); got != "ls /workspace/source false" {

@@ -219,7 +219,7 @@ func (r *podRunner) runHooked(c *corev1.Container, idx int, hooked chan<- struct
 	p, term := r.launch(c, false, idx, stopCh)
 	var hookErr error
 	if p != nil && term == nil && c.Lifecycle != nil && c.Lifecycle.PostStart != nil && c.Lifecycle.PostStart.Exec != nil {
-		if hookErr = r.execProbe(c, c.Lifecycle.PostStart.Exec.Command, postStartTimeout, stopCh); hookErr != nil {
+		if hookErr = r.execProbe(c, r.hookArgv(c, c.Lifecycle.PostStart.Exec.Command), postStartTimeout, stopCh); hookErr != nil {
 			r.log.Warn("postStart hook failed: killing the container", "container", c.Name, "err", hookErr)
 			kill()
 		}
@@ -236,6 +236,17 @@ func (r *podRunner) runHooked(c *corev1.Container, idx int, hooked chan<- struct
 			}
 		})
 	}
+}
+
+// hookArgv is what a hook's command runs as here, as containerArgv maps a container's command: the
+// hookrun image's own commands run this binary, shells run the agent's shell.
+func (r *podRunner) hookArgv(c *corev1.Container, command []string) []string {
+	self := isSelfImage(r.a.opts.SelfImages, c.Image)
+	argv := r.a.selfCommand(self, command)
+	if !self {
+		argv = shellArgv(argv, r.a.opts.Shell)
+	}
+	return argv
 }
 
 // setupDir prepares the Pod directory, replacing one left by an earlier Pod of the same name.

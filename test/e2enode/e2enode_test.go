@@ -67,6 +67,7 @@ func TestRealNode(t *testing.T) {
 	start = time.Now()
 	// Alone first, so the figures are not disturbed by the parallel cases.
 	t.Run("StepOverhead", func(t *testing.T) { n.testStepOverhead(t, baseline) })
+	t.Run("StepHandover", func(t *testing.T) { n.testStepHandover(t) })
 	t.Run("Parallel", func(t *testing.T) {
 		t.Run("GitLabMR", func(t *testing.T) { t.Parallel(); n.testGitLabMR(t, root, hooks) })
 		t.Run("GitHubPushAndKaniko", func(t *testing.T) { t.Parallel(); n.testGitHubPush(t, root, hooks) })
