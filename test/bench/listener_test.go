@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,10 +238,15 @@ func TestListenerLoad(t *testing.T) {
 	cmd := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
 		"--addr", addr, "--watch-namespace", ns, "--max-in-flight", "64")
 	cmd.Stderr = io.Discard
+	profileDir := os.Getenv("HOOKRUN_BENCH_PROFILE")
+	if profileDir != "" {
+		// CPU and allocation profiles of the listener under the whole load (go tool pprof).
+		cmd.Env = append(os.Environ(), "HOOKRUN_PROFILE_DIR="+profileDir)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer stopListener(t, cmd, profileDir)
 	url := "http://" + addr + "/hooks"
 	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
 	// A second listener with the per-delivery Events off: the cost of delivery history.
@@ -371,6 +377,26 @@ func alternate(t *testing.T, c, n int, count func() int, base, variant func(int)
 	}
 	per := float64(rounds * (n / rounds))
 	return fmt.Sprintf("%-6d %12.0f %12.0f %7.1f%% %8d", c, per/tb.Seconds(), per/tv.Seconds(), 100*tb.Seconds()/tv.Seconds(), fv)
+}
+
+// stopListener ends the listener: with SIGTERM when it is writing profiles (they are written on exit), else
+// killed.
+func stopListener(t *testing.T, cmd *exec.Cmd, profileDir string) {
+	if profileDir == "" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		t.Logf("listener profiles in %s", profileDir)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 func numCPU() int {
