@@ -162,6 +162,7 @@ type result struct {
 	failed         int
 	ratePerSec     float64
 	createdMatches bool
+	lat            []time.Duration
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -205,7 +206,7 @@ func run(n, concurrency int, rate float64, job func(i int) error) result {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	return result{n: n, elapsed: el, p50: percentile(lat, .5), p99: percentile(lat, .99), failed: int(failed.Load()), ratePerSec: float64(n) / el.Seconds()}
+	return result{n: n, elapsed: el, p50: percentile(lat, .5), p99: percentile(lat, .99), failed: int(failed.Load()), ratePerSec: float64(n) / el.Seconds(), lat: lat}
 }
 
 // TestListenerLoad measures the listener binary end to end: signed octokit push events with unique
@@ -235,8 +236,11 @@ func TestListenerLoad(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
-		"--addr", addr, "--watch-namespace", ns, "--max-in-flight", "64")
+	// The listener's client-side API rate limit is set to the reference client's (env.Config: QPS 500,
+	// burst 1000), so that the ratio compares the listener with client-go, not two rate limits.
+	limits := []string{"--kube-api-qps", fmt.Sprint(env.Config.QPS), "--kube-api-burst", fmt.Sprint(env.Config.Burst)}
+	cmd := exec.Command(bin, append([]string{"listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
+		"--addr", addr, "--watch-namespace", ns, "--max-in-flight", "64"}, limits...)...)
 	cmd.Stderr = io.Discard
 	profileDir := os.Getenv("HOOKRUN_BENCH_PROFILE")
 	if profileDir != "" {
@@ -253,8 +257,8 @@ func TestListenerLoad(t *testing.T) {
 	ln, _ = net.Listen("tcp", "127.0.0.1:0")
 	quietAddr := ln.Addr().String()
 	ln.Close()
-	quiet := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
-		"--addr", quietAddr, "--watch-namespace", ns, "--max-in-flight", "64", "--delivery-events=false")
+	quiet := exec.Command(bin, append([]string{"listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
+		"--addr", quietAddr, "--watch-namespace", ns, "--max-in-flight", "64", "--delivery-events=false"}, limits...)...)
 	quiet.Stderr = io.Discard
 	if err := quiet.Start(); err != nil {
 		t.Fatal(err)
@@ -313,7 +317,7 @@ func TestListenerLoad(t *testing.T) {
 				{Name: "revision", Value: *pipelinev1.NewStringValue("6113728f27ae82c7b1a177c8d03f9e96e0adf246")},
 				{Name: "url", Value: *pipelinev1.NewStringValue("https://github.com/Codertocat/Hello-World.git")},
 				{Name: "ref", Value: *pipelinev1.NewStringValue("refs/heads/master")}}}}
-		return refClient.Create(ctx, pr)
+		return refClient.Create(ctx, pr, client.FieldValidation(metav1.FieldValidationStrict)) // as the listener creates
 	}
 	count := func() int {
 		var l pipelinev1.PipelineRunList
@@ -322,15 +326,12 @@ func TestListenerLoad(t *testing.T) {
 		}
 		return len(l.Items)
 	}
-	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row; machine: %d CPUs, shared\n", n, len(payload), numCPU())
+	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row, against as many client-go creates, in 4 alternating rounds; client-side limits QPS %v, burst %d for both; machine: %d CPUs, shared\n",
+		n, len(payload), env.Config.QPS, env.Config.Burst, numCPU())
 	fmt.Printf("%-6s %12s %10s %10s %8s %14s %8s %12s\n", "conc", "events/s", "p50", "p99", "fail", "client-go/s", "ratio", "listenerRSS")
 	var impersonation, history []string
 	for _, c := range []int{1, 8, 32} {
-		before := count()
-		r := run(n, c, 0, send)
-		created := count() - before
-		ref := run(n, c, 0, create)
-		refCreated := count() - before - created
+		r, ref, created, refCreated := paired(c, n, count, send, create)
 		fmt.Printf("%-6d %12.0f %10s %10s %8d %14.0f %7.0f%% %9d KiB   created %d/%d (reference created %d)\n",
 			c, r.ratePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.failed, ref.ratePerSec,
 			100*r.ratePerSec/ref.ratePerSec, rssKiB(cmd.Process.Pid), created, n, refCreated)
@@ -356,6 +357,32 @@ func TestListenerLoad(t *testing.T) {
 	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
 	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
 		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+}
+
+// paired measures the listener (send) against client-go (create) at concurrency c: n of each in
+// alternating rounds, so that drift on a shared machine weighs on both alike (one after the other, the
+// same code measured 58 % to 103 % of client-go across rows). It returns both results and the
+// PipelineRuns each made.
+func paired(c, n int, count func() int, send, create func(int) error) (lis, ref result, created, refCreated int) {
+	const rounds = 4
+	var lat []time.Duration
+	for i := 0; i < rounds; i++ {
+		m := n / rounds
+		if i == rounds-1 {
+			m = n - (rounds-1)*(n/rounds)
+		}
+		before := count()
+		l := run(m, c, 0, send)
+		mid := count()
+		f := run(m, c, 0, create)
+		created, refCreated = created+mid-before, refCreated+count()-mid
+		lis.n, lis.elapsed, lis.failed = lis.n+l.n, lis.elapsed+l.elapsed, lis.failed+l.failed
+		ref.n, ref.elapsed, ref.failed = ref.n+f.n, ref.elapsed+f.elapsed, ref.failed+f.failed
+		lat = append(lat, l.lat...)
+	}
+	lis.p50, lis.p99 = percentile(lat, .5), percentile(lat, .99)
+	lis.ratePerSec, ref.ratePerSec = float64(lis.n)/lis.elapsed.Seconds(), float64(ref.n)/ref.elapsed.Seconds()
+	return lis, ref, created, refCreated
 }
 
 // alternate sends n events at concurrency c through base and variant in alternating rounds and returns
