@@ -41,7 +41,7 @@ func NewCache(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string) (ca
 	if err != nil {
 		return nil, fmt.Errorf("listener cache: %w", err)
 	}
-	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true), HTTPClient: httpClient, Mapper: newMemoMapper(mapper)}
+	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true), HTTPClient: httpClient, Mapper: MemoMapper(mapper)}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
@@ -78,7 +78,10 @@ type memoKey struct {
 // maxMemoMappings bounds the mappings remembered; the cache reads a handful of kinds.
 const maxMemoMappings = 256
 
-func newMemoMapper(m meta.RESTMapper) *memoMapper {
+// MemoMapper returns m remembering the mappings it finds. The listener's client is given one too: the
+// client keeps the mapping of each kind it has created for good (controller-runtime's per-kind REST
+// resources), and without it the scope check of every create (confine) asks the dynamic mapper again.
+func MemoMapper(m meta.RESTMapper) meta.RESTMapper {
 	return &memoMapper{RESTMapper: m, mappings: map[memoKey]*meta.RESTMapping{}}
 }
 
