@@ -233,72 +233,23 @@ func TestListenerLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Apply(t, ns, loadConfig)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
 	// The listener's client-side API rate limit is set to the reference client's (env.Config: QPS 500,
 	// burst 1000), so that the ratio compares the listener with client-go, not two rate limits.
 	limits := []string{"--kube-api-qps", fmt.Sprint(env.Config.QPS), "--kube-api-burst", fmt.Sprint(env.Config.Burst)}
-	cmd := exec.Command(bin, append([]string{"listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
-		"--addr", addr, "--watch-namespace", ns, "--max-in-flight", "64"}, limits...)...)
-	cmd.Stderr = io.Discard
+	// CPU and allocation profiles of the listener under the whole load (go tool pprof).
 	profileDir := os.Getenv("HOOKRUN_BENCH_PROFILE")
-	if profileDir != "" {
-		// CPU and allocation profiles of the listener under the whole load (go tool pprof).
-		cmd.Env = append(os.Environ(), "HOOKRUN_PROFILE_DIR="+profileDir)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	addr, cmd := startListener(t, bin, profileDir, append([]string{"--kubeconfig", kubeconfig, "--namespace", ns}, limits...)...)
 	defer stopListener(t, cmd, profileDir)
 	url := "http://" + addr + "/hooks"
-	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
 	// A second listener with the per-delivery Events off: the cost of delivery history.
-	ln, _ = net.Listen("tcp", "127.0.0.1:0")
-	quietAddr := ln.Addr().String()
-	ln.Close()
-	quiet := exec.Command(bin, append([]string{"listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
-		"--addr", quietAddr, "--watch-namespace", ns, "--max-in-flight", "64", "--delivery-events=false"}, limits...)...)
-	quiet.Stderr = io.Discard
-	if err := quiet.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = quiet.Process.Kill(); _ = quiet.Wait() }()
-	controlplane.WaitHTTP(t, "http://"+quietAddr+"/readyz", 30*time.Second)
+	quietAddr, quiet := startListener(t, bin, "", append([]string{"--kubeconfig", kubeconfig, "--namespace", ns, "--delivery-events=false"}, limits...)...)
+	defer stopListener(t, quiet, "")
 	payload, err := os.ReadFile(filepath.Join(env.Root, "..", "shared", "corpus", "github", "push", "with-new-branch.payload.json"))
 	if err != nil {
 		t.Logf("octokit payload absent (%v): using a small synthetic push", err)
 		payload = []byte(`{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"clone_url":"https://example.com/r.git"}}`)
 	}
-	var post func(listener.Outgoing, string) error
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	var seq atomic.Int64
-	sendTo := func(url string) func(int) error {
-		return func(int) error {
-			// Each event is a distinct push (its own bytes and delivery id), as from a busy forge.
-			n := seq.Add(1)
-			body := append([]byte(fmt.Sprintf(`{"hookrun_load_seq":%d,`, n)), payload[bytes.IndexByte(payload, '{')+1:]...)
-			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: body,
-				ID: fmt.Sprintf("load-%d", n)}
-			return post(o, url)
-		}
-	}
-	post = func(o listener.Outgoing, url string) error {
-		req, err := o.Request(ctx, url)
-		if err != nil {
-			return err
-		}
-		resp, err := httpc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	}
+	sendTo := sender(ctx, payload)
 	send, sendSA, sendQuiet := sendTo(url), sendTo(url+"/load-sa"), sendTo("http://"+quietAddr+"/hooks")
 	// Warm up the connection pools and caches.
 	run(20, 4, 0, send)
@@ -306,19 +257,7 @@ func TestListenerLoad(t *testing.T) {
 	run(20, 4, 0, sendQuiet)
 
 	// Reference: the same PipelineRun created straight through client-go.
-	refClient, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	create := func(int) error {
-		pr := &pipelinev1.PipelineRun{ObjectMeta: metav1.ObjectMeta{GenerateName: "ref-", Namespace: ns,
-			Labels: map[string]string{"triggers.tekton.dev/eventlistener": "load", "triggers.tekton.dev/trigger": "push", "triggers.tekton.dev/triggers-eventid": "x"}},
-			Spec: pipelinev1.PipelineRunSpec{PipelineRef: &pipelinev1.PipelineRef{Name: "build"}, Params: pipelinev1.Params{
-				{Name: "revision", Value: *pipelinev1.NewStringValue("6113728f27ae82c7b1a177c8d03f9e96e0adf246")},
-				{Name: "url", Value: *pipelinev1.NewStringValue("https://github.com/Codertocat/Hello-World.git")},
-				{Name: "ref", Value: *pipelinev1.NewStringValue("refs/heads/master")}}}}
-		return refClient.Create(ctx, pr, client.FieldValidation(metav1.FieldValidationStrict)) // as the listener creates
-	}
+	create := referenceCreate(ctx, t, env, ns)
 	count := func() int {
 		var l pipelinev1.PipelineRunList
 		if err := env.Client.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{"triggers.tekton.dev/trigger": "push"}); err != nil {
@@ -344,19 +283,98 @@ func TestListenerLoad(t *testing.T) {
 		impersonation = append(impersonation, alternate(t, c, n, count, send, sendSA))
 		history = append(history, alternate(t, c, n, count, sendQuiet, send))
 	}
-	fmt.Printf("\nimpersonation (trigger resources created as a ServiceAccount) against the listener's own identity:\n")
-	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", "own/s", "as-SA/s", "ratio", "fail")
-	for _, l := range impersonation {
-		fmt.Println(l)
-	}
-	fmt.Printf("\ndelivery history (one Event per delivery) against none:\n")
-	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", "off/s", "on/s", "ratio", "fail")
-	for _, l := range history {
-		fmt.Println(l)
-	}
+	printRows("impersonation (trigger resources created as a ServiceAccount) against the listener's own identity", "own/s", "as-SA/s", impersonation)
+	printRows("delivery history (one Event per delivery) against none", "off/s", "on/s", history)
 	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
 	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
 		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+}
+
+// startListener starts `hookrun listener` for the EventListener "load" on a free port with args, and
+// waits until it is ready. With profileDir, it writes its profiles there (stop it with stopListener).
+func startListener(t *testing.T, bin, profileDir string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, append([]string{"listener", "--eventlistener", "load", "--addr", addr, "--watch-namespace", "load",
+		"--max-in-flight", "64"}, args...)...)
+	cmd.Stderr = io.Discard
+	if profileDir != "" {
+		cmd.Env = append(os.Environ(), "HOOKRUN_PROFILE_DIR="+profileDir)
+		if f, err := os.Create(filepath.Join(profileDir, "listener-"+strings.ReplaceAll(addr, ":", "-")+".log")); err == nil {
+			cmd.Stderr = f // its log too: each delivery's duration inside the listener
+			t.Cleanup(func() { f.Close() })
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
+	return addr, cmd
+}
+
+// sender returns, for a listener URL, a job that posts one signed push to it: each event a distinct
+// push (its own bytes and delivery id), as from a busy forge, answered 202.
+func sender(ctx context.Context, payload []byte) func(url string) func(int) error {
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	var seq atomic.Int64
+	post := func(o listener.Outgoing, url string) error {
+		req, err := o.Request(ctx, url)
+		if err != nil {
+			return err
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	return func(url string) func(int) error {
+		return func(int) error {
+			n := seq.Add(1)
+			body := append([]byte(fmt.Sprintf(`{"hookrun_load_seq":%d,`, n)), payload[bytes.IndexByte(payload, '{')+1:]...)
+			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: body,
+				ID: fmt.Sprintf("load-%d", n)}
+			return post(o, url)
+		}
+	}
+}
+
+// referenceCreate returns a job that creates, straight through client-go, the PipelineRun the listener
+// creates for an event.
+func referenceCreate(ctx context.Context, t *testing.T, env *controlplane.Env, ns string) func(int) error {
+	t.Helper()
+	refClient, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(int) error {
+		pr := &pipelinev1.PipelineRun{ObjectMeta: metav1.ObjectMeta{GenerateName: "ref-", Namespace: ns,
+			Labels: map[string]string{"triggers.tekton.dev/eventlistener": "load", "triggers.tekton.dev/trigger": "push", "triggers.tekton.dev/triggers-eventid": "x"}},
+			Spec: pipelinev1.PipelineRunSpec{PipelineRef: &pipelinev1.PipelineRef{Name: "build"}, Params: pipelinev1.Params{
+				{Name: "revision", Value: *pipelinev1.NewStringValue("6113728f27ae82c7b1a177c8d03f9e96e0adf246")},
+				{Name: "url", Value: *pipelinev1.NewStringValue("https://github.com/Codertocat/Hello-World.git")},
+				{Name: "ref", Value: *pipelinev1.NewStringValue("refs/heads/master")}}}}
+		return refClient.Create(ctx, pr, client.FieldValidation(metav1.FieldValidationStrict)) // as the listener creates
+	}
+}
+
+// printRows prints the rows of alternate under a title.
+func printRows(title, base, variant string, rows []string) {
+	fmt.Printf("\n%s:\n", title)
+	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", base, variant, "ratio", "fail")
+	for _, l := range rows {
+		fmt.Println(l)
+	}
 }
 
 // paired measures the listener (send) against client-go (create) at concurrency c: n of each in
