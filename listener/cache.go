@@ -3,12 +3,17 @@ package listener
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	pacv1alpha1 "github.com/hookrun/hookrun/api/pac/v1alpha1"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -28,7 +33,15 @@ func watched() []client.Object {
 // when any are given (cluster-scoped kinds are always watched). Objects are handed out without deep copies:
 // the listener never modifies what it reads.
 func NewCache(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string) (cache.Cache, error) {
-	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true)}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("listener cache: %w", err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("listener cache: %w", err)
+	}
+	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true), HTTPClient: httpClient, Mapper: MemoMapper(mapper)}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
@@ -43,6 +56,55 @@ func NewCache(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string) (ca
 		return &scopedCache{Cache: c, namespaces: append([]string(nil), namespaces...)}, nil
 	}
 	return c, nil
+}
+
+// memoMapper remembers the REST mappings its cache looked up. A namespace-limited cache asks its mapper
+// for the scope of the kind on every Get (the dynamic mapper rebuilds a priority list of every known
+// group each time: 4 % of the listener's CPU under TestListenerLoad, for the EventListener, bindings,
+// template and Secret each delivery reads). The cache's informers keep the mapping they were started
+// with for good, so remembering it changes nothing; failures (a kind not installed yet) are not
+// remembered.
+type memoMapper struct {
+	meta.RESTMapper
+	mu       sync.RWMutex
+	mappings map[memoKey]*meta.RESTMapping
+}
+
+type memoKey struct {
+	gk       schema.GroupKind
+	versions string
+}
+
+// maxMemoMappings bounds the mappings remembered; the cache reads a handful of kinds.
+const maxMemoMappings = 256
+
+// MemoMapper returns m remembering the mappings it finds. The listener's client is given one too: the
+// client keeps the mapping of each kind it has created for good (controller-runtime's per-kind REST
+// resources), and without it the scope check of every create (confine) asks the dynamic mapper again.
+func MemoMapper(m meta.RESTMapper) meta.RESTMapper {
+	return &memoMapper{RESTMapper: m, mappings: map[memoKey]*meta.RESTMapping{}}
+}
+
+// RESTMapping implements meta.RESTMapper.
+func (m *memoMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	key := memoKey{gk: gk, versions: strings.Join(versions, ",")}
+	m.mu.RLock()
+	rm, ok := m.mappings[key]
+	m.mu.RUnlock()
+	if ok {
+		return rm, nil
+	}
+	rm, err := m.RESTMapper.RESTMapping(gk, versions...)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if len(m.mappings) >= maxMemoMappings {
+		m.mappings = map[memoKey]*meta.RESTMapping{}
+	}
+	m.mappings[key] = rm
+	m.mu.Unlock()
+	return rm, nil
 }
 
 // scopedCache is a cache limited to some namespaces, saying which: a namespaceSelector naming another

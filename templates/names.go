@@ -29,7 +29,12 @@ const maxNameLen = 63
 // sha256(seed + "/" + index). The same seed and index always give the same
 // name, so a redelivered event maps to the resources it already created.
 func DeterministicName(generateName, seed string, index int) string {
-	sum := sha256.Sum256([]byte(seed + "/" + strconv.Itoa(index)))
+	h := sha256.New()
+	h.Write([]byte(seed))
+	var tail [24]byte
+	h.Write(strconv.AppendInt(append(tail[:0], '/'), int64(index), 10))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	prefix := generateName
 	if len(prefix) > maxNameLen-NameHashLen {
 		cut := maxNameLen - NameHashLen
@@ -38,7 +43,9 @@ func DeterministicName(generateName, seed string, index int) string {
 		}
 		prefix = prefix[:cut]
 	}
-	return prefix + hex.EncodeToString(sum[:])[:NameHashLen]
+	var digits [NameHashLen]byte
+	hex.Encode(digits[:], sum[:NameHashLen/2])
+	return prefix + string(digits[:])
 }
 
 // uidAlphabet is the alphabet of Kubernetes generated name suffixes: lower

@@ -68,7 +68,8 @@ type Compiled struct {
 
 type resource struct {
 	segments []segment
-	size     int // literal bytes, to size the output buffer
+	size     int   // literal bytes, to size the output buffer
+	tree     *node // the pre-decoded template (tree.go); nil: rendered from the text
 }
 
 type segKind uint8
@@ -111,39 +112,53 @@ func Compile(t *Template) (*Compiled, error) {
 			return nil, fmt.Errorf("resourcetemplates[%d]: %w: %v", i, ErrInvalidResource, err)
 		}
 		text := string(raw)
-		var r resource
-		last := 0
-		literal := func(end int) {
-			if end > last {
-				r.segments = append(r.segments, segment{kind: segLiteral, lit: text[last:end]})
-				r.size += end - last
-			}
+		segs, size, err := splitText(text, index, i)
+		if err != nil {
+			return nil, err
 		}
-		for _, ref := range findRefs(text) {
-			switch ref.kind {
-			case refUID:
-				literal(ref.start)
-				r.segments = append(r.segments, segment{kind: segUID})
-			case refParam:
-				p, ok := index[ref.name]
-				if !ok {
-					if validParamName(ref.name) {
-						return nil, fmt.Errorf("resourcetemplates[%d]: %w: $(tt.params.%s) must be declared in spec.params",
-							i, ErrUndeclaredParam, ref.name)
-					}
-					continue // not a param name: literal text
-				}
-				literal(ref.start)
-				r.segments = append(r.segments, segment{kind: segParam, param: p})
-			default:
-				continue // $(params.NAME) is left for Pipelines
-			}
-			last = ref.end
+		r := resource{segments: segs, size: size}
+		if r.tree, err = compileTree(text, index, i); err != nil && !errors.Is(err, errNoTree) {
+			return nil, err
 		}
-		literal(len(text))
 		c.resources = append(c.resources, r)
 	}
 	return c, nil
+}
+
+// splitText splits text into literal text and references to declared params and $(uid). A
+// $(tt.params.NAME) naming an undeclared param is an error; one that is no param name stays literal, as
+// does $(params.NAME) (left for Pipelines).
+func splitText(text string, index map[string]int, i int) (segs []segment, size int, err error) {
+	last := 0
+	literal := func(end int) {
+		if end > last {
+			segs = append(segs, segment{kind: segLiteral, lit: text[last:end]})
+			size += end - last
+		}
+	}
+	for _, ref := range findRefs(text) {
+		switch ref.kind {
+		case refUID:
+			literal(ref.start)
+			segs = append(segs, segment{kind: segUID})
+		case refParam:
+			p, ok := index[ref.name]
+			if !ok {
+				if validParamName(ref.name) {
+					return nil, 0, fmt.Errorf("resourcetemplates[%d]: %w: $(tt.params.%s) must be declared in spec.params",
+						i, ErrUndeclaredParam, ref.name)
+				}
+				continue // not a param name: literal text
+			}
+			literal(ref.start)
+			segs = append(segs, segment{kind: segParam, param: p})
+		default:
+			continue // $(params.NAME) is left for Pipelines
+		}
+		last = ref.end
+	}
+	literal(len(text))
+	return segs, size, nil
 }
 
 // checkObject reports whether raw is a JSON object.
@@ -196,29 +211,19 @@ func (c *Compiled) Render(values map[string]string, missing map[string]error, op
 		return nil, errors.New("uid is not valid UTF-8")
 	}
 	out := make([]*unstructured.Unstructured, 0, len(c.resources))
+	tr := &treeRenderer{c: c, resolved: resolved, uid: uid}
 	var buf []byte
-	for i, r := range c.resources {
-		if need := r.size + 256; cap(buf) < need {
-			buf = make([]byte, 0, need)
-		}
-		buf = buf[:0]
-		for _, s := range r.segments {
-			switch s.kind {
-			case segLiteral:
-				buf = append(buf, s.lit...)
-			case segUID:
-				buf = appendEscaped(buf, uid)
-			case segParam:
-				v := resolved[s.param]
-				if !utf8.ValidString(v) {
-					return nil, fmt.Errorf("resourcetemplates[%d]: param %q: value is not valid UTF-8", i, c.params[s.param].Name)
-				}
-				buf = appendEscaped(buf, v)
-			}
-		}
+	for i := range c.resources {
 		var obj map[string]any
-		if err := utiljson.Unmarshal(buf, &obj); err != nil {
-			return nil, fmt.Errorf("resourcetemplates[%d]: %w: %v", i, ErrInvalidResource, err)
+		var err error
+		if r := &c.resources[i]; r.tree != nil {
+			tr.res = i
+			obj, err = tr.object(r.tree)
+		} else {
+			obj, err = c.renderText(i, resolved, uid, &buf)
+		}
+		if err != nil {
+			return nil, err
 		}
 		if err := finishResource(obj, i, opts); err != nil {
 			return nil, fmt.Errorf("resourcetemplates[%d]: %w", i, err)
@@ -226,6 +231,36 @@ func (c *Compiled) Render(values map[string]string, missing map[string]error, op
 		out = append(out, &unstructured.Unstructured{Object: obj})
 	}
 	return out, nil
+}
+
+// renderText renders resource i by substituting into its text and decoding the result.
+func (c *Compiled) renderText(i int, resolved []string, uid string, scratch *[]byte) (map[string]any, error) {
+	r := &c.resources[i]
+	buf := *scratch
+	if need := r.size + 256; cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	buf = buf[:0]
+	for _, s := range r.segments {
+		switch s.kind {
+		case segLiteral:
+			buf = append(buf, s.lit...)
+		case segUID:
+			buf = appendEscaped(buf, uid)
+		case segParam:
+			v := resolved[s.param]
+			if !utf8.ValidString(v) {
+				return nil, fmt.Errorf("resourcetemplates[%d]: param %q: value is not valid UTF-8", i, c.params[s.param].Name)
+			}
+			buf = appendEscaped(buf, v)
+		}
+	}
+	*scratch = buf
+	var obj map[string]any
+	if err := utiljson.Unmarshal(buf, &obj); err != nil {
+		return nil, fmt.Errorf("resourcetemplates[%d]: %w: %v", i, ErrInvalidResource, err)
+	}
+	return obj, nil
 }
 
 // Render compiles t and renders it; see Compile and (*Compiled).Render.

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/hookrun/hookrun/api"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -93,9 +95,9 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := listener.Warm(ctx, cache); err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := newListenerClient(cfg, scheme)
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
 	// Triggers naming a ServiceAccount create their resources as it (Tekton's semantics).
 	o.Impersonate = listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})
@@ -205,4 +207,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// newListenerClient is the listener's API client, its REST mappings remembered (listener.MemoMapper).
+func newListenerClient(cfg *rest.Config, scheme *runtime.Scheme) (client.Client, error) {
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: httpClient, Mapper: listener.MemoMapper(mapper)})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return c, nil
 }

@@ -60,6 +60,7 @@ var errFailed = errors.New("failed")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile(os.Getenv(profileDirEnv), os.Stderr)
 	var code int
 	if filepath.Base(os.Args[0]) == stepBinary {
 		args := os.Args[1:]
@@ -71,6 +72,7 @@ func main() {
 		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	stop()
+	stopProfile()
 	os.Exit(code)
 }
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,6 +162,7 @@ type result struct {
 	failed         int
 	ratePerSec     float64
 	createdMatches bool
+	lat            []time.Duration
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -204,7 +206,7 @@ func run(n, concurrency int, rate float64, job func(i int) error) result {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	return result{n: n, elapsed: el, p50: percentile(lat, .5), p99: percentile(lat, .99), failed: int(failed.Load()), ratePerSec: float64(n) / el.Seconds()}
+	return result{n: n, elapsed: el, p50: percentile(lat, .5), p99: percentile(lat, .99), failed: int(failed.Load()), ratePerSec: float64(n) / el.Seconds(), lat: lat}
 }
 
 // TestListenerLoad measures the listener binary end to end: signed octokit push events with unique
@@ -231,49 +233,96 @@ func TestListenerLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Apply(t, ns, loadConfig)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
-		"--addr", addr, "--watch-namespace", ns, "--max-in-flight", "64")
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// The listener's client-side API rate limit is set to the reference client's (env.Config: QPS 500,
+	// burst 1000), so that the ratio compares the listener with client-go, not two rate limits.
+	limits := []string{"--kube-api-qps", fmt.Sprint(env.Config.QPS), "--kube-api-burst", fmt.Sprint(env.Config.Burst)}
+	// CPU and allocation profiles of the listener under the whole load (go tool pprof).
+	profileDir := os.Getenv("HOOKRUN_BENCH_PROFILE")
+	addr, cmd := startListener(t, bin, profileDir, append([]string{"--kubeconfig", kubeconfig, "--namespace", ns}, limits...)...)
+	defer stopListener(t, cmd, profileDir)
 	url := "http://" + addr + "/hooks"
-	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
 	// A second listener with the per-delivery Events off: the cost of delivery history.
-	ln, _ = net.Listen("tcp", "127.0.0.1:0")
-	quietAddr := ln.Addr().String()
-	ln.Close()
-	quiet := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "load",
-		"--addr", quietAddr, "--watch-namespace", ns, "--max-in-flight", "64", "--delivery-events=false")
-	quiet.Stderr = io.Discard
-	if err := quiet.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = quiet.Process.Kill(); _ = quiet.Wait() }()
-	controlplane.WaitHTTP(t, "http://"+quietAddr+"/readyz", 30*time.Second)
+	quietAddr, quiet := startListener(t, bin, "", append([]string{"--kubeconfig", kubeconfig, "--namespace", ns, "--delivery-events=false"}, limits...)...)
+	defer stopListener(t, quiet, "")
 	payload, err := os.ReadFile(filepath.Join(env.Root, "..", "shared", "corpus", "github", "push", "with-new-branch.payload.json"))
 	if err != nil {
 		t.Logf("octokit payload absent (%v): using a small synthetic push", err)
 		payload = []byte(`{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"clone_url":"https://example.com/r.git"}}`)
 	}
-	var post func(listener.Outgoing, string) error
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	var seq atomic.Int64
-	sendTo := func(url string) func(int) error {
-		return func(int) error {
-			// Each event is a distinct push (its own bytes and delivery id), as from a busy forge.
-			n := seq.Add(1)
-			body := append([]byte(fmt.Sprintf(`{"hookrun_load_seq":%d,`, n)), payload[bytes.IndexByte(payload, '{')+1:]...)
-			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: body,
-				ID: fmt.Sprintf("load-%d", n)}
-			return post(o, url)
+	sendTo := sender(ctx, payload)
+	send, sendSA, sendQuiet := sendTo(url), sendTo(url+"/load-sa"), sendTo("http://"+quietAddr+"/hooks")
+	// Warm up the connection pools and caches.
+	run(20, 4, 0, send)
+	run(20, 4, 0, sendSA)
+	run(20, 4, 0, sendQuiet)
+
+	// Reference: the same PipelineRun created straight through client-go.
+	create := referenceCreate(ctx, t, env, ns)
+	count := func() int {
+		var l pipelinev1.PipelineRunList
+		if err := env.Client.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{"triggers.tekton.dev/trigger": "push"}); err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items)
+	}
+	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row, against as many client-go creates, in 4 alternating rounds; client-side limits QPS %v, burst %d for both; machine: %d CPUs, shared\n",
+		n, len(payload), env.Config.QPS, env.Config.Burst, numCPU())
+	fmt.Printf("%-6s %12s %10s %10s %8s %14s %8s %12s\n", "conc", "events/s", "p50", "p99", "fail", "client-go/s", "ratio", "listenerRSS")
+	var impersonation, history []string
+	for _, c := range []int{1, 8, 32} {
+		r, ref, created, refCreated := paired(c, n, count, send, create)
+		fmt.Printf("%-6d %12.0f %10s %10s %8d %14.0f %7.0f%% %9d KiB   created %d/%d (reference created %d)\n",
+			c, r.ratePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.failed, ref.ratePerSec,
+			100*r.ratePerSec/ref.ratePerSec, rssKiB(cmd.Process.Pid), created, n, refCreated)
+		if created != n-r.failed {
+			t.Errorf("concurrency %d: %d PipelineRuns for %d accepted events", c, created, n-r.failed)
+		}
+		// The same events to an EventListener whose trigger creates as a ServiceAccount (impersonated),
+		// and to a listener with delivery Events off, in alternating rounds with the plain case so drift
+		// on a shared machine hits all alike.
+		impersonation = append(impersonation, alternate(t, c, n, count, send, sendSA))
+		history = append(history, alternate(t, c, n, count, sendQuiet, send))
+	}
+	printRows("impersonation (trigger resources created as a ServiceAccount) against the listener's own identity", "own/s", "as-SA/s", impersonation)
+	printRows("delivery history (one Event per delivery) against none", "off/s", "on/s", history)
+	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
+	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
+		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+}
+
+// startListener starts `hookrun listener` for the EventListener "load" on a free port with args, and
+// waits until it is ready. With profileDir, it writes its profiles there (stop it with stopListener).
+func startListener(t *testing.T, bin, profileDir string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, append([]string{"listener", "--eventlistener", "load", "--addr", addr, "--watch-namespace", "load",
+		"--max-in-flight", "64"}, args...)...)
+	cmd.Stderr = io.Discard
+	if profileDir != "" {
+		cmd.Env = append(os.Environ(), "HOOKRUN_PROFILE_DIR="+profileDir)
+		if f, err := os.Create(filepath.Join(profileDir, "listener-"+strings.ReplaceAll(addr, ":", "-")+".log")); err == nil {
+			cmd.Stderr = f // its log too: each delivery's duration inside the listener
+			t.Cleanup(func() { f.Close() })
 		}
 	}
-	post = func(o listener.Outgoing, url string) error {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	controlplane.WaitHTTP(t, "http://"+addr+"/readyz", 30*time.Second)
+	return addr, cmd
+}
+
+// sender returns, for a listener URL, a job that posts one signed push to it: each event a distinct
+// push (its own bytes and delivery id), as from a busy forge, answered 202.
+func sender(ctx context.Context, payload []byte) func(url string) func(int) error {
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	var seq atomic.Int64
+	post := func(o listener.Outgoing, url string) error {
 		req, err := o.Request(ctx, url)
 		if err != nil {
 			return err
@@ -289,67 +338,69 @@ func TestListenerLoad(t *testing.T) {
 		}
 		return nil
 	}
-	send, sendSA, sendQuiet := sendTo(url), sendTo(url+"/load-sa"), sendTo("http://"+quietAddr+"/hooks")
-	// Warm up the connection pools and caches.
-	run(20, 4, 0, send)
-	run(20, 4, 0, sendSA)
-	run(20, 4, 0, sendQuiet)
+	return func(url string) func(int) error {
+		return func(int) error {
+			n := seq.Add(1)
+			body := append([]byte(fmt.Sprintf(`{"hookrun_load_seq":%d,`, n)), payload[bytes.IndexByte(payload, '{')+1:]...)
+			o := listener.Outgoing{Provider: "github", Event: "push", Secret: "load-test-secret", Body: body,
+				ID: fmt.Sprintf("load-%d", n)}
+			return post(o, url)
+		}
+	}
+}
 
-	// Reference: the same PipelineRun created straight through client-go.
+// referenceCreate returns a job that creates, straight through client-go, the PipelineRun the listener
+// creates for an event.
+func referenceCreate(ctx context.Context, t *testing.T, env *controlplane.Env, ns string) func(int) error {
+	t.Helper()
 	refClient, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	create := func(int) error {
+	return func(int) error {
 		pr := &pipelinev1.PipelineRun{ObjectMeta: metav1.ObjectMeta{GenerateName: "ref-", Namespace: ns,
 			Labels: map[string]string{"triggers.tekton.dev/eventlistener": "load", "triggers.tekton.dev/trigger": "push", "triggers.tekton.dev/triggers-eventid": "x"}},
 			Spec: pipelinev1.PipelineRunSpec{PipelineRef: &pipelinev1.PipelineRef{Name: "build"}, Params: pipelinev1.Params{
 				{Name: "revision", Value: *pipelinev1.NewStringValue("6113728f27ae82c7b1a177c8d03f9e96e0adf246")},
 				{Name: "url", Value: *pipelinev1.NewStringValue("https://github.com/Codertocat/Hello-World.git")},
 				{Name: "ref", Value: *pipelinev1.NewStringValue("refs/heads/master")}}}}
-		return refClient.Create(ctx, pr)
+		return refClient.Create(ctx, pr, client.FieldValidation(metav1.FieldValidationStrict)) // as the listener creates
 	}
-	count := func() int {
-		var l pipelinev1.PipelineRunList
-		if err := env.Client.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{"triggers.tekton.dev/trigger": "push"}); err != nil {
-			t.Fatal(err)
+}
+
+// printRows prints the rows of alternate under a title.
+func printRows(title, base, variant string, rows []string) {
+	fmt.Printf("\n%s:\n", title)
+	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", base, variant, "ratio", "fail")
+	for _, l := range rows {
+		fmt.Println(l)
+	}
+}
+
+// paired measures the listener (send) against client-go (create) at concurrency c: n of each in
+// alternating rounds, so that drift on a shared machine weighs on both alike (one after the other, the
+// same code measured 58 % to 103 % of client-go across rows). It returns both results and the
+// PipelineRuns each made.
+func paired(c, n int, count func() int, send, create func(int) error) (lis, ref result, created, refCreated int) {
+	const rounds = 4
+	var lat []time.Duration
+	for i := 0; i < rounds; i++ {
+		m := n / rounds
+		if i == rounds-1 {
+			m = n - (rounds-1)*(n/rounds)
 		}
-		return len(l.Items)
-	}
-	fmt.Printf("\nlistener load: %d signed push events (%d-byte octokit payload) per row; machine: %d CPUs, shared\n", n, len(payload), numCPU())
-	fmt.Printf("%-6s %12s %10s %10s %8s %14s %8s %12s\n", "conc", "events/s", "p50", "p99", "fail", "client-go/s", "ratio", "listenerRSS")
-	var impersonation, history []string
-	for _, c := range []int{1, 8, 32} {
 		before := count()
-		r := run(n, c, 0, send)
-		created := count() - before
-		ref := run(n, c, 0, create)
-		refCreated := count() - before - created
-		fmt.Printf("%-6d %12.0f %10s %10s %8d %14.0f %7.0f%% %9d KiB   created %d/%d (reference created %d)\n",
-			c, r.ratePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.failed, ref.ratePerSec,
-			100*r.ratePerSec/ref.ratePerSec, rssKiB(cmd.Process.Pid), created, n, refCreated)
-		if created != n-r.failed {
-			t.Errorf("concurrency %d: %d PipelineRuns for %d accepted events", c, created, n-r.failed)
-		}
-		// The same events to an EventListener whose trigger creates as a ServiceAccount (impersonated),
-		// and to a listener with delivery Events off, in alternating rounds with the plain case so drift
-		// on a shared machine hits all alike.
-		impersonation = append(impersonation, alternate(t, c, n, count, send, sendSA))
-		history = append(history, alternate(t, c, n, count, sendQuiet, send))
+		l := run(m, c, 0, send)
+		mid := count()
+		f := run(m, c, 0, create)
+		created, refCreated = created+mid-before, refCreated+count()-mid
+		lis.n, lis.elapsed, lis.failed = lis.n+l.n, lis.elapsed+l.elapsed, lis.failed+l.failed
+		ref.n, ref.elapsed, ref.failed = ref.n+f.n, ref.elapsed+f.elapsed, ref.failed+f.failed
+		lat = append(lat, l.lat...)
 	}
-	fmt.Printf("\nimpersonation (trigger resources created as a ServiceAccount) against the listener's own identity:\n")
-	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", "own/s", "as-SA/s", "ratio", "fail")
-	for _, l := range impersonation {
-		fmt.Println(l)
-	}
-	fmt.Printf("\ndelivery history (one Event per delivery) against none:\n")
-	fmt.Printf("%-6s %12s %12s %8s %8s\n", "conc", "off/s", "on/s", "ratio", "fail")
-	for _, l := range history {
-		fmt.Println(l)
-	}
-	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
-	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
-		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+	lis.p50, lis.p99 = percentile(lat, .5), percentile(lat, .99)
+	lis.ratePerSec, ref.ratePerSec = float64(lis.n)/lis.elapsed.Seconds(), float64(ref.n)/ref.elapsed.Seconds()
+	return lis, ref, created, refCreated
 }
 
 // alternate sends n events at concurrency c through base and variant in alternating rounds and returns
@@ -371,6 +422,26 @@ func alternate(t *testing.T, c, n int, count func() int, base, variant func(int)
 	}
 	per := float64(rounds * (n / rounds))
 	return fmt.Sprintf("%-6d %12.0f %12.0f %7.1f%% %8d", c, per/tb.Seconds(), per/tv.Seconds(), 100*tb.Seconds()/tv.Seconds(), fv)
+}
+
+// stopListener ends the listener: with SIGTERM when it is writing profiles (they are written on exit), else
+// killed.
+func stopListener(t *testing.T, cmd *exec.Cmd, profileDir string) {
+	if profileDir == "" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		t.Logf("listener profiles in %s", profileDir)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 func numCPU() int {
