@@ -136,6 +136,7 @@ func (n *node) startTraefik(t *testing.T, port int, accessLog string) *proc {
 		"--accesslog.filepath="+accessLog,
 		"--accesslog.format=json",
 		"--log.level=INFO",
+		"--log.nocolor=true",
 		"--global.checknewversion=false",
 		"--global.sendanonymoususage=false")
 	if err != nil {
