@@ -59,6 +59,14 @@ $(BIN)/tkn: hack/tkn/go.mod
 	@echo ">> building tkn (github.com/tektoncd/cli v0.43.0) for make test-tkn"
 	cd hack/tkn && $(GO) build -o $@ github.com/tektoncd/cli/cmd/tkn
 
+## traefik: the ingress controller of make e2e-node's Ingress case (github.com/traefik/traefik/v3, pinned in
+## hack/traefik with Traefik's own replace lines): its Kubernetes Ingress NGINX provider serves deploy/'s
+## Ingress (class nginx) as written.
+$(BIN)/traefik: hack/traefik/go.mod
+	@echo ">> building traefik (github.com/traefik/traefik/v3 v3.6.12) for make e2e-node — 53 minutes measured cold (module download and compile) on a busy shared 2-core box"
+	@start=$$(date +%s); cd hack/traefik && $(GO) build -o $@ github.com/traefik/traefik/v3/cmd/traefik; \
+	  echo ">> traefik built in $$(( $$(date +%s) - start ))s"
+
 $(BIN)/etcd: hack/tools/go.mod hack/tools/etcd/main.go
 	@echo ">> building etcd (go.etcd.io/etcd/server/v3 etcdmain)"
 	cd hack/tools && $(GO) build -o $@ ./etcd
@@ -155,7 +163,7 @@ run: tools build
 ## e2e-node: the executor's Pods in real containers: kubelet + containerd + runc on this machine (root; see
 ## test/e2enode). Installs Debian's containerd, runc, CNI plugins, umoci, busybox-static, debootstrap when missing.
 E2E_NODE_TOOLS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubelet $(BIN)/kube-scheduler $(BIN)/kube-controller-manager \
-	$(BIN)/kube-proxy $(BIN)/kubectl $(BIN)/tkn
+	$(BIN)/kube-proxy $(BIN)/kubectl $(BIN)/tkn $(BIN)/traefik
 E2E_NODE_TIMEOUT ?= 30m
 e2e-node:
 	@hack/e2e-node/install.sh

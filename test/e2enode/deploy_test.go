@@ -180,6 +180,7 @@ func (n *node) testDeploy(t *testing.T) {
 	n.checkUpgraded(t, before, versions)
 
 	t.Run("PushThroughService", func(t *testing.T) { n.testDeployPush(t) })
+	t.Run("Ingress", func(t *testing.T) { n.testIngress(t) })
 	t.Run("ExecutorFailover", func(t *testing.T) { n.testDeployFailover(t) })
 	t.Run("ELDeployment", func(t *testing.T) { n.testELDeployment(t) })
 	t.Run("Uninstall", func(t *testing.T) { n.testUninstall(t, dir) })

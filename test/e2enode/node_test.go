@@ -89,6 +89,11 @@ func (n *node) logf(format string, args ...any) {
 
 // startProc starts a long-running process with its output in run/logs/NAME.log.
 func (n *node) startProc(name string, args ...string) (*proc, error) {
+	return n.startProcEnv(name, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the suite's own environment.
+func (n *node) startProcEnv(name string, env []string, args ...string) (*proc, error) {
 	logPath := filepath.Join(n.run, "logs", name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -97,6 +102,9 @@ func (n *node) startProc(name string, args ...string) (*proc, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = n.root
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -201,7 +209,7 @@ func mustHave(root string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("real-node e2e must run as root (it starts containerd, runc and a kubelet); try: sudo make e2e-node")
 	}
-	for _, b := range []string{"kube-apiserver", "etcd", "kubelet", "kube-scheduler", "kube-controller-manager", "kube-proxy", "kubectl"} {
+	for _, b := range []string{"kube-apiserver", "etcd", "kubelet", "kube-scheduler", "kube-controller-manager", "kube-proxy", "kubectl", "traefik"} {
 		if _, err := os.Stat(filepath.Join(root, "bin", b)); err != nil {
 			return fmt.Errorf("bin/%s missing: run `make e2e-node` (it builds it)", b)
 		}
@@ -707,7 +715,7 @@ func (n *node) stop() {
 	for _, p := range procs {
 		byName[p.name] = p
 	}
-	for _, name := range []string{"hookrun-listener", "hookrun-executor", "git-daemon"} {
+	for _, name := range []string{"traefik", "hookrun-listener", "hookrun-executor", "git-daemon"} {
 		if p := byName[name]; p != nil {
 			p.stop(10 * time.Second)
 		}
