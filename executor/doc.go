@@ -25,7 +25,8 @@
 // on its next relist (up to a second). prepare announces its outcome in /tekton/bin/.prepared and ends
 // once the hook has acknowledged it; a failed prepare fails the hook, the kubelet kills prepare, and the
 // TaskRun fails naming prepare's error. Script sidecars run the wrapper too, so a Pod with sidecars keeps
-// prepare as its first init container. Because the scheduler sums regular containers'
+// prepare as its first init container. The Pod's kubectl.kubernetes.io/default-container annotation names
+// the first step, so `kubectl logs POD` without -c shows it, as on Tekton's Pods. Because the scheduler sums regular containers'
 // requests, each resource's largest step request stays on one step and the other steps request zero of
 // it (explicitly; limits are kept) — Tekton's rule. A step that gives no command or script (it runs its
 // image's entrypoint, e.g. Kaniko) is wrapped around the entrypoint and CMD its image's config names,

@@ -97,8 +97,13 @@ func prepareAsContainer(pod *corev1.Pod) {
 		Command: []string{StepBinary, "init", "--await", entrypoint.PreparedFile},
 	}}}
 	pod.Spec.InitContainers = nil
+	// kubectl logs (and exec) without -c keep meaning the first step, as on Tekton's Pods.
+	pod.Annotations = withAnnotation(pod.Annotations, DefaultContainerAnnotation, pod.Spec.Containers[0].Name)
 	pod.Spec.Containers = append([]corev1.Container{prep}, pod.Spec.Containers...)
 }
+
+// DefaultContainerAnnotation names the container kubectl logs and exec pick without -c.
+const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 // wrapped reports whether the container runs `hookrun-step run … -- …`.
 func wrapped(c corev1.Container) bool {
