@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -29,19 +30,40 @@ func watched() []client.Object {
 	}
 }
 
+// APIAccess is one HTTP client and one REST mapper remembering its mappings (MemoMapper), for the
+// listener's cache and its client to share: one connection pool and one discovery.
+type APIAccess struct {
+	HTTPClient *http.Client
+	Mapper     meta.RESTMapper
+}
+
+// NewAPIAccess builds the APIAccess of cfg.
+func NewAPIAccess(cfg *rest.Config) (APIAccess, error) {
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return APIAccess{}, fmt.Errorf("kubernetes client: %w", err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return APIAccess{}, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return APIAccess{HTTPClient: httpClient, Mapper: MemoMapper(mapper)}, nil
+}
+
 // NewCache returns an informer cache for the listener's configuration and Secrets, limited to namespaces
 // when any are given (cluster-scoped kinds are always watched). Objects are handed out without deep copies:
 // the listener never modifies what it reads.
 func NewCache(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string) (cache.Cache, error) {
-	httpClient, err := rest.HTTPClientFor(cfg)
+	access, err := NewAPIAccess(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("listener cache: %w", err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("listener cache: %w", err)
-	}
-	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true), HTTPClient: httpClient, Mapper: MemoMapper(mapper)}
+	return NewCacheWith(cfg, scheme, namespaces, access)
+}
+
+// NewCacheWith is NewCache over a given APIAccess.
+func NewCacheWith(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string, access APIAccess) (cache.Cache, error) {
+	opts := cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr(true), HTTPClient: access.HTTPClient, Mapper: access.Mapper}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/hookrun/hookrun/api"
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
@@ -88,16 +86,20 @@ func runListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(watch) > 0 && !contains(watch, o.Namespace) {
 		watch = append(watch, o.Namespace)
 	}
-	cache, err := listener.NewCache(cfg, scheme, watch)
+	access, err := listener.NewAPIAccess(cfg)
+	if err != nil {
+		return err
+	}
+	cache, err := listener.NewCacheWith(cfg, scheme, watch, access)
 	if err != nil {
 		return err
 	}
 	if err := listener.Warm(ctx, cache); err != nil {
 		return err
 	}
-	c, err := newListenerClient(cfg, scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: access.HTTPClient, Mapper: access.Mapper})
 	if err != nil {
-		return err
+		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	// Triggers naming a ServiceAccount create their resources as it (Tekton's semantics).
 	o.Impersonate = listener.NewImpersonator(cfg, client.Options{Scheme: scheme, Mapper: c.RESTMapper()})
@@ -207,21 +209,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// newListenerClient is the listener's API client, its REST mappings remembered (listener.MemoMapper).
-func newListenerClient(cfg *rest.Config, scheme *runtime.Scheme) (client.Client, error) {
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: httpClient, Mapper: listener.MemoMapper(mapper)})
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -21,13 +22,7 @@ func (n *node) testStepOverhead(t *testing.T, base baselineFigures) {
 		fmt.Fprintf(&steps, "        - name: s%d\n          image: alpine:3.20\n          script: echo step-%d\n", i, i)
 	}
 	created := time.Now()
-	n.applyStepsRun(t, ns, "timing", steps.String())
-	pr := n.waitPR(t, ns, "timing", runTimeout)
-	if c := condition(pr); c.Status != corev1.ConditionTrue {
-		t.Fatalf("timing run: %+v\n%s", c, n.describeRuns(ns))
-	}
-	tr := n.taskRun(t, pr, "steps")
-	p := n.pod(t, ns, tr.Status.PodName)
+	tr, p := n.runSteps(t, ns, "timing", steps.String())
 	containers := []string{"prepare"}
 	for i := 1; i <= count; i++ {
 		containers = append(containers, fmt.Sprintf("step-s%d", i))
@@ -109,13 +104,7 @@ func (n *node) testStepHandover(t *testing.T) {
 		fmt.Fprintf(&steps, "        - name: s%d\n          image: alpine:3.20\n          script: |\n            echo step-%d\n            sleep 1\n            echo end-%d\n", i, i, i)
 	}
 	created := time.Now()
-	n.applyStepsRun(t, ns, "handover", steps.String())
-	pr := n.waitPR(t, ns, "handover", runTimeout)
-	if c := condition(pr); c.Status != corev1.ConditionTrue {
-		t.Fatalf("handover run: %+v\n%s", c, n.describeRuns(ns))
-	}
-	tr := n.taskRun(t, pr, "steps")
-	p := n.pod(t, ns, tr.Status.PodName)
+	_, p := n.runSteps(t, ns, "handover", steps.String())
 	var containers []string
 	for i := 1; i <= count; i++ {
 		containers = append(containers, fmt.Sprintf("step-s%d", i))
@@ -155,9 +144,9 @@ func (n *node) logLineAt(p *corev1.Pod, c, marker string) time.Time {
 	return time.Time{}
 }
 
-// applyStepsRun creates PipelineRun name in ns: one task whose embedded Task has the given steps (YAML
-// list items indented for the Task's steps).
-func (n *node) applyStepsRun(t *testing.T, ns, name, steps string) {
+// runSteps creates PipelineRun name in ns — one task whose embedded Task has the given steps (YAML list
+// items indented for the Task's steps) —, waits for it to succeed and returns its TaskRun and Pod.
+func (n *node) runSteps(t *testing.T, ns, name, steps string) (*pipelinev1.TaskRun, *corev1.Pod) {
 	t.Helper()
 	n.apply(t, ns, `apiVersion: tekton.dev/v1
 kind: PipelineRun
@@ -170,4 +159,10 @@ spec:
       taskSpec:
         steps:
 `+steps)
+	pr := n.waitPR(t, ns, name, runTimeout)
+	if c := condition(pr); c.Status != corev1.ConditionTrue {
+		t.Fatalf("%s run: %+v\n%s", name, c, n.describeRuns(ns))
+	}
+	tr := n.taskRun(t, pr, "steps")
+	return tr, n.pod(t, ns, tr.Status.PodName)
 }
