@@ -37,7 +37,7 @@ func (b *podBuilder) stepArtifactRefs(i int, st pipelinev1.Step) []entrypoint.St
 	var out []entrypoint.StepArtifactRef
 	seen := map[entrypoint.StepArtifactRef]bool{}
 	for _, t := range texts {
-		for _, m := range entrypoint.StepArtifactExpr.FindAllStringSubmatch(t, -1) {
+		for _, m := range entrypoint.StepArtifactExpr().FindAllStringSubmatch(t, -1) {
 			ref := entrypoint.StepArtifactRef{Step: strings.TrimPrefix(m[1], "step-"), Kind: m[2], Name: m[3]}
 			if earlier[ref.Step] && !seen[ref] {
 				seen[ref] = true

@@ -3,6 +3,12 @@
 // entrypoint and fsnotify, no Kubernetes client or CEL — so a wrapped step starts in a few milliseconds.
 // A step whose when expressions use cel asks the full hookrun binary beside it (`hookrun step cel`),
 // which prepare copies into the Pod only then. See executor/doc.go.
+//
+// The container-aware GOMAXPROCS is off: the wrapper only waits on its step, so reading the cgroup's CPU
+// limit at start (and re-reading it while the step runs) is work every step would pay for nothing.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

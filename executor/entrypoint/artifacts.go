@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // TaskArtifactsPath is $(artifacts.path), the Task's artifacts file every step may write (Tekton keeps it
@@ -115,8 +116,11 @@ func (r StepArtifactRef) String() string {
 	return r.Step + "/" + r.Kind + "/" + r.Name
 }
 
-// StepArtifactExpr matches $(steps.STEP.inputs|outputs[.NAME]).
-var StepArtifactExpr = regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.(inputs|outputs)(?:\.([^.()\s]+))?\)`)
+// StepArtifactExpr matches $(steps.STEP.inputs|outputs[.NAME]); compiled on first use, so a wrapped
+// step that refers to no artifact does not pay for it at start.
+var StepArtifactExpr = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\$\(steps\.([^.()\s]+)\.(inputs|outputs)(?:\.([^.()\s]+))?\)`)
+})
 
 // ParseStepArtifactRefs decodes a comma-separated list of STEP/KIND[/NAME].
 func ParseStepArtifactRefs(s string) ([]StepArtifactRef, error) {
@@ -150,8 +154,9 @@ func expandArtifactRefs(opts *RunOptions, env []string) ([]string, error) {
 	}
 	var firstErr error
 	expand := func(s string) string {
-		return StepArtifactExpr.ReplaceAllStringFunc(s, func(m string) string {
-			sub := StepArtifactExpr.FindStringSubmatch(m)
+		expr := StepArtifactExpr()
+		return expr.ReplaceAllStringFunc(s, func(m string) string {
+			sub := expr.FindStringSubmatch(m)
 			ref := StepArtifactRef{Step: strings.TrimPrefix(sub[1], "step-"), Kind: sub[2], Name: sub[3]}
 			if !allowed[ref] {
 				return m
