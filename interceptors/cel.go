@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
@@ -39,6 +40,10 @@ type celInterceptor struct {
 	secrets   SecretGetter
 	adapter   types.Adapter
 	scopeType *types.Type
+	// loops: some expression holds a comprehension (all, exists, map, filter…), the only CEL form
+	// whose evaluation time the cost budget does not bound in practice; only then is an evaluation
+	// given celEvalTimeLimit (a timer per event otherwise paid for nothing).
+	loops bool
 }
 
 type celOverlay struct {
@@ -120,6 +125,7 @@ func newCEL(params map[string]json.RawMessage, secrets SecretGetter, opts Option
 		if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 			return nil, fmt.Errorf("cel interceptor: filter must evaluate to bool, got %s", t)
 		}
+		c.loops = c.loops || hasComprehension(ast)
 		if c.filter, err = env.Program(ast, progOpts...); err != nil {
 			return nil, paramError(iname, "filter", err)
 		}
@@ -144,6 +150,7 @@ func newCEL(params map[string]json.RawMessage, secrets SecretGetter, opts Option
 		if err != nil {
 			return nil, paramError(iname, "overlays", fmt.Errorf("overlay key %q: %w", o.Key, err))
 		}
+		c.loops = c.loops || hasComprehension(ast)
 		c.overlays = append(c.overlays, celOverlay{key: o.Key, path: path, src: o.Expression, prg: prg})
 	}
 	return c, nil
@@ -189,21 +196,43 @@ func setPath(m map[string]any, path []string, v any) {
 	m[path[len(path)-1]] = v
 }
 
-// celActivation resolves the CEL variables of one request without building a map.
+// hasComprehension reports whether a checked expression holds a comprehension (a macro such as all,
+// exists, map or filter, or a comprehension of the extension libraries).
+func hasComprehension(a *cel.Ast) bool {
+	return len(celast.MatchDescendants(celast.NavigateAST(a.NativeRep()), celast.KindMatcher(celast.ComprehensionKind))) > 0
+}
+
+// celActivation resolves the CEL variables of one request without building a map; each variable's
+// CEL value is made when an expression first reads it (a filter on the body never converts the header).
 type celActivation struct {
-	body, header, extensions, requestURL, secrets ref.Val
+	adapter    types.Adapter
+	req        *Request
+	body       any
+	extensions map[string]any
+	secrets    ref.Val
+
+	bodyVal, headerVal, extensionsVal ref.Val
 }
 
 func (a *celActivation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "body":
-		return a.body, true
+		if a.bodyVal == nil {
+			a.bodyVal = a.adapter.NativeToValue(a.body)
+		}
+		return a.bodyVal, true
 	case "header":
-		return a.header, true
+		if a.headerVal == nil {
+			a.headerVal = newHeaderVal(a.adapter, a.req.Header)
+		}
+		return a.headerVal, true
 	case "extensions":
-		return a.extensions, true
+		if a.extensionsVal == nil {
+			a.extensionsVal = types.NewStringInterfaceMap(a.adapter, a.extensions)
+		}
+		return a.extensionsVal, true
 	case "requestURL":
-		return a.requestURL, true
+		return types.String(a.req.Context.EventURL), true
 	case secretsVar:
 		return a.secrets, true
 	}
@@ -222,15 +251,14 @@ func (c *celInterceptor) Process(ctx context.Context, req *Request) Response {
 	if extensions == nil {
 		extensions = map[string]any{}
 	}
-	evalCtx, cancel := context.WithTimeoutCause(ctx, celEvalTimeLimit, errCELTimeLimit)
-	defer cancel()
-	act := &celActivation{
-		body:       c.adapter.NativeToValue(body),
-		header:     newHeaderVal(c.adapter, req.Header),
-		extensions: types.NewStringInterfaceMap(c.adapter, extensions),
-		requestURL: types.String(req.Context.EventURL),
-		secrets:    &secretScope{ctx: evalCtx, namespace: req.Namespace, getter: c.secrets, typ: c.scopeType},
+	evalCtx := ctx
+	if c.loops {
+		var cancel context.CancelFunc
+		evalCtx, cancel = context.WithTimeoutCause(ctx, celEvalTimeLimit, errCELTimeLimit)
+		defer cancel()
 	}
+	act := &celActivation{adapter: c.adapter, req: req, body: body, extensions: extensions,
+		secrets: &secretScope{ctx: evalCtx, namespace: req.Namespace, getter: c.secrets, typ: c.scopeType}}
 	if c.filter != nil {
 		out, _, err := c.filter.ContextEval(evalCtx, act)
 		if err != nil {

@@ -332,3 +332,31 @@ func TestCELConcurrent(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+func TestHasComprehension(t *testing.T) {
+	env, err := newCELEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		expr  string
+		loops bool
+	}{
+		{"body.action == 'opened'", false},
+		{"body.ref.startsWith('refs/heads/') && header.match('X-GitHub-Event', 'push')", false},
+		{"body.after.truncate(7)", false},
+		{"body.commits.exists(c, c.message.contains('[ci]'))", true},
+		{"body.labels.map(l, l.name)", true},
+		{"size(body.commits.filter(c, c.distinct)) > 0", true},
+		{"lists.range(3).size() == 3", false},
+		{"[1, 2].all(x, x > 0) || body.action == 'x'", true},
+	} {
+		ast, iss := env.Compile(tc.expr)
+		if iss != nil && iss.Err() != nil {
+			t.Fatalf("%s: %v", tc.expr, iss.Err())
+		}
+		if got := hasComprehension(ast); got != tc.loops {
+			t.Errorf("hasComprehension(%s) = %v, want %v", tc.expr, got, tc.loops)
+		}
+	}
+}
