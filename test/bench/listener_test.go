@@ -283,6 +283,14 @@ func TestListenerLoad(t *testing.T) {
 		impersonation = append(impersonation, alternate(t, c, n, count, send, sendSA))
 		history = append(history, alternate(t, c, n, count, sendQuiet, send))
 	}
+	// What one delivery asks of the API server, counted by the API server (every client of it included:
+	// the listeners' watches, this test's counting List).
+	before, cpuBefore := apiRequests(ctx, t, env.Config), cpuTime(cmd.Process.Pid)
+	perN := envInt("HOOKRUN_BENCH_API_N", 200)
+	run(perN, 8, 0, send)
+	cpu := cpuTime(cmd.Process.Pid) - cpuBefore
+	fmt.Printf("\nper delivery (%d deliveries at concurrency 8): listener CPU %.2f ms; API requests, counted by the API server: %s\n",
+		perN, float64(cpu.Microseconds())/1000/float64(perN), perEvent(before, apiRequests(ctx, t, env.Config), perN))
 	printRows("impersonation (trigger resources created as a ServiceAccount) against the listener's own identity", "own/s", "as-SA/s", impersonation)
 	printRows("delivery history (one Event per delivery) against none", "off/s", "on/s", history)
 	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
@@ -442,6 +450,24 @@ func stopListener(t *testing.T, cmd *exec.Cmd, profileDir string) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// cpuTime is the CPU time (user and system) process pid has used so far, to the kernel's clock tick.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces: utime and stime
+	// are the 12th and 13th of them, in ticks of 1/100 s (USER_HZ on Linux).
+	_, rest, _ := bytes.Cut(data, []byte(") "))
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func numCPU() int {
