@@ -42,4 +42,10 @@ if [ ! -e "$policy" ]; then
   created_policy=1
 fi
 trap '[ -n "$created_policy" ] && rm -f "$policy"' EXIT
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The package lists a machine starts with can be older than the mirror (a listed version no longer
+# downloadable): read them again and retry once before giving up.
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  echo ">> apt-get install failed; refreshing the package lists and retrying once"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
