@@ -60,7 +60,7 @@ func (n *node) testStepOverhead(t *testing.T, base baselineFigures) {
 	// against a plain container's.
 	_, first := n.stepTable(p, created, containers[1:2], "")
 	wrapper := first.toOutput - base.toOutput
-	timings.note("per-step overhead beyond the container start itself (hookrun's wrapper, start→first output vs a plain container): %+.1fms median (target ≤ 50ms); kubelet exit→next start %s vs %s plain (PLEG relist)",
+	timings.note("per-step overhead beyond the container start itself (hookrun's wrapper, start→first output vs a plain container): %+.1fms median (target ≤ 20ms); kubelet exit→next start %s vs %s plain (PLEG relist)",
 		float64(wrapper.Microseconds())/1000, ms(fig.gap), ms(base.gap))
 	if tr.Status.Steps[0].Terminated == nil {
 		t.Errorf("step states not reported: %+v", tr.Status.Steps)
