@@ -77,6 +77,10 @@ func (s *Server) recordDelivery(el *triggersv1beta1.EventListener, d delivery, c
 		return
 	}
 	eventType, reason := historyReason(code, rs)
+	rec, ok := s.recordable(el, eventType)
+	if !ok {
+		return
+	}
 	var b strings.Builder
 	id := d.ID
 	if id == "" {
@@ -101,5 +105,5 @@ func (s *Server) recordDelivery(el *triggersv1beta1.EventListener, d delivery, c
 			fmt.Fprintf(&b, " — %s", r.Reason)
 		}
 	}
-	s.event(el, eventType, reason, "%s", b.String())
+	emit(rec, el, eventType, reason, b.String())
 }

@@ -156,6 +156,8 @@ type Server struct {
 	prFiles *runctl.FilesCache
 	// recorder records Events on EventListeners while Serve runs (nil before and after).
 	recorder atomic.Pointer[record.EventRecorder]
+	// events drops, before they are formatted, the Events the recorder's rate limit would drop.
+	events eventGate
 }
 
 // New returns a Server reading configuration through reader (an informer cache) and creating resources
@@ -262,10 +264,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.client != nil {
-		// Per EventListener and Event type: a burst of 100, then 2 a second; more than 100 similar Events in
-		// 10 minutes are folded into one with a count. Enough for each delivery's history under normal
-		// traffic; a flood of forged posts stays bounded.
-		events := record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{BurstSize: 100, QPS: 2, MaxEvents: 100}))
+		// Per EventListener and Event type (eventgate.go, which applies the same limit first).
+		events := record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{BurstSize: eventBurst, QPS: eventQPS, MaxEvents: eventBurst}))
 		events.StartRecordingToSink(&eventSink{c: s.client})
 		var rec record.EventRecorder = events.NewRecorder(s.client.Scheme(), corev1.EventSource{Component: "hookrun-listener"})
 		s.recorder.Store(&rec)
