@@ -283,19 +283,25 @@ func TestListenerLoad(t *testing.T) {
 		impersonation = append(impersonation, alternate(t, c, n, count, send, sendSA))
 		history = append(history, alternate(t, c, n, count, sendQuiet, send))
 	}
-	// What one delivery asks of the API server, counted by the API server (every client of it included:
-	// the listeners' watches, this test's counting List).
-	before, cpuBefore := apiRequests(ctx, t, env.Config), cpuTime(cmd.Process.Pid)
-	perN := envInt("HOOKRUN_BENCH_API_N", 200)
-	run(perN, 8, 0, send)
-	cpu := cpuTime(cmd.Process.Pid) - cpuBefore
-	fmt.Printf("\nper delivery (%d deliveries at concurrency 8): listener CPU %.2f ms; API requests, counted by the API server: %s\n",
-		perN, float64(cpu.Microseconds())/1000/float64(perN), perEvent(before, apiRequests(ctx, t, env.Config), perN))
+	perDelivery(ctx, t, env, cmd.Process.Pid, send)
 	printRows("impersonation (trigger resources created as a ServiceAccount) against the listener's own identity", "own/s", "as-SA/s", impersonation)
 	printRows("delivery history (one Event per delivery) against none", "off/s", "on/s", history)
 	paced := run(envInt("HOOKRUN_BENCH_PACED_N", 500), 0, 100, send)
 	fmt.Printf("paced 100 events/s: %d events, p50 %s, p99 %s, failed %d, listener RSS %d KiB\n",
 		paced.n, paced.p50.Round(10*time.Microsecond), paced.p99.Round(10*time.Microsecond), paced.failed, rssKiB(cmd.Process.Pid))
+}
+
+// perDelivery prints what one delivery costs: the listener's CPU time (process pid) and what it asks
+// of the API server, counted by the API server (every client of it included: the listeners' watches,
+// the test's counting List), over deliveries sent at concurrency 8.
+func perDelivery(ctx context.Context, t *testing.T, env *controlplane.Env, pid int, send func(int) error) {
+	t.Helper()
+	before, cpuBefore := apiRequests(ctx, t, env.Config), cpuTime(pid)
+	perN := envInt("HOOKRUN_BENCH_API_N", 200)
+	run(perN, 8, 0, send)
+	cpu := cpuTime(pid) - cpuBefore
+	fmt.Printf("\nper delivery (%d deliveries at concurrency 8): listener CPU %.2f ms; API requests, counted by the API server: %s\n",
+		perN, float64(cpu.Microseconds())/1000/float64(perN), perEvent(before, apiRequests(ctx, t, env.Config), perN))
 }
 
 // startListener starts `hookrun listener` for the EventListener "load" on a free port with args, and
