@@ -18,6 +18,7 @@ import (
 	"github.com/hookrun/hookrun/forge/forgetest"
 	glforge "github.com/hookrun/hookrun/forge/gitlab"
 	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // gitlabRecoverySetup applies the listener fixture and a token Secret, and annotates the EventListener.
@@ -38,18 +39,6 @@ func gitlabRecoverySetup(t *testing.T, ns string, annotations map[string]string)
 func gitlabAnnotations(hook, api string) map[string]string {
 	return map[string]string{listener.AnnotationGitLabHook: hook, listener.AnnotationGitLabTokenSecret: "gl-api-token",
 		listener.AnnotationGitLabAPI: api}
-}
-
-// reserveAddr is a loopback address nothing listens on yet: the listener's, while it is down.
-func reserveAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // serveAt has the harness's listener serve on addr too (the listener coming back up where the hook
@@ -99,7 +88,7 @@ func TestGitLabRecoveryRedeliversMissed(t *testing.T) {
 	fake := forgetest.NewServer(recoveryToken)
 	defer fake.Close()
 	const hook = "acme/widgets/77"
-	addr := reserveAddr(t)
+	addr := controlplane.FreeAddr(t)
 	fake.SetGitLabHook(hook, "http://"+addr+"/hooks")
 	gitlabRecoverySetup(t, ns, gitlabAnnotations("acme%2Fwidgets/77", fake.GitLabAPI()))
 	deliverGitLabPushes(t, fake, hook, 0, 20)
@@ -202,7 +191,7 @@ func TestGitLabRecoveryOnlyLeaseHolder(t *testing.T) {
 	fake := forgetest.NewServer(recoveryToken)
 	defer fake.Close()
 	const hook = "acme/widgets/78"
-	addr := reserveAddr(t)
+	addr := controlplane.FreeAddr(t)
 	fake.SetGitLabHook(hook, "http://"+addr+"/hooks")
 	gitlabRecoverySetup(t, ns, gitlabAnnotations(hook, fake.GitLabAPI()))
 	deliverGitLabPushes(t, fake, hook, 0, 3)

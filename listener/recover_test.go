@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	triggersv1beta1 "github.com/hookrun/hookrun/api/triggers/v1beta1"
 	"github.com/hookrun/hookrun/forge/forgetest"
 	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 const recoveryToken = "ghp-recovery-token-value"
@@ -44,16 +44,7 @@ func recoverySetup(t *testing.T, ns, api, hook string) {
 }
 
 // deadURL is a loopback URL nothing listens on (a listener that is down).
-func deadURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr + "/hooks"
-}
+func deadURL(t *testing.T) string { return "http://" + controlplane.FreeAddr(t) + "/hooks" }
 
 // deliverPushes has the fake GitHub deliver n signed pushes to hook, each a distinct commit.
 func deliverPushes(t *testing.T, fake *forgetest.Server, hook string, n int) {

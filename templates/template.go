@@ -240,8 +240,21 @@ func (c *Compiled) renderText(i int, resolved []string, uid string, scratch *[]b
 	if need := r.size + 256; cap(buf) < need {
 		buf = make([]byte, 0, need)
 	}
-	buf = buf[:0]
-	for _, s := range r.segments {
+	buf, err := c.appendSegments(buf[:0], r.segments, resolved, uid, i)
+	if err != nil {
+		return nil, err
+	}
+	*scratch = buf
+	var obj map[string]any
+	if err := utiljson.Unmarshal(buf, &obj); err != nil {
+		return nil, fmt.Errorf("resourcetemplates[%d]: %w: %v", i, ErrInvalidResource, err)
+	}
+	return obj, nil
+}
+
+// appendSegments appends segs to buf, each param value and the uid JSON-escaped (resource res, for errors).
+func (c *Compiled) appendSegments(buf []byte, segs []segment, resolved []string, uid string, res int) ([]byte, error) {
+	for _, s := range segs {
 		switch s.kind {
 		case segLiteral:
 			buf = append(buf, s.lit...)
@@ -250,17 +263,12 @@ func (c *Compiled) renderText(i int, resolved []string, uid string, scratch *[]b
 		case segParam:
 			v := resolved[s.param]
 			if !utf8.ValidString(v) {
-				return nil, fmt.Errorf("resourcetemplates[%d]: param %q: value is not valid UTF-8", i, c.params[s.param].Name)
+				return nil, fmt.Errorf("resourcetemplates[%d]: param %q: value is not valid UTF-8", res, c.params[s.param].Name)
 			}
 			buf = appendEscaped(buf, v)
 		}
 	}
-	*scratch = buf
-	var obj map[string]any
-	if err := utiljson.Unmarshal(buf, &obj); err != nil {
-		return nil, fmt.Errorf("resourcetemplates[%d]: %w: %v", i, ErrInvalidResource, err)
-	}
-	return obj, nil
+	return buf, nil
 }
 
 // Render compiles t and renders it; see Compile and (*Compiled).Render.

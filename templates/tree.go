@@ -261,20 +261,9 @@ func (r *treeRenderer) value(n *node) (any, error) {
 
 // str substitutes a string's references into its raw JSON text and unescapes it.
 func (r *treeRenderer) str(n *node) (any, error) {
-	b := append(r.buf[:0], '"')
-	for _, s := range n.segs {
-		switch s.kind {
-		case segLiteral:
-			b = append(b, s.lit...)
-		case segUID:
-			b = appendEscaped(b, r.uid)
-		case segParam:
-			v := r.resolved[s.param]
-			if !utf8.ValidString(v) {
-				return nil, fmt.Errorf("resourcetemplates[%d]: param %q: value is not valid UTF-8", r.res, r.c.params[s.param].Name)
-			}
-			b = appendEscaped(b, v)
-		}
+	b, err := r.c.appendSegments(append(r.buf[:0], '"'), n.segs, r.resolved, r.uid, r.res)
+	if err != nil {
+		return nil, err
 	}
 	b = append(b, '"')
 	r.buf = b

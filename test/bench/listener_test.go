@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -308,12 +307,7 @@ func perDelivery(ctx context.Context, t *testing.T, env *controlplane.Env, pid i
 // waits until it is ready. With profileDir, it writes its profiles there (stop it with stopListener).
 func startListener(t *testing.T, bin, profileDir string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := controlplane.FreeAddr(t)
 	cmd := exec.Command(bin, append([]string{"listener", "--eventlistener", "load", "--addr", addr, "--watch-namespace", "load",
 		"--max-in-flight", "64"}, args...)...)
 	cmd.Stderr = io.Discard

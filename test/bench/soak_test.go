@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,9 +66,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Apply(t, ns, loadConfig+"\n---\n"+soakPipeline)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := controlplane.FreeAddr(t)
 	lis := exec.Command(bin, "listener", "--kubeconfig", kc, "--namespace", ns, "--eventlistener", "load", "--addr", addr, "--watch-namespace", ns)
 	exe := exec.Command(bin, "executor", "--kubeconfig", kc, "--namespace", ns, "--leader-elect=false", "--metrics-addr", "0", "--health-addr", "")
 	for _, c := range []*exec.Cmd{lis, exe} {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	pipelinev1 "github.com/hookrun/hookrun/api/pipeline/v1"
 	"github.com/hookrun/hookrun/elreconciler"
 	"github.com/hookrun/hookrun/listener"
+	"github.com/hookrun/hookrun/test/controlplane"
 )
 
 // TestEventListenerPodAsServiceAccount is a tutorial's EventListener under deploy/'s RBAC, with the
@@ -174,7 +174,7 @@ spec:
 	if err := clientcmd.WriteToFile(*kcfg, kc); err != nil {
 		t.Fatal(err)
 	}
-	addr, metrics := freeAddr(t), freeAddr(t)
+	addr, metrics := controlplane.FreeAddr(t), controlplane.FreeAddr(t)
 	args := append([]string{}, pod.Containers[0].Args...)
 	for i, a := range args {
 		switch {
@@ -244,15 +244,4 @@ spec:
 			}
 		}
 	}
-}
-
-// freeAddr is a loopback address nothing listens on (it was free a moment ago).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

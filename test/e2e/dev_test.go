@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,9 +59,7 @@ type devProc struct {
 
 func startDev(t *testing.T, root, bin, state string) *devProc {
 	t.Helper()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := controlplane.FreeAddr(t)
 	out := &bytes.Buffer{}
 	cmd := exec.Command(bin, "dev", "--state", state, "--addr", addr, "--bin-dir", filepath.Join(root, "bin"),
 		"--config", "examples/github-push", "--config", "examples/gitlab-mr")

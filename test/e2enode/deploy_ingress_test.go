@@ -64,17 +64,7 @@ func (n *node) testIngress(t *testing.T) {
 	n.checkIngressStatus(t)
 
 	const rev = "fedcba9876543210fedcba9876543210fedcba98"
-	res, sent := deliver(t, base+"/hooks", rev)
-	if res.Namespace != deployRunsNS {
-		t.Errorf("run created in %q, want %s", res.Namespace, deployRunsNS)
-	}
-	pr := n.waitSucceeded(t, res.Namespace, res.Name, 3*time.Minute)
-	d := time.Since(sent)
-	n.phase("ingress-push-to-succeeded", sent)
-	tr := n.taskRun(t, pr, "show")
-	if logs := n.podLogs(n.pod(t, res.Namespace, tr.Status.PodName)); !strings.Contains(logs, "pushed "+rev[:16]) {
-		t.Errorf("run logs:\n%s", logs)
-	}
+	res, d := n.pushSucceeds(t, base+"/hooks", rev, "ingress-push-to-succeeded")
 	n.logf("signed push through Traefik (Ingress %s/%s, %s/hooks) → PipelineRun %s/%s Succeeded in %.1fs",
 		deployNamespace, ingressName, base, res.Namespace, res.Name, d.Seconds())
 

@@ -407,6 +407,25 @@ func (n *node) serviceURL(t *testing.T, ns, name string, port int32) string {
 
 // deliver sends a signed GitHub push to url and returns the run the trigger created. It retries for a
 // while: a listener that has just started may not have the EventListener in its cache yet (404).
+// pushSucceeds delivers a signed push of revision to url and checks what the shared listener makes of
+// it: a run in deployRunsNS that succeeds and logs the revision. It records phase (delivery → Succeeded)
+// and returns the run and that duration.
+func (n *node) pushSucceeds(t *testing.T, url, revision, phase string) (listener.Resource, time.Duration) {
+	t.Helper()
+	res, sent := deliver(t, url, revision)
+	if res.Namespace != deployRunsNS {
+		t.Errorf("run created in %q, want %s", res.Namespace, deployRunsNS)
+	}
+	pr := n.waitSucceeded(t, res.Namespace, res.Name, 3*time.Minute)
+	d := time.Since(sent)
+	n.phase(phase, sent)
+	tr := n.taskRun(t, pr, "show")
+	if logs := n.podLogs(n.pod(t, res.Namespace, tr.Status.PodName)); !strings.Contains(logs, "pushed "+revision[:16]) {
+		t.Errorf("run logs:\n%s", logs)
+	}
+	return res, d
+}
+
 func deliver(t *testing.T, url string, revision string) (listener.Resource, time.Time) {
 	t.Helper()
 	var res listener.Resource
@@ -462,17 +481,7 @@ func (n *node) testDeployPush(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	base := n.serviceURL(t, deployNamespace, "hookrun-listener", 8080)
-	res, sent := deliver(t, base+"/hooks", "0123456789abcdef0123456789abcdef01234567")
-	if res.Namespace != deployRunsNS {
-		t.Errorf("run created in %q, want %s", res.Namespace, deployRunsNS)
-	}
-	pr := n.waitSucceeded(t, res.Namespace, res.Name, 3*time.Minute)
-	d := time.Since(sent)
-	n.phase("deploy-push-to-succeeded", sent)
-	tr := n.taskRun(t, pr, "show")
-	if logs := n.podLogs(n.pod(t, res.Namespace, tr.Status.PodName)); !strings.Contains(logs, "pushed 0123456789abcdef") {
-		t.Errorf("run logs:\n%s", logs)
-	}
+	res, d := n.pushSucceeds(t, base+"/hooks", "0123456789abcdef0123456789abcdef01234567", "deploy-push-to-succeeded")
 	n.logf("signed push to Service hookrun-listener (%s/hooks) → PipelineRun %s/%s Succeeded in %.1fs", base, res.Namespace, res.Name, d.Seconds())
 
 	// Two replicas behind the Service: scrape until the one that took the delivery answers (a new

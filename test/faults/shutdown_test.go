@@ -78,9 +78,7 @@ type listenerProc struct {
 
 func startListenerProc(t *testing.T, bin, kubeconfig, ns string) *listenerProc {
 	t.Helper()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := controlplane.FreeAddr(t)
 	cmd := exec.Command(bin, "listener", "--kubeconfig", kubeconfig, "--namespace", ns, "--eventlistener", "hooks",
 		"--addr", addr, "--watch-namespace", ns, "--shutdown-timeout", "10s")
 	cmd.Stderr = io.Discard
